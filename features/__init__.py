@@ -1,0 +1,1 @@
+"""Data feeds, contracts and the Feast feature store."""

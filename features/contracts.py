@@ -1,0 +1,286 @@
+"""Data contracts: one pandera schema per feed, shared by the generator and the importer.
+
+A feed is a table the utility (or the generator) provides. `readings` is the only required feed;
+the platform works with whichever others exist. Timestamps are timezone-aware UTC; energy is kWh.
+`docs/data-contract.md` documents the same schemas for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+
+UTC = pd.DatetimeTZDtype("ns", "UTC")
+
+SEGMENTS = ("residential_prepaid", "residential_postpaid", "commercial", "industrial")
+INTERRUPTION_KINDS = ("load_shedding", "unplanned", "transformer_failure")
+MAINTENANCE_ACTIONS = ("inspection", "oil_treatment", "repair", "replacement")
+DGA_GASES = ("h2_ppm", "ch4_ppm", "c2h2_ppm", "c2h4_ppm", "c2h6_ppm", "co_ppm", "co2_ppm")
+
+# Readings above this are not a meter reading but a unit or wiring error (a large industrial
+# customer on an LV meter draws well under 2 MWh in an hour).
+MAX_HOURLY_KWH = 2_000.0
+
+
+def _id(**kwargs: object) -> pa.Column:
+    return pa.Column(str, pa.Check.str_length(min_value=1, max_value=64), **kwargs)
+
+
+def _ts(**kwargs: object) -> pa.Column:
+    return pa.Column(UTC, **kwargs)
+
+
+def _num(lo: float | None = None, hi: float | None = None, **kwargs: object) -> pa.Column:
+    checks = []
+    if lo is not None:
+        checks.append(pa.Check.ge(lo))
+    if hi is not None:
+        checks.append(pa.Check.le(hi))
+    return pa.Column(float, checks, **kwargs)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed's contract and how it relates to the others."""
+
+    name: str
+    schema: pa.DataFrameSchema
+    key: tuple[str, ...]
+    required: bool = False
+    time_column: str | None = None
+    entity_column: str | None = None
+    # column -> (feed, column) it must reference when that feed exists
+    references: dict[str, tuple[str, str]] = field(default_factory=dict)
+    description: str = ""
+
+
+def _schema(
+    name: str,
+    columns: dict[str, pa.Column],
+    key: list[str],
+    checks: list[pa.Check] | None = None,
+) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(columns, checks=checks, unique=key, strict=True, name=name)
+
+
+FEEDS: dict[str, Feed] = {}
+
+
+def _register(feed: Feed) -> None:
+    FEEDS[feed.name] = feed
+
+
+_register(
+    Feed(
+        name="readings",
+        description="Meter consumption, hourly kWh (imported 15/30-min readings are summed).",
+        schema=_schema(
+            "readings",
+            {"meter_id": _id(), "timestamp": _ts(), "kwh": _num(0.0, MAX_HOURLY_KWH)},
+            ["meter_id", "timestamp"],
+        ),
+        key=("meter_id", "timestamp"),
+        required=True,
+        time_column="timestamp",
+        entity_column="meter_id",
+        references={"meter_id": ("meters", "meter_id")},
+    )
+)
+_register(
+    Feed(
+        name="meters",
+        description="One row per meter: where it hangs in the grid and who the customer is.",
+        schema=_schema(
+            "meters",
+            {
+                "meter_id": _id(),
+                "transformer_id": _id(),
+                "segment": pa.Column(str, pa.Check.isin(SEGMENTS)),
+                "tariff": pa.Column(str),
+            },
+            ["meter_id"],
+        ),
+        key=("meter_id",),
+        entity_column="meter_id",
+        references={"transformer_id": ("transformers", "transformer_id")},
+    )
+)
+_register(
+    Feed(
+        name="transformers",
+        description="Distribution transformers and their place in region/substation/feeder.",
+        schema=_schema(
+            "transformers",
+            {
+                "transformer_id": _id(),
+                "feeder_id": _id(),
+                "substation_id": _id(),
+                "region_id": _id(),
+                "rating_kva": _num(5.0, 5_000.0),
+                "commissioned_year": pa.Column(int, pa.Check.in_range(1950, 2100)),
+            },
+            ["transformer_id"],
+        ),
+        key=("transformer_id",),
+        entity_column="transformer_id",
+    )
+)
+_register(
+    Feed(
+        name="weather",
+        description="Hourly weather per region (observed).",
+        schema=_schema(
+            "weather",
+            {
+                "region_id": _id(),
+                "timestamp": _ts(),
+                "temperature_c": _num(-30.0, 60.0),
+                "relative_humidity_pct": _num(0.0, 100.0),
+                "cloud_cover_pct": _num(0.0, 100.0),
+                "irradiance_wm2": _num(0.0, 1_400.0),
+                "rainfall_mm": _num(0.0, 300.0),
+            },
+            ["region_id", "timestamp"],
+        ),
+        key=("region_id", "timestamp"),
+        time_column="timestamp",
+        entity_column="region_id",
+    )
+)
+_register(
+    Feed(
+        name="interruptions",
+        description="Supply interruptions per feeder (or one transformer): load shedding, outages.",
+        schema=_schema(
+            "interruptions",
+            {
+                "feeder_id": _id(),
+                "transformer_id": pa.Column(str, nullable=True),
+                "start": _ts(),
+                "end": _ts(),
+                "kind": pa.Column(str, pa.Check.isin(INTERRUPTION_KINDS)),
+            },
+            ["feeder_id", "transformer_id", "start", "kind"],
+            checks=[pa.Check(lambda d: d["end"] > d["start"], error="end must be after start")],
+        ),
+        key=("feeder_id", "transformer_id", "start", "kind"),
+        time_column="start",
+        entity_column="feeder_id",
+    )
+)
+_register(
+    Feed(
+        name="transformer_telemetry",
+        description="Hourly transformer telemetry and metered energy (for the energy balance).",
+        schema=_schema(
+            "transformer_telemetry",
+            {
+                "transformer_id": _id(),
+                "timestamp": _ts(),
+                "loading_pct": _num(0.0, 400.0),
+                "ambient_temp_c": _num(-30.0, 60.0),
+                "oil_temp_c": _num(-30.0, 200.0),
+                "hot_spot_temp_c": _num(-30.0, 250.0),
+                "voltage_v": _num(0.0, 300.0),
+                "energy_kwh": _num(0.0, 10_000.0),
+            },
+            ["transformer_id", "timestamp"],
+        ),
+        key=("transformer_id", "timestamp"),
+        time_column="timestamp",
+        entity_column="transformer_id",
+        references={"transformer_id": ("transformers", "transformer_id")},
+    )
+)
+_register(
+    Feed(
+        name="transformer_dga",
+        description="Dissolved gas analysis of transformer oil, daily samples, ppm.",
+        schema=_schema(
+            "transformer_dga",
+            {"transformer_id": _id(), "timestamp": _ts()}
+            | {gas: _num(0.0, 100_000.0) for gas in DGA_GASES},
+            ["transformer_id", "timestamp"],
+        ),
+        key=("transformer_id", "timestamp"),
+        time_column="timestamp",
+        entity_column="transformer_id",
+        references={"transformer_id": ("transformers", "transformer_id")},
+    )
+)
+_register(
+    Feed(
+        name="maintenance",
+        description="Maintenance log of transformers.",
+        schema=_schema(
+            "maintenance",
+            {
+                "transformer_id": _id(),
+                "timestamp": _ts(),
+                "action": pa.Column(str, pa.Check.isin(MAINTENANCE_ACTIONS)),
+            },
+            ["transformer_id", "timestamp", "action"],
+        ),
+        key=("transformer_id", "timestamp", "action"),
+        time_column="timestamp",
+        entity_column="transformer_id",
+        references={"transformer_id": ("transformers", "transformer_id")},
+    )
+)
+_register(
+    Feed(
+        name="failures",
+        description="Transformer failures (the utility's failure log; also the maintenance label).",
+        schema=_schema(
+            "failures",
+            {"transformer_id": _id(), "timestamp": _ts(), "failure_mode": pa.Column(str)},
+            ["transformer_id", "timestamp"],
+        ),
+        key=("transformer_id", "timestamp"),
+        time_column="timestamp",
+        entity_column="transformer_id",
+        references={"transformer_id": ("transformers", "transformer_id")},
+    )
+)
+_register(
+    Feed(
+        name="vends",
+        description="Prepaid token purchases (vend events).",
+        schema=_schema(
+            "vends",
+            {
+                "meter_id": _id(),
+                "timestamp": _ts(),
+                "amount": _num(0.0),
+                "kwh": _num(0.0, 100_000.0),
+            },
+            ["meter_id", "timestamp"],
+        ),
+        key=("meter_id", "timestamp"),
+        time_column="timestamp",
+        entity_column="meter_id",
+        references={"meter_id": ("meters", "meter_id")},
+    )
+)
+
+# Ground truth that the utility does not see; kept out of `feeds/` so feature code cannot read it.
+THEFT_ATTACKS = ("h1", "h2", "h3", "h4", "h5", "h6")
+THEFT_LABELS = pa.DataFrameSchema(
+    {
+        "meter_id": _id(unique=True),
+        "theft_start": _ts(),
+        "attack_type": pa.Column(str, pa.Check.isin(THEFT_ATTACKS)),
+    },
+    strict=True,
+    name="theft_labels",
+)
+
+
+def feed(name: str) -> Feed:
+    """The contract of a feed by name; the error lists the known feeds."""
+    try:
+        return FEEDS[name]
+    except KeyError:
+        raise KeyError(f"unknown feed {name!r}; known feeds: {', '.join(FEEDS)}") from None
