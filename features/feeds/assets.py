@@ -88,10 +88,15 @@ def simulate_assets(
     over_h = (state.loading > 1.0).reshape(n, days, 24).sum(axis=2)
     over_30d = lfilter(np.ones(30), [1.0], over_h, axis=1)
     daily_faa = faa.reshape(n, days, 24).sum(axis=2)
-    # calibrate the base hazard so the zone's mean annual failure rate matches the config
+    # relative hazard: used insulation life, and recent overload and hot-spot peaks (saturating,
+    # so that a few extreme days cannot take the whole zone's failure budget)
     life0 = (initial[:, None] + np.cumsum(daily_faa, axis=1)) / NORMAL_LIFE_H
-    stress = 0.04 * over_30d + 0.06 * np.maximum(0.0, hs_max - 98.0)
-    base = cfg.annual_failure_rate / 365.25 / np.exp(2.5 * life0 + stress).mean()
+    stress = 1.5 * (1.0 - np.exp(-over_30d / 48.0)) + 1.0 * (
+        1.0 - np.exp(-np.maximum(0.0, hs_max - 98.0) / 20.0)
+    )
+    base = _calibrated_base(
+        np.exp(2.5 * life0 + stress), np.exp(stress), cfg.annual_failure_rate * n * days / 365.25
+    )
 
     fail_rows, maint_rows, repairs = [], [], []
     fault_heat = np.zeros((n, hours))
@@ -156,6 +161,32 @@ def simulate_assets(
         dga=dga,
         aged_hours=aged,
     )
+
+
+def _calibrated_base(r_unit: np.ndarray, r_new: np.ndarray, target: float) -> float:
+    """Base daily hazard whose expected failure count over (transformers, days) is `target`.
+
+    `r_unit` is the relative hazard of the installed units, `r_new` that of a fresh replacement
+    (unused insulation). A failed unit is replaced, so after its failure the hazard drops from
+    `r_unit` to about `r_new`; calibrating on `r_unit` alone would give too few failures.
+    """
+    if target <= 0:
+        return 0.0
+
+    def expected(base: float) -> float:
+        survive = np.exp(-base * np.cumsum(r_unit, axis=1))
+        return float(base * (survive * r_unit + (1.0 - survive) * r_new).sum())
+
+    lo = target / r_unit.sum()  # ignoring replacement: expected(lo) <= target
+    hi = lo
+    for _ in range(60):
+        if expected(hi) >= target:
+            break
+        lo, hi = hi, 2.0 * hi
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if expected(mid) < target else (lo, mid)
+    return 0.5 * (lo + hi)
 
 
 def _dga(

@@ -1,0 +1,134 @@
+"""Feast objects of gridml, built from the table catalog (one source of names and types).
+
+Entities: meter, transformer, feeder, region. One feature view per feature table, a push source
+for fresh meter readings, and one FeatureService per model version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, PushSource
+from feast.data_format import ParquetFormat
+from feast.types import Float64, Int64, String
+from feast.value_type import ValueType
+
+from gridml.features.tables.catalog import EVENT_TIMESTAMP, TABLES, TableSpec
+from gridml.io import glob_of
+
+_TYPES = {"float": Float64, "int": Int64, "string": String}
+PUSH_SOURCE = "meter_readings_push"
+FRESH_READINGS_VIEW = "meter_latest_reading"
+
+ENTITIES = {
+    "meter_id": Entity(name="meter", join_keys=["meter_id"], value_type=ValueType.STRING,
+                       description="A customer's electricity meter."),
+    "transformer_id": Entity(name="transformer", join_keys=["transformer_id"],
+                             value_type=ValueType.STRING,
+                             description="A distribution transformer (MV/LV)."),
+    "feeder_id": Entity(name="feeder", join_keys=["feeder_id"], value_type=ValueType.STRING,
+                        description="An MV feeder leaving a substation."),
+    "region_id": Entity(name="region", join_keys=["region_id"], value_type=ValueType.STRING,
+                        description="An operating region (weather and calendar)."),
+}  # fmt: skip
+
+# FeatureService name -> {view: features (None = all)}
+SERVICES: dict[str, dict[str, list[str] | None]] = {
+    "demand_forecast_v1": {
+        "feeder_hourly": None,
+        "weather_hourly": None,
+        "region_calendar": None,
+    },
+    "asset_failure_v1": {
+        "transformer_daily": None,
+        "transformer_energy_daily": ["loss_ratio_7d", "loss_ratio_28d"],
+    },
+    "theft_detection_v1": {
+        "meter_daily": None,
+        "meter_profile": ["is_prepaid"],
+        "transformer_energy_daily": ["loss_ratio", "loss_ratio_7d", "loss_ratio_28d"],
+    },
+}
+SERVICE_DESCRIPTIONS = {
+    "demand_forecast_v1": "Hourly feeder demand forecasting (LightGBM, Prophet).",
+    "asset_failure_v1": "Distribution-transformer failure within the horizon (PyTorch).",
+    "theft_detection_v1": "Electricity theft / fraud on meter consumption (PyTorch).",
+}
+
+
+def service_join_keys(service: str) -> list[str]:
+    """Join keys an entity frame needs for a FeatureService."""
+    keys: list[str] = []
+    for view in SERVICES[service]:
+        for key in TABLES[view].entities:
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+@dataclass
+class Definitions:
+    entities: list[Entity]
+    views: dict[str, FeatureView]
+    push_source: PushSource
+    services: dict[str, FeatureService]
+
+    def objects(self) -> list:
+        return [*self.entities, self.push_source, *self.views.values(), *self.services.values()]
+
+
+def _view(spec: TableSpec, offline_dir: Path) -> FeatureView:
+    source = FileSource(
+        name=f"{spec.name}_source",
+        path=glob_of(offline_dir / spec.name),
+        file_format=ParquetFormat(),
+        timestamp_field=EVENT_TIMESTAMP,
+        description=spec.description,
+    )
+    return FeatureView(
+        name=spec.name,
+        entities=[ENTITIES[e] for e in spec.entities],
+        ttl=spec.ttl,
+        schema=[Field(name=n, dtype=_TYPES[k]) for n, k in spec.features.items()],
+        source=source,
+        online=True,
+        description=spec.description,
+        owner=spec.owner,
+        tags={"table": spec.name},
+    )
+
+
+def build_definitions(offline_dir: Path, feeds_dir: Path) -> Definitions:
+    """All Feast objects, their file sources under a workspace's offline and feeds folders."""
+    views = {name: _view(spec, offline_dir) for name, spec in TABLES.items()}
+    push = PushSource(
+        name=PUSH_SOURCE,
+        batch_source=FileSource(
+            name="readings_feed",
+            path=glob_of(feeds_dir / "readings"),
+            file_format=ParquetFormat(),
+            timestamp_field="timestamp",
+        ),
+        description="Fresh meter readings posted by head-end systems or the /readings endpoint.",
+    )
+    views[FRESH_READINGS_VIEW] = FeatureView(
+        name=FRESH_READINGS_VIEW,
+        entities=[ENTITIES["meter_id"]],
+        ttl=TABLES["meter_hourly"].ttl,
+        schema=[Field(name="kwh", dtype=Float64)],
+        source=push,
+        online=True,
+        description="The latest reading of each meter, as pushed.",
+        owner=TABLES["meter_hourly"].owner,
+    )
+    services = {
+        name: FeatureService(
+            name=name,
+            features=[views[v] if cols is None else views[v][cols] for v, cols in spec.items()],
+            description=SERVICE_DESCRIPTIONS[name],
+            owner=TABLES["meter_hourly"].owner,
+        )
+        for name, spec in SERVICES.items()
+    }
+    return Definitions(list(ENTITIES.values()), views, push, services)

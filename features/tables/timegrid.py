@@ -1,0 +1,108 @@
+"""Entity x hour matrices on a regular grid, and rolling statistics that only look back.
+
+Feature code works on (entities, hours) float matrices with NaN for missing readings, so lags
+and windows are exact in time even when readings are missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+HOUR = pd.Timedelta(hours=1)
+DAY = pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Hourly UTC grid starting at a local midnight, whole local days long."""
+
+    start: pd.Timestamp  # UTC, a local midnight
+    days: int
+    timezone: str
+
+    @classmethod
+    def covering(cls, first: pd.Timestamp, last: pd.Timestamp, timezone: str) -> Grid:
+        lo = first.tz_convert(timezone).floor("D")
+        hi = (last.tz_convert(timezone) + HOUR).ceil("D")
+        return cls(lo.tz_convert("UTC"), int(round((hi - lo) / DAY)), timezone)
+
+    @property
+    def hours(self) -> int:
+        return self.days * 24
+
+    def hour_index(self) -> pd.DatetimeIndex:
+        return pd.date_range(self.start, periods=self.hours, freq="h")
+
+    def day_index(self) -> pd.DatetimeIndex:
+        """UTC starts of the local days."""
+        return pd.date_range(self.start, periods=self.days, freq="D")
+
+    def positions(self, ts: pd.Series) -> np.ndarray:
+        return ((ts - self.start) // HOUR).to_numpy().astype(np.int64)
+
+
+def to_matrix(
+    df: pd.DataFrame, entity: str, value: str, entities: pd.Index, grid: Grid, ts: str = "timestamp"
+) -> np.ndarray:
+    """Long frame -> (entities, hours) matrix; NaN where there is no row."""
+    mat = np.full((len(entities), grid.hours), np.nan)
+    rows = entities.get_indexer(df[entity])
+    cols = grid.positions(df[ts])
+    ok = (rows >= 0) & (cols >= 0) & (cols < grid.hours)
+    mat[rows[ok], cols[ok]] = df[value].to_numpy()[ok]
+    return mat
+
+
+def lag(mat: np.ndarray, steps: int) -> np.ndarray:
+    out = np.full_like(mat, np.nan)
+    out[:, steps:] = mat[:, :-steps]
+    return out
+
+
+def rolling(mat: np.ndarray, window: int, stat: str, min_periods: int | None = None) -> np.ndarray:
+    """Trailing window statistic along time (the window ends at, and includes, each column)."""
+    frame = pd.DataFrame(mat.T)
+    r = frame.rolling(window, min_periods=min_periods or max(1, window // 2))
+    return getattr(r, stat)().to_numpy().T
+
+
+def daily(mat: np.ndarray, stat: str, min_hours: int = 18) -> np.ndarray:
+    """(entities, hours) -> (entities, days); days with fewer than `min_hours` values are NaN.
+
+    `sum` is scaled up from the hours present so a few missing readings do not look like a drop.
+    """
+    n, hours = mat.shape
+    days = mat.reshape(n, hours // 24, 24)
+    count = np.sum(~np.isnan(days), axis=2)
+    with np.errstate(all="ignore"):
+        if stat == "sum":
+            out = np.nanmean(days, axis=2) * 24
+        else:
+            out = getattr(np, f"nan{stat}")(days, axis=2)
+    out[count < min_hours] = np.nan
+    return out
+
+
+def to_long(
+    entity: str,
+    entities: pd.Index,
+    event_times: pd.DatetimeIndex,
+    columns: dict[str, np.ndarray],
+    keep: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """(entities, times) matrices -> long frame with `event_timestamp`; rows where `keep`."""
+    n, t = len(entities), len(event_times)
+    frame = pd.DataFrame(
+        {
+            entity: np.repeat(entities.to_numpy().astype(object), t),
+            "event_timestamp": np.tile(event_times.values, n),
+        }
+        | {name: np.asarray(m, dtype=float).reshape(-1) for name, m in columns.items()}
+    )
+    frame["event_timestamp"] = frame["event_timestamp"].dt.tz_localize("UTC")
+    if keep is not None:
+        frame = frame[keep.reshape(-1)].reset_index(drop=True)
+    return frame
