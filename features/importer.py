@@ -196,10 +196,11 @@ def parse_text(values: pd.Series, column: str, source: str) -> Parsed:
     return _wrong_type(values, column, source, "text")
 
 
-def coerce_frame(raw: pd.DataFrame, contract: Feed, source: str) -> tuple[pd.DataFrame, list[str]]:
-    """The contract's columns converted to their contract dtypes. Rows with a value that could
-    not be converted are left out (their errors are returned), so that the contract check
-    reports each problem once. Other columns stay, for the contract check to report them."""
+def convert_columns(
+    raw: pd.DataFrame, contract: Feed, source: str
+) -> tuple[pd.DataFrame, pd.Index, list[str]]:
+    """The contract's columns converted to their contract types, the rows holding a value that
+    could not be converted, and the messages. Other columns stay for the contract check."""
     df = raw.copy()
     errors: list[str] = []
     failed = raw.index[[]]
@@ -216,11 +217,17 @@ def coerce_frame(raw: pd.DataFrame, contract: Feed, source: str) -> tuple[pd.Dat
         df[column] = converted
         errors += errs
         failed = failed.union(bad)
+    return df, failed, errors
+
+
+def drop_failed(df: pd.DataFrame, failed: pd.Index, contract: Feed) -> pd.DataFrame:
+    """Leave out rows that failed conversion (so each problem is reported once) and give the
+    integer columns their int64 type."""
     df = df.drop(index=failed)
     for column in contract.schema.columns:
         if column in df.columns and column_kind(contract, column) == "int":
             df[column] = df[column].astype("int64")
-    return df, errors
+    return df
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -248,10 +255,14 @@ def check_contract(
 ) -> list[str]:
     """Contract, time order and reference checks of validate.py on one converted frame."""
     errors = check_frame(df, contract, source)
+    if set(contract.schema.columns) - set(df.columns):
+        # table-wide checks (e.g. end after start) cannot run without their columns
+        errors = [e for e in errors if not e.startswith(f"{source}: column {contract.name!r} ")]
     entity, time = contract.entity_column, contract.time_column
     if entity in df.columns and time in df.columns:
         errors += check_order(df, contract, source)
-    errors += check_references(df, contract, known, source)
+    present = [c for c in contract.references if c in df.columns]
+    errors += check_references(df.dropna(subset=present), contract, known, source)
     return _name_columns(errors, contract)
 
 
@@ -287,9 +298,10 @@ def check_intervals(readings: pd.DataFrame, minutes: pd.Series, source: str) -> 
         off = readings.index[(per_row == value) & (past_hour % value != 0)]
         if len(off):
             grid = ", ".join(f":{m:02d}" for m in range(0, 60, value))
+            stamps = _values(readings.loc[off, "timestamp"].astype(str))
             errors.append(
                 f"{source}: column 'timestamp' is off the {value}-min grid of its meter at "
-                f"{_rows(list(off))} (values {_values(readings.loc[off, 'timestamp'])}); "
+                f"{_rows(list(off))} (values {stamps}); "
                 f"expected {grid} past the hour (irregular readings)"
             )
     return errors
@@ -373,6 +385,77 @@ def write_feeds(
 # --- entry point ------------------------------------------------------------------------------
 
 
+def _load(
+    feed_name: str, path: Path, source: str
+) -> tuple[pd.DataFrame | None, pd.Index, list[str]]:
+    """Read and convert one file; None when it cannot be read or holds no rows."""
+    nothing = pd.RangeIndex(0)
+    if not path.is_file():
+        return None, nothing, [f"{source}: no such file (for feed {feed_name})"]
+    try:
+        raw = read_table(path)
+    except Exception as exc:  # whatever the parser raises is a problem of the file
+        msg = f"{source}: cannot read it as {feed_name} ({type(exc).__name__}: {exc})"
+        return None, nothing, [msg]
+    if raw.empty:
+        return None, nothing, [f"{source}: no data rows (leave out a feed you do not have)"]
+    return convert_columns(raw, FEEDS[feed_name], source)
+
+
+def _hourly_readings(
+    readings: pd.DataFrame, source: str, report: ImportReport
+) -> tuple[pd.DataFrame, list[str]]:
+    """Interval checks, then the hourly sums checked against the contract."""
+    if not {"meter_id", "timestamp", "kwh"} <= set(readings.columns):
+        return readings, []  # the contract check has reported the missing column(s)
+    usable = readings.dropna(subset=["meter_id", "timestamp"])
+    minutes = detect_intervals(usable)
+    errors = check_intervals(usable, minutes, source)
+    if errors:
+        return readings, errors
+    hourly, report.dropped_hours = to_hourly(readings, minutes)
+    report.intervals = {int(k): int(v) for k, v in minutes.value_counts().sort_index().items()}
+    if hourly.empty:
+        return hourly, [f"{source}: no complete hour of readings"]
+    totals = f"{source} (hourly totals; row = first reading of the hour)"
+    return hourly, check_contract(hourly, FEEDS["readings"], {}, totals)
+
+
+def check_files(
+    files: Mapping[str, str | Path], report: ImportReport
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Read, convert and check every file; the frames ready to write (readings hourly) and the
+    problems of all files, in the order of `files`."""
+    errors = []
+    unknown = sorted(set(files) - set(FEEDS))
+    if unknown:
+        errors.append(f"unknown feed(s) {unknown}; known feeds: {', '.join(FEEDS)}")
+    if "readings" not in files:
+        errors.append("readings: required feed is missing (meter_id, timestamp, kwh)")
+    sources = {f: str(path) for f, path in files.items() if f in FEEDS}
+    frames: dict[str, pd.DataFrame] = {}
+    feed_errors: dict[str, list[str]] = {}
+    known: dict[str, set[str]] = {}  # ids of the imported meters/transformers, all rows
+    for feed_name, source in sources.items():
+        df, failed, feed_errors[feed_name] = _load(feed_name, Path(source), source)
+        if df is None:
+            continue
+        report.input_rows[feed_name] = len(df)
+        for contract in FEEDS.values():
+            for other, column in contract.references.values():
+                if other == feed_name and column in df.columns:
+                    known[f"{other}.{column}"] = set(df[column].dropna())
+        frames[feed_name] = drop_failed(df, failed, FEEDS[feed_name])
+    for feed_name, df in frames.items():
+        feed_errors[feed_name] += check_contract(df, FEEDS[feed_name], known, sources[feed_name])
+    if "readings" in frames and not feed_errors["readings"]:
+        frames["readings"], feed_errors["readings"] = _hourly_readings(
+            frames["readings"], sources["readings"], report
+        )
+    errors += [e for feed_name in sources for e in feed_errors[feed_name]]
+    return frames, errors
+
+
 def import_feeds(
     files: Mapping[str, str | Path],
     ws: Workspace,
@@ -382,70 +465,26 @@ def import_feeds(
     timezone: str | None = None,
     meters_per_part: int = METERS_PER_PART,
 ) -> ImportReport:
-    """Validate `files` (feed name -> CSV/Parquet path; `readings` required) and, only if all
-    of them conform, replace the workspace's feeds folder with them. Raises `ContractError`
-    listing every problem (nothing written) otherwise."""
+    """Validate `files` (feed name -> CSV or Parquet path; `readings` is required) and, only if
+    every one conforms, replace the workspace's whole feeds folder with them (and zone.json).
+
+    `timezone` (default: the country's) is checked and recorded in zone.json only; the files'
+    timestamps must carry their own UTC offset. Raises `ContractError` listing every problem,
+    one per line, and writes nothing, when any file breaks its contract.
+    """
     timezone = timezone or country_timezone(country)
-    errors = check_zone(country, timezone)
-    unknown = sorted(set(files) - set(FEEDS))
-    if unknown:
-        errors.append(f"unknown feed(s) {unknown}; known feeds: {', '.join(FEEDS)}")
-    if "readings" not in files:
-        errors.append("readings: required feed is missing (meter_id, timestamp, kwh)")
     report = ImportReport()
-    frames: dict[str, pd.DataFrame] = {}
-    sources: dict[str, str] = {}
-    for feed_name, path in files.items():
-        if feed_name not in FEEDS:
-            continue
-        source = sources[feed_name] = str(path)
-        path = Path(path)
-        if not path.is_file():
-            errors.append(f"{source}: no such file (for feed {feed_name})")
-            continue
-        try:
-            raw = read_table(path)
-        except Exception as exc:  # any parser error is a problem of the file
-            errors.append(f"{source}: cannot read as {feed_name} ({exc})")
-            continue
-        report.input_rows[feed_name] = len(raw)
-        if raw.empty:
-            errors.append(f"{source}: no data rows (leave out a feed you do not have)")
-            continue
-        frames[feed_name], errs = coerce_frame(raw, FEEDS[feed_name], source)
-        errors += errs
-
-    known = {
-        f"{other}.{column}": set(frames[other][column].dropna())
-        for feed_name in frames
-        for other, column in FEEDS[feed_name].references.values()
-        if other in frames and column in frames[other].columns
-    }
-    for feed_name, df in frames.items():
-        errors += check_contract(df, FEEDS[feed_name], known, sources[feed_name])
-
-    readings = frames.get("readings")
-    if readings is not None and {"meter_id", "timestamp", "kwh"} <= set(readings.columns):
-        usable = readings.dropna(subset=["meter_id", "timestamp"])
-        minutes = detect_intervals(usable)
-        errors += check_intervals(usable, minutes, sources["readings"])
-        if not errors:
-            hourly, report.dropped_hours = to_hourly(readings, minutes)
-            source = f"{sources['readings']} (hourly totals; row = first reading of the hour)"
-            errors += check_contract(hourly, FEEDS["readings"], {}, source)
-            if hourly.empty:
-                errors.append(f"{sources['readings']}: no complete hour of readings")
-            frames["readings"] = hourly
-            report.intervals = {int(k): int(v) for k, v in minutes.value_counts().items()}
-
+    frames, errors = check_files(files, report)
+    errors = check_zone(country, timezone) + errors
     if errors:
         raise ContractError(
-            f"nothing was imported ({len(errors)} problem(s); see docs/data-contract.md):\n"
+            f"nothing was imported; {len(errors)} problem(s) (see docs/data-contract.md):\n"
             + "\n".join(errors)
         )
+
     if report.dropped_hours:
         log.warning(
-            "readings: left out %d incomplete meter-hour(s) (not all 15/30-min readings present)",
+            "readings: left out %d incomplete meter-hour(s) (a reading of the hour is missing)",
             report.dropped_hours,
         )
     frames = {n: df[list(FEEDS[n].schema.columns)] for n, df in frames.items()}
@@ -466,5 +505,7 @@ def import_feeds(
             staging / "zone.json",
         )
     report.rows = {n: len(df) for n, df in frames.items()}
-    log.info("imported %s into %s", ", ".join(f"{n} ({r:,})" for n, r in report.rows.items()), ws.feeds)
+    log.info(
+        "imported %s into %s", ", ".join(f"{n} {r:,}" for n, r in report.rows.items()), ws.feeds
+    )
     return report

@@ -217,6 +217,9 @@ def generate_zone(cfg: ZoneConfig, ws: Workspace, progress: bool = True) -> Gene
                 del telemetry
 
                 recorded = _record(served, m, thief, utc, cfg, rng)
+                # a meter without supply records nothing, whatever its tampering (h4-h6 move
+                # energy between hours) or fault (a stuck register)
+                recorded[(served_share == 0.0) | (energized[meter_tr_row] == 0.0)] = 0.0
                 present = rng.random(recorded.shape) >= cfg.missing_reading_share
                 readings = _long(m["meter_id"].to_numpy(), utc, {"kwh": np.round(recorded, 4)}, "meter_id")
                 readings = readings[present.reshape(-1)]

@@ -22,16 +22,31 @@ PUSH_SOURCE = "meter_readings_push"
 FRESH_READINGS_VIEW = "meter_latest_reading"
 
 ENTITIES = {
-    "meter_id": Entity(name="meter", join_keys=["meter_id"], value_type=ValueType.STRING,
-                       description="A customer's electricity meter."),
-    "transformer_id": Entity(name="transformer", join_keys=["transformer_id"],
-                             value_type=ValueType.STRING,
-                             description="A distribution transformer (MV/LV)."),
-    "feeder_id": Entity(name="feeder", join_keys=["feeder_id"], value_type=ValueType.STRING,
-                        description="An MV feeder leaving a substation."),
-    "region_id": Entity(name="region", join_keys=["region_id"], value_type=ValueType.STRING,
-                        description="An operating region (weather and calendar)."),
-}  # fmt: skip
+    "meter_id": Entity(
+        name="meter",
+        join_keys=["meter_id"],
+        value_type=ValueType.STRING,
+        description="A customer's electricity meter.",
+    ),
+    "transformer_id": Entity(
+        name="transformer",
+        join_keys=["transformer_id"],
+        value_type=ValueType.STRING,
+        description="A distribution transformer (MV/LV).",
+    ),
+    "feeder_id": Entity(
+        name="feeder",
+        join_keys=["feeder_id"],
+        value_type=ValueType.STRING,
+        description="An MV feeder leaving a substation.",
+    ),
+    "region_id": Entity(
+        name="region",
+        join_keys=["region_id"],
+        value_type=ValueType.STRING,
+        description="An operating region (weather and calendar).",
+    ),
+}
 
 # FeatureService name -> {view: features (None = all)}
 SERVICES: dict[str, dict[str, list[str] | None]] = {

@@ -126,7 +126,9 @@ def read_entity_file(path: Path) -> pd.DataFrame:
     if path.suffix == ".csv":
         df = pd.read_csv(path)
         try:
-            df["event_timestamp"] = pd.to_datetime(df["event_timestamp"], utc=False, format="ISO8601")
+            df["event_timestamp"] = pd.to_datetime(
+                df["event_timestamp"], utc=False, format="ISO8601"
+            )
         except (KeyError, ValueError) as exc:
             raise UserError(f"{path}: column 'event_timestamp' unreadable: {exc}") from exc
         return df

@@ -49,7 +49,12 @@ class _Writer:
         folder = self.root / spec.name
         folder.mkdir(exist_ok=True)
         index = len(parts(folder))
-        table = pa.Table.from_pandas(df[spec.columns], schema=arrow_schema(spec), preserve_index=False)
+        schema = arrow_schema(spec)
+        table = (
+            pa.Table.from_pandas(df[spec.columns], schema=schema, preserve_index=False)
+            if len(df)
+            else schema.empty_table()
+        )
         pq.write_table(table, part_path(folder, index))
         self.counts[spec.name] = self.counts.get(spec.name, 0) + len(df)
 
@@ -57,7 +62,7 @@ class _Writer:
         for spec in TABLES.values():
             if spec.name not in self.counts:
                 log.info("no data for %s: writing it empty", spec.name)
-                self.write(spec, pd.DataFrame({c: [] for c in spec.columns}))
+                self.write(spec, pd.DataFrame(columns=spec.columns))
         return self.counts
 
 
@@ -77,9 +82,10 @@ def build_tables(ws: Workspace, progress: bool = True) -> dict[str, int]:
     """Compute all feature tables into WORKSPACE/offline; returns rows per table."""
     zone = _zone(ws)
     grid = Grid.covering(
-        pd.Timestamp(zone["start"]), pd.Timestamp(zone["end"]) - pd.Timedelta(hours=1),
+        pd.Timestamp(zone["start"]),
+        pd.Timestamp(zone["end"]) - pd.Timedelta(hours=1),
         zone["timezone"],
-    )  # fmt: skip
+    )
     meters = _feed(ws, "meters")
     transformers = _feed(ws, "transformers")
     interruptions = _feed(ws, "interruptions")
@@ -87,14 +93,22 @@ def build_tables(ws: Workspace, progress: bool = True) -> dict[str, int]:
     if meters is not None and transformers is not None:
         topo = meters.merge(transformers, on="transformer_id", how="left").set_index("meter_id")
 
-    feeder_ids = pd.Index(sorted(transformers["feeder_id"].unique())) if transformers is not None \
-        else pd.Index([])  # fmt: skip
-    tr_ids = pd.Index(sorted(transformers["transformer_id"].unique())) if transformers is not None \
-        else pd.Index([])  # fmt: skip
+    feeder_ids = (
+        pd.Index(sorted(transformers["feeder_id"].unique()))
+        if transformers is not None
+        else pd.Index([])
+    )
+    tr_ids = (
+        pd.Index(sorted(transformers["transformer_id"].unique()))
+        if transformers is not None
+        else pd.Index([])
+    )
     feeder_out = grid_tables.interruption_shares(
         None if interruptions is None else interruptions[interruptions["transformer_id"].isna()],
-        "feeder_id", feeder_ids, grid,
-    )  # fmt: skip
+        "feeder_id",
+        feeder_ids,
+        grid,
+    )
     tr_out = grid_tables.interruption_shares(interruptions, "transformer_id", tr_ids, grid)
     feeder_load = np.zeros((len(feeder_ids), grid.hours))
     feeder_reporting = np.zeros((len(feeder_ids), grid.hours))
@@ -126,10 +140,16 @@ def build_tables(ws: Workspace, progress: bool = True) -> dict[str, int]:
         all_ids = pd.Index(np.concatenate([i.to_numpy() for i in day_ids]))
         base = {k: np.concatenate([b[k] for b in day_bases]) for k in day_bases[0]}
         del day_bases
-        tr_of = (topo.reindex(all_ids)["transformer_id"].to_numpy() if topo is not None
-                 else np.full(len(all_ids), None))  # fmt: skip
-        prepaid = (topo.reindex(all_ids)["segment"] == "residential_prepaid").to_numpy() \
-            if topo is not None else np.zeros(len(all_ids), dtype=bool)  # fmt: skip
+        tr_of = (
+            topo.reindex(all_ids)["transformer_id"].to_numpy()
+            if topo is not None
+            else np.full(len(all_ids), None)
+        )
+        prepaid = (
+            (topo.reindex(all_ids)["segment"] == "residential_prepaid").to_numpy()
+            if topo is not None
+            else np.zeros(len(all_ids), dtype=bool)
+        )
         vend = meter.vend_features(all_ids, _feed(ws, "vends"), base["kwh_day"], prepaid, grid)
         out.write(TABLES["meter_daily"], meter.meter_daily(all_ids, base, tr_of, vend, grid))
 
@@ -140,9 +160,10 @@ def build_tables(ws: Workspace, progress: bool = True) -> dict[str, int]:
             out.write(TABLES["meter_profile"], profile)
             out.write(
                 TABLES["feeder_hourly"],
-                grid_tables.feeder_hourly(feeder_ids, feeder_load, feeder_reporting,
-                                          interruptions, grid),
-            )  # fmt: skip
+                grid_tables.feeder_hourly(
+                    feeder_ids, feeder_load, feeder_reporting, interruptions, grid
+                ),
+            )
             billed = pd.DataFrame(
                 {
                     "transformer_id": np.repeat(tr_of, grid.days),
@@ -157,24 +178,34 @@ def build_tables(ws: Workspace, progress: bool = True) -> dict[str, int]:
         weather = _feed(ws, "weather")
         if weather is not None:
             out.write(TABLES["weather_hourly"], grid_tables.weather_hourly(weather, grid))
-        regions = (transformers["region_id"] if transformers is not None
-                   else weather["region_id"] if weather is not None else None)  # fmt: skip
+        regions = (
+            transformers["region_id"]
+            if transformers is not None
+            else weather["region_id"]
+            if weather is not None
+            else None
+        )
         if regions is not None:
             out.write(
                 TABLES["region_calendar"],
-                grid_tables.region_calendar(pd.Index(sorted(regions.unique())), zone["country"],
-                                            grid),
-            )  # fmt: skip
+                grid_tables.region_calendar(
+                    pd.Index(sorted(regions.unique())), zone["country"], grid
+                ),
+            )
         tel_parts = parts(ws.feed_dir("transformer_telemetry"))
         if tel_parts:
             dga, maint = _feed(ws, "transformer_dga"), _feed(ws, "maintenance")
             for f in track(tel_parts, description="transformer features", disable=not progress):
                 telemetry = pd.read_parquet(f)
-                out.write(TABLES["transformer_daily"], transformer.transformer_daily(
-                    telemetry, dga, maint, transformers, grid))  # fmt: skip
+                out.write(
+                    TABLES["transformer_daily"],
+                    transformer.transformer_daily(telemetry, dga, maint, transformers, grid),
+                )
                 if topo is not None:
-                    out.write(TABLES["transformer_energy_daily"],
-                              transformer.transformer_energy(telemetry, billed, grid))  # fmt: skip
+                    out.write(
+                        TABLES["transformer_energy_daily"],
+                        transformer.transformer_energy(telemetry, billed, grid),
+                    )
         counts = out.finish()
     for name, rows in counts.items():
         log.info("%-26s %12s rows", name, f"{rows:,}")

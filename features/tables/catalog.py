@@ -34,24 +34,42 @@ METER_HOURLY = TableSpec(
     "meter_hourly",
     ("meter_id",),
     _floats(
-        "kwh", "kwh_lag_24h", "kwh_lag_168h", "kwh_mean_24h", "kwh_std_24h", "kwh_max_24h",
-        "kwh_mean_168h", "zero_hours_24h", "interrupted_share",
+        "kwh",
+        "kwh_lag_24h",
+        "kwh_lag_168h",
+        "kwh_mean_24h",
+        "kwh_std_24h",
+        "kwh_max_24h",
+        "kwh_mean_168h",
+        "zero_hours_24h",
+        "interrupted_share",
     ),
     dt.timedelta(hours=6),
     "Hourly meter consumption with lags and rolling statistics over the past (no look-ahead).",
-)  # fmt: skip
+)
 METER_DAILY = TableSpec(
     "meter_daily",
     ("meter_id",),
     _floats(
-        "kwh_day", "kwh_day_mean_7d", "kwh_day_mean_28d", "kwh_day_std_28d", "kwh_change_7d_28d",
-        "peer_change_7d_28d", "change_vs_peers", "zero_hours_day", "outage_hours_day",
-        "night_share_day", "flatness_day", "vend_count_30d", "vend_kwh_30d", "days_since_vend",
+        "kwh_day",
+        "kwh_day_mean_7d",
+        "kwh_day_mean_28d",
+        "kwh_day_std_28d",
+        "kwh_change_7d_28d",
+        "peer_change_7d_28d",
+        "change_vs_peers",
+        "zero_hours_day",
+        "outage_hours_day",
+        "night_share_day",
+        "flatness_day",
+        "vend_count_30d",
+        "vend_kwh_30d",
+        "days_since_vend",
         "vend_to_metered_30d",
     ),
     dt.timedelta(days=2),
     "Daily meter aggregates, change against its own past and its transformer peers, vends.",
-)  # fmt: skip
+)
 METER_PROFILE = TableSpec(
     "meter_profile",
     ("meter_id",),
@@ -63,22 +81,35 @@ FEEDER_HOURLY = TableSpec(
     "feeder_hourly",
     ("feeder_id",),
     _floats(
-        "load_kwh", "load_lag_24h", "load_lag_168h", "load_mean_24h", "load_mean_168h",
-        "load_max_168h", "interrupted_share", "shedding_share", "meters_reporting",
+        "load_kwh",
+        "load_lag_24h",
+        "load_lag_168h",
+        "load_mean_24h",
+        "load_mean_168h",
+        "load_max_168h",
+        "interrupted_share",
+        "shedding_share",
+        "meters_reporting",
     ),
     dt.timedelta(hours=6),
     "Hourly feeder load (sum of its meters), its lags, and the share of the hour interrupted.",
-)  # fmt: skip
+)
 WEATHER_HOURLY = TableSpec(
     "weather_hourly",
     ("region_id",),
     _floats(
-        "temperature_c", "relative_humidity_pct", "cloud_cover_pct", "irradiance_wm2",
-        "rainfall_mm", "cooling_degree_c", "temperature_mean_24h", "temperature_max_24h",
+        "temperature_c",
+        "relative_humidity_pct",
+        "cloud_cover_pct",
+        "irradiance_wm2",
+        "rainfall_mm",
+        "cooling_degree_c",
+        "temperature_mean_24h",
+        "temperature_max_24h",
     ),
     dt.timedelta(hours=6),
     "Observed hourly weather per region, with cooling degrees above 24 C.",
-)  # fmt: skip
+)
 REGION_CALENDAR = TableSpec(
     "region_calendar",
     ("region_id",),
@@ -90,30 +121,53 @@ TRANSFORMER_DAILY = TableSpec(
     "transformer_daily",
     ("transformer_id",),
     _floats(
-        "loading_pct_mean", "loading_pct_max", "overload_hours", "overload_hours_30d",
-        "hot_spot_max_c", "hot_spot_max_30d", "oil_temp_max_c", "ambient_mean_c",
-        "voltage_min_v", "ageing_acceleration_mean", "ageing_hours_observed", "unit_age_years",
-        "rating_kva", "days_since_maintenance", "days_since_oil_treatment",
-        *DGA_GASES, *(g.replace("_ppm", "_ratio_30d") for g in DGA_GASES),
+        "loading_pct_mean",
+        "loading_pct_max",
+        "overload_hours",
+        "overload_hours_30d",
+        "hot_spot_max_c",
+        "hot_spot_max_30d",
+        "oil_temp_max_c",
+        "ambient_mean_c",
+        "voltage_min_v",
+        "ageing_acceleration_mean",
+        "ageing_hours_observed",
+        "unit_age_years",
+        "rating_kva",
+        "days_since_maintenance",
+        "days_since_oil_treatment",
+        *DGA_GASES,
+        *(g.replace("_ppm", "_ratio_30d") for g in DGA_GASES),
     ),
     dt.timedelta(days=2),
     "Daily transformer telemetry, IEEE C57.91 ageing, DGA gases and maintenance history.",
-)  # fmt: skip
+)
 TRANSFORMER_ENERGY = TableSpec(
     "transformer_energy_daily",
     ("transformer_id",),
     _floats(
-        "energy_in_kwh", "energy_billed_kwh", "loss_kwh", "loss_ratio", "loss_ratio_7d",
-        "loss_ratio_28d", "meters_reporting",
+        "energy_in_kwh",
+        "energy_billed_kwh",
+        "loss_kwh",
+        "loss_ratio",
+        "loss_ratio_7d",
+        "loss_ratio_28d",
+        "meters_reporting",
     ),
     dt.timedelta(days=2),
     "Daily energy balance: energy metered at the transformer minus its customers' meters.",
-)  # fmt: skip
+)
 
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
-        METER_HOURLY, METER_DAILY, METER_PROFILE, FEEDER_HOURLY, WEATHER_HOURLY, REGION_CALENDAR,
-        TRANSFORMER_DAILY, TRANSFORMER_ENERGY,
+        METER_HOURLY,
+        METER_DAILY,
+        METER_PROFILE,
+        FEEDER_HOURLY,
+        WEATHER_HOURLY,
+        REGION_CALENDAR,
+        TRANSFORMER_DAILY,
+        TRANSFORMER_ENERGY,
     )
-}  # fmt: skip
+}

@@ -14,9 +14,12 @@ COOLING_BASE_C = 24.0
 
 
 def interruption_shares(
-    interruptions: pd.DataFrame | None, column: str, ids: pd.Index, grid: Grid,
+    interruptions: pd.DataFrame | None,
+    column: str,
+    ids: pd.Index,
+    grid: Grid,
     kinds: tuple[str, ...] | None = None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """(ids, hours) share of each hour interrupted, from events keyed by `column`."""
     out = np.zeros((len(ids), grid.hours))
     if interruptions is None or not len(interruptions):
@@ -33,9 +36,12 @@ def interruption_shares(
 
 
 def feeder_hourly(
-    feeder_ids: pd.Index, load: np.ndarray, reporting: np.ndarray,
-    interruptions: pd.DataFrame | None, grid: Grid,
-) -> pd.DataFrame:  # fmt: skip
+    feeder_ids: pd.Index,
+    load: np.ndarray,
+    reporting: np.ndarray,
+    interruptions: pd.DataFrame | None,
+    grid: Grid,
+) -> pd.DataFrame:
     """Feeder load (sum of its meters' readings) with lags, stamped at the end of the hour."""
     feeder_events = None
     if interruptions is not None:

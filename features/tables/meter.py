@@ -71,9 +71,12 @@ def peer_change(change: np.ndarray, transformer_of: np.ndarray) -> np.ndarray:
 
 
 def vend_features(
-    meter_ids: pd.Index, vends: pd.DataFrame | None, kwh_day: np.ndarray, prepaid: np.ndarray,
+    meter_ids: pd.Index,
+    vends: pd.DataFrame | None,
+    kwh_day: np.ndarray,
+    prepaid: np.ndarray,
     grid: Grid,
-) -> dict[str, np.ndarray]:  # fmt: skip
+) -> dict[str, np.ndarray]:
     """Rolling vend counts and energy bought for prepaid meters (NaN for the others)."""
     n, days = kwh_day.shape
     count = np.zeros((n, days))
@@ -102,14 +105,21 @@ def vend_features(
 
 
 def meter_daily(
-    meter_ids: pd.Index, base: dict[str, np.ndarray], transformer_of: np.ndarray,
-    vend: dict[str, np.ndarray], grid: Grid,
-) -> pd.DataFrame:  # fmt: skip
+    meter_ids: pd.Index,
+    base: dict[str, np.ndarray],
+    transformer_of: np.ndarray,
+    vend: dict[str, np.ndarray],
+    grid: Grid,
+) -> pd.DataFrame:
     """Daily meter rows, stamped at the end of the local day (when the day is known)."""
     peers = peer_change(base["kwh_change_7d_28d"], transformer_of)
-    cols = base | vend | {
-        "peer_change_7d_28d": peers,
-        "change_vs_peers": base["kwh_change_7d_28d"] - peers,
-    }
+    cols = (
+        base
+        | vend
+        | {
+            "peer_change_7d_28d": peers,
+            "change_vs_peers": base["kwh_change_7d_28d"] - peers,
+        }
+    )
     frame = to_long("meter_id", meter_ids, grid.day_index() + DAY, cols)
     return frame[METER_DAILY.columns]

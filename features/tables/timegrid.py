@@ -6,6 +6,7 @@ and windows are exact in time even when readings are missing.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,7 @@ class Grid:
     def covering(cls, first: pd.Timestamp, last: pd.Timestamp, timezone: str) -> Grid:
         lo = first.tz_convert(timezone).floor("D")
         hi = (last.tz_convert(timezone) + HOUR).ceil("D")
-        return cls(lo.tz_convert("UTC"), int(round((hi - lo) / DAY)), timezone)
+        return cls(lo.tz_convert("UTC"), round((hi - lo) / DAY), timezone)
 
     @property
     def hours(self) -> int:
@@ -77,7 +78,8 @@ def daily(mat: np.ndarray, stat: str, min_hours: int = 18) -> np.ndarray:
     n, hours = mat.shape
     days = mat.reshape(n, hours // 24, 24)
     count = np.sum(~np.isnan(days), axis=2)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN days are NaN, on purpose
         if stat == "sum":
             out = np.nanmean(days, axis=2) * 24
         else:

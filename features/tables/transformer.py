@@ -25,15 +25,22 @@ def _days_since(events: pd.DataFrame, ids: pd.Index, grid: Grid) -> np.ndarray:
 
 
 def transformer_daily(
-    telemetry: pd.DataFrame, dga: pd.DataFrame | None, maintenance: pd.DataFrame | None,
-    transformers: pd.DataFrame | None, grid: Grid,
-) -> pd.DataFrame:  # fmt: skip
+    telemetry: pd.DataFrame,
+    dga: pd.DataFrame | None,
+    maintenance: pd.DataFrame | None,
+    transformers: pd.DataFrame | None,
+    grid: Grid,
+) -> pd.DataFrame:
     """Daily rows per transformer, stamped at the end of the local day."""
     ids = pd.Index(sorted(telemetry["transformer_id"].unique()))
-    m = {c: to_matrix(telemetry, "transformer_id", c, ids, grid) for c in
-         ("loading_pct", "hot_spot_temp_c", "oil_temp_c", "ambient_temp_c", "voltage_v")}  # fmt: skip
-    maint = maintenance if maintenance is not None else pd.DataFrame(
-        columns=["transformer_id", "timestamp", "action"]
+    m = {
+        c: to_matrix(telemetry, "transformer_id", c, ids, grid)
+        for c in ("loading_pct", "hot_spot_temp_c", "oil_temp_c", "ambient_temp_c", "voltage_v")
+    }
+    maint = (
+        maintenance
+        if maintenance is not None
+        else pd.DataFrame(columns=["transformer_id", "timestamp", "action"])
     )
     replaced = maint[maint["action"] == "replacement"]
     since_replacement = _days_since(replaced, ids, grid)
@@ -67,10 +74,12 @@ def transformer_daily(
     if transformers is not None:
         info = transformers.set_index("transformer_id").reindex(ids)
         age = day_years - info["commissioned_year"].to_numpy(dtype=float)[:, None]
-        cols["unit_age_years"] = np.where(np.isnan(since_replacement), age,
-                                          since_replacement / 365.25)  # fmt: skip
-        cols["rating_kva"] = np.repeat(info["rating_kva"].to_numpy(dtype=float)[:, None],
-                                       grid.days, axis=1)  # fmt: skip
+        cols["unit_age_years"] = np.where(
+            np.isnan(since_replacement), age, since_replacement / 365.25
+        )
+        cols["rating_kva"] = np.repeat(
+            info["rating_kva"].to_numpy(dtype=float)[:, None], grid.days, axis=1
+        )
     else:
         cols["unit_age_years"] = cols["rating_kva"] = np.full((len(ids), grid.days), np.nan)
     for gas in DGA_GASES:
@@ -89,9 +98,7 @@ def transformer_daily(
     return frame[TRANSFORMER_DAILY.columns]
 
 
-def transformer_energy(
-    telemetry: pd.DataFrame, billed: pd.DataFrame, grid: Grid
-) -> pd.DataFrame:
+def transformer_energy(telemetry: pd.DataFrame, billed: pd.DataFrame, grid: Grid) -> pd.DataFrame:
     """Energy in (transformer meter) vs billed (sum of its meters' days), per local day.
 
     `billed` has transformer_id x day matrices flattened: columns transformer_id, day, kwh, meters.

@@ -74,8 +74,9 @@ def materialize(
 def training_set(
     service: Annotated[
         str,
-        typer.Argument(help="FeatureService: demand_forecast_v1, asset_failure_v1 or "
-                       "theft_detection_v1."),
+        typer.Argument(
+            help="FeatureService: demand_forecast_v1, asset_failure_v1 or theft_detection_v1."
+        ),
     ],
     entities: Annotated[
         Path,

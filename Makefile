@@ -1,0 +1,61 @@
+# gridml: `make demo` runs the platform end to end on embedded defaults; `make test` runs every test.
+# Both create the virtual environment (.venv) when it is missing. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WORKSPACE ?= workspace
+ZONE ?= experiments/zone.yaml
+export GRIDML_WORKSPACE := $(abspath $(WORKSPACE))
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing gridml and its pinned stack into $(VENV) (a few minutes the first time)"
+	@$(BIN)/pip install --quiet --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@$(BIN)/pip install --quiet -e '.[dev]' 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@touch $(STAMP)
+
+.PHONY: venv
+venv: $(STAMP) ## Create .venv and install gridml with its pinned stack
+
+.PHONY: demo
+demo: $(STAMP) ## Run the platform end to end on the default zone (no server needed)
+	$(BIN)/gridml data generate --config $(ZONE)
+	$(BIN)/gridml data validate
+	$(BIN)/gridml features build
+	$(BIN)/gridml features apply
+	$(BIN)/gridml features materialize
+	$(BIN)/gridml features online demand_forecast_v1
+	$(BIN)/gridml features online theft_detection_v1 --id M000001
+	$(BIN)/gridml features online asset_failure_v1
+
+.PHONY: test
+test: $(STAMP) ## Lint, then run every test (unit, integration and slow)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+.PHONY: test-fast
+test-fast: $(STAMP) ## Unit tests only (skips integration and slow)
+	$(BIN)/pytest -m "not integration and not slow"
+
+.PHONY: lint
+lint: $(STAMP) ## Fix what ruff can fix and format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+.PHONY: bench
+bench: $(STAMP) ## Run the benchmarks (prints tables, writes bench/results/*.json)
+	$(BIN)/python -m bench.run_features
+
+.PHONY: clean
+clean: ## Remove the generated workspace (feeds, tables, stores)
+	rm -rf $(WORKSPACE)
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
