@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from gridml.errors import ContractError
 from gridml.features.contracts import FEEDS, Feed
 from gridml.features.feeds.calendar import country_timezone
-from gridml.features.validate import _rows, check_frame, check_order, check_references
+from gridml.features.validate import check_frame, check_order, check_references, describe_rows
 from gridml.io import part_path, staged_dir, write_json_atomic
 from gridml.workspace import Workspace
 
@@ -96,10 +96,12 @@ def read_table(path: Path) -> pd.DataFrame:
 
 def _as_text(values: pd.Series) -> pd.Series:
     """Non-missing values as Python str (object dtype), missing ones as NaN."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        return values  # already (as read from CSV)
     out = values.astype(object)
     present = out.notna()
     out[present] = out[present].astype(str)
-    return out
+    return out.where(present, np.nan)
 
 
 def _values(values: pd.Series) -> str:
@@ -128,14 +130,12 @@ def parse_timestamps(values: pd.Series, column: str, source: str) -> Parsed:
     stored tz-aware); naive and unparsable values fail."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]"), values.index[[]], []
-    if pd.api.types.is_datetime64_dtype(values):
-        text = _as_text(values)  # naive datetimes: reported below like naive strings
-    elif _is_text(values):
-        text = _as_text(values).str.strip()
-    else:
+    if not (_is_text(values) or pd.api.types.is_datetime64_dtype(values)):
         return _wrong_type(values, column, source, "timestamps")
+    # naive datetimes become naive text, refused below; Arrow strings make the regex fast
+    text = _as_text(values).astype("string[pyarrow]").str.strip()
     present = text.notna()
-    offset = present & text.str.contains(_OFFSET, na=False)
+    offset = text.str.contains(_OFFSET.pattern, regex=True).fillna(False).astype(bool)
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
     out[offset] = pd.to_datetime(text[offset], utc=True, format="ISO8601", errors="coerce")
     no_offset = pd.to_datetime(text[present & ~offset], format="ISO8601", errors="coerce")
@@ -145,12 +145,12 @@ def parse_timestamps(values: pd.Series, column: str, source: str) -> Parsed:
     if len(naive):
         errors.append(
             f"{source}: column {column!r} has naive timestamps (no UTC offset) at "
-            f"{_rows(list(naive))} (values {_values(text[naive])}); write each with its offset, "
+            f"{describe_rows(list(naive))} (values {_values(text[naive])}); write each with its offset, "
             "e.g. 2024-01-01T00:00:00+00:00 or 2024-01-01T00:00:00Z"
         )
     if len(unparsable):
         errors.append(
-            f"{source}: column {column!r} has unparsable timestamps at {_rows(list(unparsable))} "
+            f"{source}: column {column!r} has unparsable timestamps at {describe_rows(list(unparsable))} "
             f"(values {_values(text[unparsable])}); expected ISO 8601 with a UTC offset, "
             "e.g. 2024-01-01T00:00:00+00:00"
         )
@@ -165,25 +165,25 @@ def parse_numbers(values: pd.Series, column: str, source: str, whole: bool = Fal
         bad = values.index[[]]
     elif _is_text(values):
         text = _as_text(values)
-        numbers = pd.to_numeric(text.str.strip(), errors="coerce").astype("float64")
+        numbers = pd.to_numeric(text, errors="coerce").astype("float64")
         bad = text.index[text.notna() & numbers.isna()]
     else:
         return _wrong_type(values, column, source, "numbers")
     errors = []
     if len(bad):
         errors.append(
-            f"{source}: column {column!r} has values that are not numbers at {_rows(list(bad))} "
+            f"{source}: column {column!r} has values that are not numbers at {describe_rows(list(bad))} "
             f"(values {_values(values[bad])})"
         )
     if whole:
         missing = numbers.index[numbers.isna()].difference(bad)
         fraction = numbers.index[numbers.notna() & (numbers % 1 != 0)]
         if len(missing):
-            errors.append(f"{source}: column {column!r} is empty at {_rows(list(missing))}")
+            errors.append(f"{source}: column {column!r} is empty at {describe_rows(list(missing))}")
         if len(fraction):
             errors.append(
                 f"{source}: column {column!r} has values that are not whole numbers at "
-                f"{_rows(list(fraction))} (values {_values(values[fraction])})"
+                f"{describe_rows(list(fraction))} (values {_values(values[fraction])})"
             )
         bad = bad.union(missing).union(fraction)
     return numbers, bad, errors
@@ -233,23 +233,6 @@ def drop_failed(df: pd.DataFrame, failed: pd.Index, contract: Feed) -> pd.DataFr
 # --- checks -----------------------------------------------------------------------------------
 
 
-def _name_columns(messages: list[str], contract: Feed) -> list[str]:
-    """Name the columns in validate.py's key and order messages, and drop repeated ones."""
-    key = f"duplicate key ({', '.join(contract.key)}) at"
-    order = (
-        f" (column {contract.time_column!r} goes back in time for the same "
-        f"{contract.entity_column!r})"
-    )
-    out = []
-    for msg in messages:
-        msg = msg.replace("duplicate key at", key)
-        if " out of time order at " in msg:
-            msg += order
-        if msg not in out:
-            out.append(msg)
-    return out
-
-
 def check_contract(
     df: pd.DataFrame, contract: Feed, known: dict[str, set[str]], source: str
 ) -> list[str]:
@@ -263,17 +246,18 @@ def check_contract(
         errors += check_order(df, contract, source)
     present = [c for c in contract.references if c in df.columns]
     errors += check_references(df.dropna(subset=present), contract, known, source)
-    return _name_columns(errors, contract)
+    return errors
 
 
 def detect_intervals(readings: pd.DataFrame) -> pd.Series:
     """Per meter, the reading interval in minutes: the median gap between its distinct
-    timestamps. A meter with a single reading takes the most common interval of the others
-    (60 when no meter has two readings)."""
+    timestamps (the lower median, so always a gap that occurs: gaps of 15 and 30 min give 15).
+    A meter with a single reading takes the most common interval of the others (60 when no
+    meter has two readings)."""
     ts = readings[["meter_id", "timestamp"]].drop_duplicates()
     ts = ts.sort_values(["meter_id", "timestamp"])
     gap = ts.groupby("meter_id", sort=False)["timestamp"].diff() / pd.Timedelta(minutes=1)
-    minutes = gap.groupby(ts["meter_id"]).median()
+    minutes = gap.groupby(ts["meter_id"]).quantile(0.5, interpolation="lower")
     known = minutes.dropna()
     fallback = float(known.mode().iat[0]) if len(known) else 60.0
     return minutes.fillna(fallback).rename("interval_min")
@@ -288,7 +272,7 @@ def check_intervals(readings: pd.DataFrame, minutes: pd.Series, source: str) -> 
         rows = readings.index[per_row == value]
         errors.append(
             f"{source}: column 'timestamp': {len(meters)} meter(s) read every {value:g} min "
-            f"(median gap; {', '.join(meters[:MAX_SHOWN])}) at {_rows(list(rows))}; supported "
+            f"(median gap; {', '.join(meters[:MAX_SHOWN])}) at {describe_rows(list(rows))}; supported "
             f"intervals are {', '.join(map(str, SUPPORTED_INTERVALS_MIN))} min"
         )
     past_hour = (readings["timestamp"] - readings["timestamp"].dt.floor("h")) / pd.Timedelta(
@@ -301,7 +285,7 @@ def check_intervals(readings: pd.DataFrame, minutes: pd.Series, source: str) -> 
             stamps = _values(readings.loc[off, "timestamp"].astype(str))
             errors.append(
                 f"{source}: column 'timestamp' is off the {value}-min grid of its meter at "
-                f"{_rows(list(off))} (values {stamps}); "
+                f"{describe_rows(list(off))} (values {stamps}); "
                 f"expected {grid} past the hour (irregular readings)"
             )
     return errors
@@ -417,6 +401,8 @@ def _hourly_readings(
     report.intervals = {int(k): int(v) for k, v in minutes.value_counts().sort_index().items()}
     if hourly.empty:
         return hourly, [f"{source}: no complete hour of readings"]
+    if (minutes == 60).all():
+        return hourly, []  # the hours are the readings, already checked
     totals = f"{source} (hourly totals; row = first reading of the hour)"
     return hourly, check_contract(hourly, FEEDS["readings"], {}, totals)
 

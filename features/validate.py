@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 MAX_ROWS_SHOWN = 5
 
 
-def _rows(index: list[object]) -> str:
+def describe_rows(index: list[object]) -> str:
     """1-based data rows (header excluded) as a short list."""
     numbers = sorted({int(i) + 1 for i in index if i is not None and not pd.isna(i)})
     shown = ", ".join(str(n) for n in numbers[:MAX_ROWS_SHOWN])
@@ -29,10 +29,12 @@ def _rows(index: list[object]) -> str:
     return f"row{'s' if len(numbers) > 1 else ''} {shown}{more}"
 
 
-def describe_schema_errors(exc: pa_errors.SchemaErrors, source: str) -> list[str]:
+def describe_schema_errors(
+    exc: pa_errors.SchemaErrors, source: str, key: tuple[str, ...] = ()
+) -> list[str]:
     """One message per failed (column, check), naming the source, the rows and bad values."""
     cases = exc.failure_cases
-    messages = []
+    messages: list[str] = []
     for (column, check), group in cases.groupby(
         [cases["column"].fillna("<table>"), cases["check"].astype(str)], sort=False
     ):
@@ -46,12 +48,16 @@ def describe_schema_errors(exc: pa_errors.SchemaErrors, source: str) -> list[str
                 f"expected {check[6:-1]}"
             )
         elif check in ("multiple_fields_uniqueness", "field_uniqueness"):
-            messages.append(f"{source}: duplicate key at {_rows(list(group['index']))}")
+            msg = f"{source}: duplicate key ({', '.join(key)}) at " + describe_rows(
+                list(group["index"])
+            )
+            if msg not in messages:  # pandera reports a multi-column key once per column
+                messages.append(msg)
         else:
             values = ", ".join(repr(v) for v in group["failure_case"].head(MAX_ROWS_SHOWN))
             messages.append(
                 f"{source}: column {column!r} fails {check} at "
-                f"{_rows(list(group['index']))} (values {values})"
+                f"{describe_rows(list(group['index']))} (values {values})"
             )
     return messages
 
@@ -61,7 +67,7 @@ def check_frame(df: pd.DataFrame, contract: Feed, source: str) -> list[str]:
     try:
         contract.schema.validate(df, lazy=True)
     except pa_errors.SchemaErrors as exc:
-        return describe_schema_errors(exc, source)
+        return describe_schema_errors(exc, source, contract.key)
     return []
 
 
@@ -73,7 +79,10 @@ def check_order(df: pd.DataFrame, contract: Feed, source: str) -> list[str]:
     same = df[contract.entity_column].eq(df[contract.entity_column].shift())
     back = df.index[same & ts.lt(ts.shift())]
     if len(back):
-        return [f"{source}: readings out of time order at {_rows(list(back))}"]
+        return [
+            f"{source}: rows out of time order at {describe_rows(list(back))} (column "
+            f"{contract.time_column!r} goes back in time for the same {contract.entity_column!r})"
+        ]
     return []
 
 
@@ -91,7 +100,8 @@ def check_references(
             unknown = sorted(df.loc[bad, column].astype(str).unique())
             errors.append(
                 f"{source}: column {column!r} has {len(unknown)} unknown id(s) not in "
-                f"{other} ({', '.join(unknown[:MAX_ROWS_SHOWN])}) at {_rows(list(df.index[bad]))}"
+                f"{other} ({', '.join(unknown[:MAX_ROWS_SHOWN])}) at "
+                f"{describe_rows(list(df.index[bad]))}"
             )
     return errors
 
@@ -132,7 +142,7 @@ def validate_workspace(ws: Workspace) -> ValidationReport:
             if contract.required:
                 report.errors.append(f"{name}: required feed is missing")
             continue
-        rows = 0
+        rows, errors_before = 0, len(report.errors)
         for f in files:
             df = pd.read_parquet(f)
             source = str(f.relative_to(ws.root))
@@ -141,7 +151,8 @@ def validate_workspace(ws: Workspace) -> ValidationReport:
             report.errors += check_references(df, contract, known, source)
             rows += len(df)
         report.feeds[name] = rows
-        log.info("%-22s %12s rows  %s", name, f"{rows:,}", "ok" if report.ok else "errors")
+        status = "ok" if len(report.errors) == errors_before else "errors"
+        log.info("%-22s %12s rows  %s", name, f"{rows:,}", status)
     return report
 
 

@@ -101,10 +101,10 @@ def simulate_assets(
     fail_rows, maint_rows, repairs = [], [], []
     fault_heat = np.zeros((n, hours))
     fault_progress = np.zeros((n, days))
-    replaced_at = np.full(n, -1)
     aged = np.empty((n, hours))
     for i in range(n):
         day, offset = 0, initial[i]
+        replaced_at = []
         cum_faa_h = np.cumsum(faa[i])
         while day < days:
             life = (offset + np.cumsum(daily_faa[i, day:])) / NORMAL_LIFE_H
@@ -137,15 +137,13 @@ def simulate_assets(
             repairs.append((i, fail_hour, back))
             if back < hours:
                 maint_rows.append((transformer_ids[i], utc_index[back - 1], "replacement"))
-            replaced_at[i] = back
+            replaced_at.append(back)
             day, offset = min(days, back // 24 + 1), 0.0
-        # accumulated ageing: resets when the unit is replaced
-        if replaced_at[i] >= 0 and replaced_at[i] < hours:
-            r = replaced_at[i]
-            aged[i, :r] = initial[i] + cum_faa_h[:r]
-            aged[i, r:] = cum_faa_h[r:] - cum_faa_h[r - 1]
-        else:
-            aged[i] = initial[i] + cum_faa_h
+        # accumulated ageing: restarts at every replacement (a unit may fail more than once)
+        aged[i] = initial[i] + cum_faa_h
+        for r in replaced_at:
+            if r < hours:
+                aged[i, r:] = cum_faa_h[r:] - cum_faa_h[r - 1]
         # yearly inspections at a random day
         for year_start in range(0, days, 365):
             d = year_start + int(rng.integers(0, min(365, days - year_start)))
@@ -173,8 +171,10 @@ def _calibrated_base(r_unit: np.ndarray, r_new: np.ndarray, target: float) -> fl
     if target <= 0:
         return 0.0
 
+    cum_unit = np.cumsum(r_unit, axis=1)
+
     def expected(base: float) -> float:
-        survive = np.exp(-base * np.cumsum(r_unit, axis=1))
+        survive = np.exp(-base * cum_unit)
         return float(base * (survive * r_unit + (1.0 - survive) * r_new).sum())
 
     lo = target / r_unit.sum()  # ignoring replacement: expected(lo) <= target
@@ -183,7 +183,7 @@ def _calibrated_base(r_unit: np.ndarray, r_new: np.ndarray, target: float) -> fl
         if expected(hi) >= target:
             break
         lo, hi = hi, 2.0 * hi
-    for _ in range(40):
+    while hi > 1.001 * lo:
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if expected(mid) < target else (lo, mid)
     return 0.5 * (lo + hi)

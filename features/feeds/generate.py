@@ -255,7 +255,9 @@ def generate_zone(cfg: ZoneConfig, ws: Workspace, progress: bool = True) -> Gene
         for name, df in singles.items():
             if df is None:
                 continue
-            df = df.sort_values(list(FEEDS[name].key[:2]), ignore_index=True)
+            contract = FEEDS[name]
+            order = [c for c in (contract.entity_column, contract.time_column) if c]
+            df = df.sort_values(order or list(contract.key), ignore_index=True)
             for col in ("timestamp", "start", "end"):
                 if col in df.columns:
                     df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ns, UTC]")
