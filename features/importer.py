@@ -145,12 +145,14 @@ def parse_timestamps(values: pd.Series, column: str, source: str) -> Parsed:
     if len(naive):
         errors.append(
             f"{source}: column {column!r} has naive timestamps (no UTC offset) at "
-            f"{describe_rows(list(naive))} (values {_values(text[naive])}); write each with its offset, "
+            f"{describe_rows(list(naive))} (values {_values(text[naive])}); "
+            "write each with its offset, "
             "e.g. 2024-01-01T00:00:00+00:00 or 2024-01-01T00:00:00Z"
         )
     if len(unparsable):
         errors.append(
-            f"{source}: column {column!r} has unparsable timestamps at {describe_rows(list(unparsable))} "
+            f"{source}: column {column!r} has unparsable timestamps at "
+            f"{describe_rows(list(unparsable))} "
             f"(values {_values(text[unparsable])}); expected ISO 8601 with a UTC offset, "
             "e.g. 2024-01-01T00:00:00+00:00"
         )
@@ -172,7 +174,8 @@ def parse_numbers(values: pd.Series, column: str, source: str, whole: bool = Fal
     errors = []
     if len(bad):
         errors.append(
-            f"{source}: column {column!r} has values that are not numbers at {describe_rows(list(bad))} "
+            f"{source}: column {column!r} has values that are not numbers at "
+            f"{describe_rows(list(bad))} "
             f"(values {_values(values[bad])})"
         )
     if whole:
@@ -272,7 +275,8 @@ def check_intervals(readings: pd.DataFrame, minutes: pd.Series, source: str) -> 
         rows = readings.index[per_row == value]
         errors.append(
             f"{source}: column 'timestamp': {len(meters)} meter(s) read every {value:g} min "
-            f"(median gap; {', '.join(meters[:MAX_SHOWN])}) at {describe_rows(list(rows))}; supported "
+            f"(median gap; {', '.join(meters[:MAX_SHOWN])}) at {describe_rows(list(rows))}; "
+            "supported "
             f"intervals are {', '.join(map(str, SUPPORTED_INTERVALS_MIN))} min"
         )
     past_hour = (readings["timestamp"] - readings["timestamp"].dt.floor("h")) / pd.Timedelta(

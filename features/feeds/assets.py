@@ -20,6 +20,7 @@ from gridml.features.contracts import DGA_GASES
 from gridml.features.feeds.config import AssetConfig
 
 NORMAL_LIFE_H = 180_000.0
+LIFE_CAP = 2.0  # beyond twice its normal life, a unit's hazard stops growing with ageing
 POWER_FACTOR = 0.9
 TOP_OIL_RISE_K, HOT_SPOT_GRADIENT_K, LOSS_RATIO, N_EXP, M_EXP = 55.0, 25.0, 4.5, 0.8, 0.8
 TOP_OIL_TAU_H = 3.0
@@ -95,7 +96,7 @@ def simulate_assets(
         1.0 - np.exp(-np.maximum(0.0, hs_max - 98.0) / 20.0)
     )
     base = _calibrated_base(
-        np.exp(2.5 * life0 + stress), np.exp(stress), cfg.annual_failure_rate * n * days / 365.25
+        life0, daily_faa / NORMAL_LIFE_H, stress, cfg.annual_failure_rate * n * days / 365.25
     )
 
     fail_rows, maint_rows, repairs = [], [], []
@@ -108,7 +109,7 @@ def simulate_assets(
         cum_faa_h = np.cumsum(faa[i])
         while day < days:
             life = (offset + np.cumsum(daily_faa[i, day:])) / NORMAL_LIFE_H
-            hazard = base * np.exp(2.5 * life + stress[i, day:])
+            hazard = base * np.exp(2.5 * np.minimum(life, LIFE_CAP) + stress[i, day:])
             cum = np.cumsum(hazard)
             hit = np.searchsorted(cum, rng.exponential())
             if hit >= len(cum):
@@ -161,32 +162,47 @@ def simulate_assets(
     )
 
 
-def _calibrated_base(r_unit: np.ndarray, r_new: np.ndarray, target: float) -> float:
+def _calibrated_base(
+    life: np.ndarray, daily_life: np.ndarray, stress: np.ndarray, target: float
+) -> float:
     """Base daily hazard whose expected failure count over (transformers, days) is `target`.
 
-    `r_unit` is the relative hazard of the installed units, `r_new` that of a fresh replacement
-    (unused insulation). A failed unit is replaced, so after its failure the hazard drops from
-    `r_unit` to about `r_new`; calibrating on `r_unit` alone would give too few failures.
+    The hazard is base * exp(2.5 * used life + stress). A failed unit is replaced by a new one
+    whose used life restarts at zero, so calibrating on the installed units alone would give too
+    few failures (and too many where a new unit on an overloaded site ages fast). The expected
+    count counts the first failure of each installed unit and the hazard of its replacement.
     """
     if target <= 0:
         return 0.0
-
+    n, days = life.shape
+    r_unit = np.exp(2.5 * np.minimum(life, LIFE_CAP) + stress)
     cum_unit = np.cumsum(r_unit, axis=1)
+    r_stress = np.exp(stress)
+    grow = np.exp(2.5 * np.minimum(daily_life, LIFE_CAP))
+    cap = np.exp(2.5 * LIFE_CAP)
 
-    def expected(base: float) -> float:
-        survive = np.exp(-base * cum_unit)
-        return float(base * (survive * r_unit + (1.0 - survive) * r_new).sum())
+    def expected(base: np.ndarray) -> np.ndarray:  # (K,) candidate bases -> (K,) counts
+        b = base[:, None, None]
+        first = b * r_unit * np.exp(-b * cum_unit)  # density of each unit's first failure
+        total = first.sum(axis=(1, 2))
+        acc = np.zeros((len(base), n))  # replacements weighted by their ageing since
+        done = np.zeros((len(base), n))  # replacements so far
+        for d in range(1, days):
+            done += first[:, :, d - 1]
+            acc = np.minimum((acc + first[:, :, d - 1]) * grow[:, d], cap * done)
+            total += base * (acc * r_stress[:, d]).sum(axis=1)
+        return total
 
-    lo = target / r_unit.sum()  # ignoring replacement: expected(lo) <= target
-    hi = lo
-    for _ in range(60):
-        if expected(hi) >= target:
-            break
-        lo, hi = hi, 2.0 * hi
-    while hi > 1.001 * lo:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if expected(mid) < target else (lo, mid)
-    return 0.5 * (lo + hi)
+    # the expected count grows with the base: bracket the target on a log grid, then refine
+    naive = target / r_unit.sum()
+    grid = naive * np.geomspace(0.5, 8.0, 16)
+    for _ in range(3):
+        counts = expected(grid)
+        k = int(np.clip(np.searchsorted(counts, target), 1, len(grid) - 1))
+        lo, hi = grid[k - 1], grid[k]
+        grid = np.geomspace(lo, hi, 8)
+    w = (target - counts[k - 1]) / max(counts[k] - counts[k - 1], 1e-12)
+    return float(np.exp(np.log(lo) + np.clip(w, 0.0, 1.0) * np.log(hi / lo)))
 
 
 def _dga(
