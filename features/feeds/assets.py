@@ -4,8 +4,10 @@ Hot-spot temperature follows the standard's exponential top-oil model (ONAN, R =
 m = 0.8, rated top-oil rise 55 K and hot-spot gradient 25 K). The ageing acceleration factor is
 F_AA = exp(15000/383 - 15000/(theta_H + 273)); accumulated ageing over a normal life of
 180,000 h is the share of insulation life used. The daily failure hazard rises with used life,
-recent overload hours and hot-spot peaks; most failures announce themselves days to weeks ahead
-through dissolved gases and extra heat (an incipient fault), some (lightning) do not.
+recent overload hours and hot-spot peaks; its base level is calibrated so that the expected
+number of failures, a failed unit being replaced by a new one, matches `annual_failure_rate`.
+Most failures announce themselves days to weeks ahead through dissolved gases and extra heat
+(an incipient fault), some (lightning) do not.
 """
 
 from __future__ import annotations
@@ -33,9 +35,7 @@ def ageing_acceleration(hot_spot_c: np.ndarray) -> np.ndarray:
     return np.exp(15000.0 / 383.0 - 15000.0 / (hot_spot_c + 273.0))
 
 
-def choose_ratings(
-    load_kw: np.ndarray, cfg: AssetConfig, rng: np.random.Generator
-) -> np.ndarray:
+def choose_ratings(load_kw: np.ndarray, cfg: AssetConfig, rng: np.random.Generator) -> np.ndarray:
     """kVA rating per transformer from its early peak load: most sized with headroom, some not."""
     first = min(load_kw.shape[1], 60 * 24)
     peak_kva = np.percentile(load_kw[:, :first], 99, axis=1) / POWER_FACTOR
@@ -96,7 +96,11 @@ def simulate_assets(
         1.0 - np.exp(-np.maximum(0.0, hs_max - 98.0) / 20.0)
     )
     base = _calibrated_base(
-        life0, daily_faa / NORMAL_LIFE_H, stress, cfg.annual_failure_rate * n * days / 365.25
+        life0,
+        daily_faa / NORMAL_LIFE_H,
+        stress,
+        target=cfg.annual_failure_rate * n * days / 365.25,
+        delay_days=np.mean(cfg.repair_days) + 1.0,
     )
 
     fail_rows, maint_rows, repairs = [], [], []
@@ -116,7 +120,11 @@ def simulate_assets(
                 break
             f = day + int(hit)
             sudden = rng.random() < 0.25
-            dev = int(rng.integers(0, 3)) if sudden else int(rng.integers(*cfg.fault_development_days))
+            dev = (
+                int(rng.integers(0, 3))
+                if sudden
+                else int(rng.integers(*cfg.fault_development_days))
+            )
             onset = max(day, f - dev)
             if dev > 0:
                 prog = (np.arange(onset, f + 1) - onset + 1) / (f - onset + 1)
@@ -163,46 +171,59 @@ def simulate_assets(
 
 
 def _calibrated_base(
-    life: np.ndarray, daily_life: np.ndarray, stress: np.ndarray, target: float
+    life: np.ndarray,
+    daily_life: np.ndarray,
+    stress: np.ndarray,
+    target: float,
+    delay_days: float,
 ) -> float:
     """Base daily hazard whose expected failure count over (transformers, days) is `target`.
 
-    The hazard is base * exp(2.5 * used life + stress). A failed unit is replaced by a new one
-    whose used life restarts at zero, so calibrating on the installed units alone would give too
-    few failures (and too many where a new unit on an overloaded site ages fast). The expected
-    count counts the first failure of each installed unit and the hazard of its replacement.
+    The hazard of a unit is base * exp(2.5 * min(used life, LIFE_CAP) + stress). A failed unit
+    is replaced, after `delay_days`, by a new one whose used life restarts at zero: the expected
+    count is that of this renewal process (computed on periods of a few days), not of the
+    installed units alone, which would give too few failures where units fail early and too
+    many where a new unit on an overloaded site ages fast.
     """
     if target <= 0:
         return 0.0
     n, days = life.shape
-    r_unit = np.exp(2.5 * np.minimum(life, LIFE_CAP) + stress)
-    cum_unit = np.cumsum(r_unit, axis=1)
-    r_stress = np.exp(stress)
-    grow = np.exp(2.5 * np.minimum(daily_life, LIFE_CAP))
-    cap = np.exp(2.5 * LIFE_CAP)
+    step = -(-days // 120)  # at most 120 periods: the renewal sum is quadratic in them
+    periods = -(-days // step)
 
-    def expected(base: np.ndarray) -> np.ndarray:  # (K,) candidate bases -> (K,) counts
-        b = base[:, None, None]
-        first = b * r_unit * np.exp(-b * cum_unit)  # density of each unit's first failure
-        total = first.sum(axis=(1, 2))
-        acc = np.zeros((len(base), n))  # replacements weighted by their ageing since
-        done = np.zeros((len(base), n))  # replacements so far
-        for d in range(1, days):
-            done += first[:, :, d - 1]
-            acc = np.minimum((acc + first[:, :, d - 1]) * grow[:, d], cap * done)
-            total += base * (acc * r_stress[:, d]).sum(axis=1)
-        return total
+    def by_period(x: np.ndarray) -> np.ndarray:
+        padded = np.pad(x, ((0, 0), (0, periods * step - days)))
+        return padded.reshape(n, periods, step).sum(axis=2)
 
-    # the expected count grows with the base: bracket the target on a log grid, then refine
-    naive = target / r_unit.sum()
-    grid = naive * np.geomspace(0.5, 8.0, 16)
-    for _ in range(3):
-        counts = expected(grid)
-        k = int(np.clip(np.searchsorted(counts, target), 1, len(grid) - 1))
-        lo, hi = grid[k - 1], grid[k]
-        grid = np.geomspace(lo, hi, 8)
-    w = (target - counts[k - 1]) / max(counts[k] - counts[k - 1], 1e-12)
-    return float(np.exp(np.log(lo) + np.clip(w, 0.0, 1.0) * np.log(hi / lo)))
+    r_unit = by_period(np.exp(2.5 * np.minimum(life, LIFE_CAP) + stress))
+    r_stress = by_period(np.exp(stress))
+    used = np.pad(np.cumsum(daily_life, axis=1), ((0, 0), (1, periods * step - days)), mode="edge")
+    used_start = used[:, : periods * step : step]  # life used by the site before each period
+    used_mid = used[:, np.minimum(np.arange(periods) * step + step // 2 + 1, days)]
+    delay = max(1, round(delay_days / step))
+
+    def expected(base: float) -> float:
+        h0 = base * r_unit
+        fails = -np.expm1(-h0) * np.exp(-(np.cumsum(h0, axis=1) - h0))
+        for p in range(periods - delay):
+            # the unit installed `delay` periods after a failure in p, and its own failures
+            q = p + delay
+            h = base * np.exp(2.5 * np.minimum(used_mid[:, q:] - used_start[:, q, None], LIFE_CAP))
+            h *= r_stress[:, q:]
+            fails[:, q:] += fails[:, p, None] * -np.expm1(-h) * np.exp(-(np.cumsum(h, 1) - h))
+        return float(fails.sum())
+
+    # the count grows with the base, about as a power of it: secant steps on log-log scale
+    x0, x1 = np.log(target / r_unit.sum()), np.log(target / r_unit.sum()) + 0.1
+    y0, y1 = np.log(expected(np.exp(x0))), np.log(expected(np.exp(x1)))
+    for _ in range(30):
+        if abs(y1 - np.log(target)) < 0.002:
+            break
+        slope = max((y1 - y0) / (x1 - x0), 0.05) if x1 != x0 else 1.0
+        x0, y0 = x1, y1
+        x1 = x1 + (np.log(target) - y1) / slope
+        y1 = np.log(expected(np.exp(x1)))
+    return float(np.exp(x1))
 
 
 def _dga(

@@ -23,16 +23,90 @@ def _norm(values: list[float]) -> np.ndarray:
 
 
 # [segment][day type: weekday, saturday, sunday/holiday] -> 24 hourly factors, mean 1
-_RES_WEEKDAY = [0.45, 0.4, 0.38, 0.38, 0.4, 0.55, 0.85, 0.95, 0.8, 0.7, 0.68, 0.7,
-                0.75, 0.72, 0.7, 0.72, 0.85, 1.1, 1.7, 2.2, 2.25, 1.9, 1.3, 0.8]  # fmt: skip
-_RES_WEEKEND = [0.5, 0.45, 0.42, 0.4, 0.4, 0.45, 0.6, 0.8, 0.95, 1.0, 1.0, 1.05,
-                1.05, 1.0, 0.95, 0.95, 1.0, 1.15, 1.6, 2.0, 2.05, 1.8, 1.3, 0.85]  # fmt: skip
-_COM_WEEKDAY = [0.3, 0.3, 0.3, 0.3, 0.3, 0.35, 0.5, 1.0, 1.6, 1.8, 1.85, 1.85,
-                1.8, 1.8, 1.85, 1.8, 1.7, 1.4, 0.9, 0.6, 0.45, 0.4, 0.35, 0.3]  # fmt: skip
+_RES_WEEKDAY = [
+    0.45,
+    0.4,
+    0.38,
+    0.38,
+    0.4,
+    0.55,
+    0.85,
+    0.95,
+    0.8,
+    0.7,
+    0.68,
+    0.7,
+    0.75,
+    0.72,
+    0.7,
+    0.72,
+    0.85,
+    1.1,
+    1.7,
+    2.2,
+    2.25,
+    1.9,
+    1.3,
+    0.8,
+]
+_RES_WEEKEND = [
+    0.5,
+    0.45,
+    0.42,
+    0.4,
+    0.4,
+    0.45,
+    0.6,
+    0.8,
+    0.95,
+    1.0,
+    1.0,
+    1.05,
+    1.05,
+    1.0,
+    0.95,
+    0.95,
+    1.0,
+    1.15,
+    1.6,
+    2.0,
+    2.05,
+    1.8,
+    1.3,
+    0.85,
+]
+_COM_WEEKDAY = [
+    0.3,
+    0.3,
+    0.3,
+    0.3,
+    0.3,
+    0.35,
+    0.5,
+    1.0,
+    1.6,
+    1.8,
+    1.85,
+    1.85,
+    1.8,
+    1.8,
+    1.85,
+    1.8,
+    1.7,
+    1.4,
+    0.9,
+    0.6,
+    0.45,
+    0.4,
+    0.35,
+    0.3,
+]
 _IND_WEEKDAY = [0.85] * 6 + [1.05] * 16 + [0.9] * 2
 
 SHAPES: dict[str, np.ndarray] = {
-    "residential_prepaid": np.stack([_norm(_RES_WEEKDAY), _norm(_RES_WEEKEND), _norm(_RES_WEEKEND)]),
+    "residential_prepaid": np.stack(
+        [_norm(_RES_WEEKDAY), _norm(_RES_WEEKEND), _norm(_RES_WEEKEND)]
+    ),
     "residential_postpaid": np.stack(
         [_norm(_RES_WEEKDAY), _norm(_RES_WEEKEND), _norm(_RES_WEEKEND)]
     ),
@@ -68,10 +142,18 @@ COOLING = {
     "commercial": (0.85, 0.05),
     "industrial": (0.5, 0.012),
 }
-DAY_NOISE = {"residential_prepaid": 0.14, "residential_postpaid": 0.12, "commercial": 0.08,
-             "industrial": 0.1}  # fmt: skip
-HOUR_NOISE = {"residential_prepaid": 0.3, "residential_postpaid": 0.25, "commercial": 0.12,
-              "industrial": 0.08}  # fmt: skip
+DAY_NOISE = {
+    "residential_prepaid": 0.14,
+    "residential_postpaid": 0.12,
+    "commercial": 0.08,
+    "industrial": 0.1,
+}
+HOUR_NOISE = {
+    "residential_prepaid": 0.3,
+    "residential_postpaid": 0.25,
+    "commercial": 0.12,
+    "industrial": 0.08,
+}
 
 
 def draw_meter_profiles(

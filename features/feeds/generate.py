@@ -20,12 +20,7 @@ import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from gridml.features.contracts import FEEDS, THEFT_LABELS
-from gridml.features.feeds.assets import (
-    POWER_FACTOR,
-    choose_ratings,
-    simulate_assets,
-    thermal,
-)
+from gridml.features.feeds.assets import choose_ratings, simulate_assets, thermal
 from gridml.features.feeds.calendar import Clock
 from gridml.features.feeds.config import ZoneConfig
 from gridml.features.feeds.consumption import draw_meter_profiles, true_demand
@@ -41,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # Independent random streams, so that changing one feed's logic does not reshuffle the others.
 _STREAMS = {"hierarchy": 1, "weather": 2, "outages": 3, "theft": 4, "profiles": 5, "chunk": 100}
+_HOURLY_FEEDS = ("readings", "transformer_telemetry", "transformer_dga")
+_EVENT_COLUMNS = ["feeder_id", "transformer_id", "start", "end", "kind"]
 
 
 def _rng(cfg: ZoneConfig, stream: str, *extra: int) -> np.random.Generator:
@@ -63,6 +60,38 @@ class GenerationReport:
         self.rows[feed] = self.rows.get(feed, 0) + n
 
 
+@dataclass
+class _Zone:
+    """Everything a chunk needs that is shared by the whole zone."""
+
+    cfg: ZoneConfig
+    clock: Clock
+    utc: pd.DatetimeIndex
+    local_hour: np.ndarray
+    day_type_h: np.ndarray
+    meters: pd.DataFrame
+    transformers: pd.DataFrame
+    profiles: pd.DataFrame
+    thief: pd.DataFrame  # theft labels indexed by meter_id
+    temp_by_region: np.ndarray  # (regions, hours)
+    region_row: dict[str, int]
+    feeder_out: np.ndarray  # (feeders, hours) share of each hour without supply
+    feeder_row: dict[str, int]
+
+
+@dataclass
+class _Chunk:
+    """What one chunk of transformers and their meters produced."""
+
+    meters: int
+    ratings: np.ndarray
+    frames: dict[str, pd.DataFrame]  # hourly feeds of the chunk
+    vends: pd.DataFrame | None
+    failures: pd.DataFrame
+    maintenance: pd.DataFrame
+    events: list[tuple]
+
+
 def _chunks(meters: pd.DataFrame, transformer_ids: np.ndarray, size: int) -> Iterator[np.ndarray]:
     """Groups of whole transformers holding about `size` meters each."""
     per_tr = meters.groupby("transformer_id", sort=False).size().reindex(transformer_ids).to_numpy()
@@ -81,11 +110,14 @@ def _write_part(df: pd.DataFrame, feed: str, folder: Path, index: int) -> None:
     """Check a part against its contract (a sample of big parts) and write it."""
     sample = df if len(df) <= 200_000 else df.sample(200_000, random_state=0)
     FEEDS[feed].schema.validate(sample, lazy=True)
+    folder.mkdir(exist_ok=True)
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), part_path(folder, index))
 
 
-def _long(ids: np.ndarray, index: pd.DatetimeIndex, columns: dict[str, np.ndarray], key: str):
-    """A (entities, hours) set of arrays as a long frame entity x timestamp."""
+def _long(
+    ids: np.ndarray, index: pd.DatetimeIndex, columns: dict[str, np.ndarray], key: str
+) -> pd.DataFrame:
+    """A set of (entities, hours) arrays as a long frame entity x timestamp."""
     n, h = next(iter(columns.values())).shape
     frame = {key: np.repeat(ids.astype(object), h), "timestamp": np.tile(index.values, n)}
     frame |= {name: arr.reshape(-1) for name, arr in columns.items()}
@@ -94,194 +126,193 @@ def _long(ids: np.ndarray, index: pd.DatetimeIndex, columns: dict[str, np.ndarra
     return df
 
 
-def generate_zone(cfg: ZoneConfig, ws: Workspace, progress: bool = True) -> GenerationReport:
-    """Generate all feeds and the theft labels of `cfg` into `ws` (replacing what was there)."""
-    t0 = time.perf_counter()
+def _setup(cfg: ZoneConfig) -> tuple[_Zone, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The zone's hierarchy, weather, feeder interruptions and thieves."""
     clock = Clock(cfg.start, cfg.days, cfg.country)
     utc = clock.utc_index()
-    local = clock.local_index()
-    hours = clock.hours
-    local_hour = local.hour.to_numpy()
-    day_type_h = np.repeat(clock.day_type(), 24)
-
     rng_h = _rng(cfg, "hierarchy")
     feeders = build_feeders(cfg, rng_h)
     transformers = build_transformers(cfg, feeders, rng_h)
     meters = build_meters(cfg, transformers, rng_h)
     region_ids = sorted(feeders["region_id"].unique())
-    report = GenerationReport(meters=len(meters), transformers=len(transformers), hours=hours)
+    region_row = {r: i for i, r in enumerate(region_ids)}
     log.info(
         "zone %s: %d meters, %d transformers, %d feeders, %d days from %s (%s)",
-        cfg.name, len(meters), len(transformers), len(feeders), cfg.days, cfg.start, cfg.country,
-    )  # fmt: skip
+        cfg.name,
+        len(meters),
+        len(transformers),
+        len(feeders),
+        cfg.days,
+        cfg.start,
+        cfg.country,
+    )
 
     weather = generate_weather(clock, region_ids, cfg.country, _rng(cfg, "weather"))
-    temp_by_region = weather.pivot(index="region_id", columns="timestamp", values="temperature_c")
-    temp_by_region = temp_by_region.loc[region_ids].to_numpy()
-    rain_by_region = weather.pivot(index="region_id", columns="timestamp", values="rainfall_mm")
-    rain_by_region = rain_by_region.loc[region_ids].to_numpy()
-    region_row = {r: i for i, r in enumerate(region_ids)}
+
+    def by_region(column: str) -> np.ndarray:
+        wide = weather.pivot(index="region_id", columns="timestamp", values=column)
+        return wide.loc[region_ids].to_numpy()
 
     rng_o = _rng(cfg, "outages")
     feeder_ids = feeders["feeder_id"].tolist()
-    feeder_region = feeders["region_id"].map(region_row).to_numpy()
+    rain = by_region("rainfall_mm")[feeders["region_id"].map(region_row).to_numpy()]
     events = pd.concat(
         [
             shedding_events(feeder_ids, utc, cfg.outages, rng_o),
-            unplanned_events(feeder_ids, utc, rain_by_region[feeder_region], cfg.outages, rng_o),
+            unplanned_events(feeder_ids, utc, rain, cfg.outages, rng_o),
         ],
         ignore_index=True,
     )
     feeder_out = np.stack(
         [
-            interrupted_share(g["start"].to_numpy(), g["end"].to_numpy(), utc[0], hours)
-            if len(g := events[events["feeder_id"] == f])
-            else np.zeros(hours)
-            for f in feeder_ids
+            interrupted_share(g["start"].to_numpy(), g["end"].to_numpy(), utc[0], clock.hours)
+            for g in (events[events["feeder_id"] == f] for f in feeder_ids)
         ]
     )
-    feeder_row = {f: i for i, f in enumerate(feeder_ids)}
-
     labels = choose_thieves(meters, utc, cfg.theft, _rng(cfg, "theft"))
-    thief = labels.set_index("meter_id")
-    profiles = draw_meter_profiles(
-        meters["segment"].to_numpy(), cfg.annual_growth, _rng(cfg, "profiles")
+    zone = _Zone(
+        cfg=cfg,
+        clock=clock,
+        utc=utc,
+        local_hour=clock.local_index().hour.to_numpy(),
+        day_type_h=np.repeat(clock.day_type(), 24),
+        meters=meters,
+        transformers=transformers,
+        profiles=draw_meter_profiles(
+            meters["segment"].to_numpy(), cfg.annual_growth, _rng(cfg, "profiles")
+        ),
+        thief=labels.set_index("meter_id"),
+        temp_by_region=by_region("temperature_c"),
+        region_row=region_row,
+        feeder_out=feeder_out,
+        feeder_row={f: i for i, f in enumerate(feeder_ids)},
     )
-    tr_index = transformers.set_index("transformer_id")
-    ratings = np.zeros(len(transformers))
-    tr_events, failures, maintenance, vends = [], [], [], []
+    return zone, weather, events, labels
 
-    with staged_dir(ws.feeds) as feeds_dir, staged_dir(ws.labels) as labels_dir:
-        for name in ("readings", "transformer_telemetry", "transformer_dga"):
-            (feeds_dir / name).mkdir()
-        chunks = list(_chunks(meters, transformers["transformer_id"].to_numpy(), cfg.chunk_meters))
-        with Progress(disable=not progress, transient=True) as bar:
-            task = bar.add_task("generating meters", total=len(meters))
-            for c, tr_rows in enumerate(chunks):
-                rng = _rng(cfg, "chunk", c)
-                tr = transformers.iloc[tr_rows]
-                m_mask = meters["transformer_id"].isin(tr["transformer_id"]).to_numpy()
-                m = meters[m_mask].reset_index(drop=True)
-                prof = profiles[m_mask].reset_index(drop=True)
-                tr_of_meter = tr_index.loc[m["transformer_id"], :]
-                region_of_meter = tr_of_meter["region_id"].map(region_row).to_numpy()
-                demand = true_demand(prof, local_hour, day_type_h, temp_by_region,
-                                     region_of_meter, rng)  # fmt: skip
-                served_share = 1.0 - feeder_out[tr_of_meter["feeder_id"].map(feeder_row).to_numpy()]
-                starts = np.flatnonzero(
-                    np.r_[True, m["transformer_id"].to_numpy()[1:] != m["transformer_id"].to_numpy()[:-1]]
-                )  # fmt: skip
-                load = np.add.reduceat(demand * served_share, starts, axis=0)
-                rating = choose_ratings(load, cfg.assets, rng)
-                ratings[tr_rows] = rating
-                ambient = temp_by_region[tr["region_id"].map(region_row).to_numpy()]
-                age = cfg.start.year - tr["commissioned_year"].to_numpy()
-                hist = simulate_assets(tr["transformer_id"].to_numpy(), age, thermal(load, rating),
-                                       ambient, utc, cfg.assets, rng)  # fmt: skip
-                energized = np.ones_like(load)
-                for i, a, b in hist.repairs:
-                    energized[i, a:b] = 0.0
-                    tr_events.append((tr["feeder_id"].iat[i], tr["transformer_id"].iat[i],
-                                      utc[a], utc[a] + pd.Timedelta(hours=b - a), "transformer_failure"))  # fmt: skip
-                failures.append(hist.failures)
-                maintenance.append(hist.maintenance)
-                meter_tr_row = np.repeat(np.arange(len(tr)), np.diff(np.r_[starts, len(m)]))
-                served = demand * served_share * energized[meter_tr_row]
-                del demand
-                load = np.add.reduceat(served, starts, axis=0)
-                state = thermal(load, rating)
-                feeder_energized = 1.0 - feeder_out[tr["feeder_id"].map(feeder_row).to_numpy()]
-                on = energized * (feeder_energized > 0)
-                k = state.loading
-                losses = (0.003 * rating[:, None] * on + 0.012 * rating[:, None] * k**2
-                          + 0.025 * load * k)  # fmt: skip
-                energy_in = (load + losses) * rng.normal(1.0, 0.003, load.shape)
-                hot_spot = ambient + state.top_oil_rise + state.hot_spot_rise + hist.fault_heat_c
-                telemetry = _long(
-                    tr["transformer_id"].to_numpy(),
-                    utc,
-                    {
-                        "loading_pct": np.round(100 * k, 2),
-                        "ambient_temp_c": np.round(ambient, 2),
-                        "oil_temp_c": np.round(ambient + state.top_oil_rise + 0.35 * hist.fault_heat_c, 2),
-                        "hot_spot_temp_c": np.round(hot_spot, 2),
-                        "voltage_v": np.round(on * (236 - 0.12 * 100 * k + rng.normal(0, 1.5, k.shape)), 1),
-                        "energy_kwh": np.round(np.maximum(energy_in, 0.0), 4),
-                    },
-                    "transformer_id",
-                )  # fmt: skip
-                _write_part(telemetry, "transformer_telemetry", feeds_dir / "transformer_telemetry", c)
-                _write_part(hist.dga, "transformer_dga", feeds_dir / "transformer_dga", c)
-                report.add("transformer_telemetry", len(telemetry))
-                report.add("transformer_dga", len(hist.dga))
-                del telemetry
 
-                recorded = _record(served, m, thief, utc, cfg, rng)
-                # a meter without supply records nothing, whatever its tampering (h4-h6 move
-                # energy between hours) or fault (a stuck register)
-                recorded[(served_share == 0.0) | (energized[meter_tr_row] == 0.0)] = 0.0
-                present = rng.random(recorded.shape) >= cfg.missing_reading_share
-                readings = _long(m["meter_id"].to_numpy(), utc, {"kwh": np.round(recorded, 4)}, "meter_id")
-                readings = readings[present.reshape(-1)]
-                _write_part(readings, "readings", feeds_dir / "readings", c)
-                report.add("readings", len(readings))
-                del readings
+def _simulate_chunk(zone: _Zone, index: int, tr_rows: np.ndarray) -> _Chunk:
+    """Demand, supply, transformer physics and metering of one group of transformers."""
+    cfg, utc, rng = zone.cfg, zone.utc, _rng(zone.cfg, "chunk", index)
+    tr = zone.transformers.iloc[tr_rows]
+    in_chunk = zone.meters["transformer_id"].isin(tr["transformer_id"]).to_numpy()
+    m = zone.meters[in_chunk].reset_index(drop=True)
+    tr_of_meter = zone.transformers.set_index("transformer_id").loc[m["transformer_id"]]
+    demand = true_demand(
+        zone.profiles[in_chunk].reset_index(drop=True),
+        zone.local_hour,
+        zone.day_type_h,
+        zone.temp_by_region,
+        tr_of_meter["region_id"].map(zone.region_row).to_numpy(),
+        rng,
+    )
+    supplied = 1.0 - zone.feeder_out[tr_of_meter["feeder_id"].map(zone.feeder_row).to_numpy()]
+    tr_ids = m["transformer_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, tr_ids[1:] != tr_ids[:-1]])
+    meter_tr_row = np.repeat(np.arange(len(tr)), np.diff(np.r_[starts, len(m)]))
 
-                prepaid = (m["segment"] == "residential_prepaid").to_numpy()
-                if prepaid.any():
-                    daily = recorded[prepaid].reshape(int(prepaid.sum()), clock.days, 24).sum(axis=2)
-                    vends.append(generate_vends(m["meter_id"].to_numpy()[prepaid], daily, utc[::24], rng))
-                bar.advance(task, len(m))  # fmt: skip
-
-        tr_out = transformers.drop(columns=["character"]).assign(rating_kva=ratings)
-        tr_events_df = pd.DataFrame(
-            tr_events, columns=["feeder_id", "transformer_id", "start", "end", "kind"]
+    # transformers: size them, age them, let some fail (their customers lose supply meanwhile)
+    load = np.add.reduceat(demand * supplied, starts, axis=0)
+    rating = choose_ratings(load, cfg.assets, rng)
+    ambient = zone.temp_by_region[tr["region_id"].map(zone.region_row).to_numpy()]
+    hist = simulate_assets(
+        tr["transformer_id"].to_numpy(),
+        cfg.start.year - tr["commissioned_year"].to_numpy(),
+        thermal(load, rating),
+        ambient,
+        utc,
+        cfg.assets,
+        rng,
+    )
+    energized = np.ones((len(tr), zone.clock.hours))
+    events = []
+    for i, a, b in hist.repairs:
+        energized[i, a:b] = 0.0
+        end = utc[a] + pd.Timedelta(hours=b - a)
+        events.append(
+            (
+                tr["feeder_id"].iat[i],
+                tr["transformer_id"].iat[i],
+                utc[a],
+                end,
+                "transformer_failure",
+            )
         )
-        interruptions = pd.concat(
-            [f for f in (events.assign(transformer_id=None), tr_events_df) if len(f)],
-            ignore_index=True,
-        )[["feeder_id", "transformer_id", "start", "end", "kind"]]
-        interruptions = interruptions.sort_values(["start", "feeder_id"], ignore_index=True)
-        interruptions["transformer_id"] = interruptions["transformer_id"].astype(object)
-        singles = {
-            "meters": meters,
-            "transformers": tr_out[list(FEEDS["transformers"].schema.columns)],
-            "weather": weather,
-            "interruptions": interruptions,
-            "failures": pd.concat(failures, ignore_index=True),
-            "maintenance": pd.concat(maintenance, ignore_index=True).drop_duplicates(),
-            "vends": pd.concat(vends, ignore_index=True) if vends else None,
-        }
-        for name, df in singles.items():
-            if df is None:
-                continue
-            contract = FEEDS[name]
-            order = [c for c in (contract.entity_column, contract.time_column) if c]
-            df = df.sort_values(order or list(contract.key), ignore_index=True)
-            for col in ("timestamp", "start", "end"):
-                if col in df.columns:
-                    df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ns, UTC]")
-            (feeds_dir / name).mkdir()
-            _write_part(df, name, feeds_dir / name, 0)
-            report.add(name, len(df))
-        THEFT_LABELS.validate(labels)
-        write_parquet_atomic(labels, labels_dir / "theft_labels.parquet")
-        write_json_atomic(
-            {
-                "name": cfg.name,
-                "source": "synthetic",
-                "country": cfg.country,
-                "timezone": clock.timezone,
-                "start": utc[0].isoformat(),
-                "end": (utc[-1] + pd.Timedelta(hours=1)).isoformat(),
-                "feeds": sorted(report.rows),
-                "config": cfg.model_dump(mode="json"),
-            },
-            feeds_dir / "zone.json",
-        )
-    report.seconds = time.perf_counter() - t0
-    log.info("generated %s rows in %.1f s", f"{report.total_rows:,}", report.seconds)
-    return report
+    served = demand * supplied * energized[meter_tr_row]
+    del demand
+    telemetry = _telemetry(
+        tr,
+        np.add.reduceat(served, starts, axis=0),
+        rating,
+        ambient,
+        energized,
+        zone,
+        hist.fault_heat_c,
+        rng,
+    )
+
+    # meters: what they record (theft, faults), what goes missing, what prepaid customers buy
+    no_supply = (supplied == 0.0) | (energized[meter_tr_row] == 0.0)
+    recorded = _record(served, m, zone.thief, utc, cfg, rng)
+    # a meter without supply records nothing, whatever its tampering (h4-h6 move energy between
+    # hours) or fault (a stuck register)
+    recorded[no_supply] = 0.0
+    present = rng.random(recorded.shape) >= cfg.missing_reading_share
+    readings = _long(m["meter_id"].to_numpy(), utc, {"kwh": np.round(recorded, 4)}, "meter_id")
+    readings = readings[present.reshape(-1)]
+    prepaid = (m["segment"] == "residential_prepaid").to_numpy()
+    vends = None
+    if prepaid.any():
+        daily = recorded[prepaid].reshape(int(prepaid.sum()), zone.clock.days, 24).sum(axis=2)
+        vends = generate_vends(m["meter_id"].to_numpy()[prepaid], daily, utc[::24], rng)
+    return _Chunk(
+        meters=len(m),
+        ratings=rating,
+        frames={
+            "readings": readings,
+            "transformer_telemetry": telemetry,
+            "transformer_dga": hist.dga,
+        },
+        vends=vends,
+        failures=hist.failures,
+        maintenance=hist.maintenance,
+        events=events,
+    )
+
+
+def _telemetry(
+    tr: pd.DataFrame,
+    load: np.ndarray,
+    rating: np.ndarray,
+    ambient: np.ndarray,
+    energized: np.ndarray,
+    zone: _Zone,
+    fault_heat: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Hourly transformer monitor readings; `energy_kwh` is the transformer's own meter (load
+    plus no-load, load and LV network losses), the reference of the energy balance."""
+    state = thermal(load, rating)
+    feeder_on = zone.feeder_out[tr["feeder_id"].map(zone.feeder_row).to_numpy()] < 1.0
+    on = energized * feeder_on
+    k = state.loading
+    r = rating[:, None]
+    losses = 0.003 * r * on + 0.012 * r * k**2 + 0.025 * load * k
+    energy_in = (load + losses) * rng.normal(1.0, 0.003, load.shape)
+    top_oil = ambient + state.top_oil_rise
+    voltage = on * (236 - 0.12 * 100 * k + rng.normal(0, 1.5, k.shape))
+    return _long(
+        tr["transformer_id"].to_numpy(),
+        zone.utc,
+        {
+            "loading_pct": np.round(100 * k, 2),
+            "ambient_temp_c": np.round(ambient, 2),
+            "oil_temp_c": np.round(top_oil + 0.35 * fault_heat, 2),
+            "hot_spot_temp_c": np.round(top_oil + state.hot_spot_rise + fault_heat, 2),
+            "voltage_v": np.round(voltage, 1),
+            "energy_kwh": np.round(np.maximum(energy_in, 0.0), 4),
+        },
+        "transformer_id",
+    )
 
 
 def _record(
@@ -292,8 +323,8 @@ def _record(
     cfg: ZoneConfig,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """What the meters record: served energy, altered by theft and by meter faults."""
-    recorded = served  # served is not used again by the caller
+    """What the meters record: served energy, altered by theft and by meter faults (in place)."""
+    recorded = served
     hours = recorded.shape[1]
     for i, meter_id in enumerate(meters["meter_id"]):
         if meter_id in thief.index:
@@ -307,4 +338,87 @@ def _record(
     return recorded
 
 
-__all__ = ["POWER_FACTOR", "GenerationReport", "generate_zone"]
+def _event_tables(
+    zone: _Zone,
+    weather: pd.DataFrame,
+    feeder_events: pd.DataFrame,
+    chunks: list[_Chunk],
+    ratings: np.ndarray,
+) -> dict[str, pd.DataFrame]:
+    """The one-part feeds, sorted by entity then time, with UTC timestamps."""
+    tr_events = pd.DataFrame([e for c in chunks for e in c.events], columns=_EVENT_COLUMNS)
+    interruptions = pd.concat(
+        [f for f in (feeder_events.assign(transformer_id=None), tr_events) if len(f)],
+        ignore_index=True,
+    )[_EVENT_COLUMNS]
+    interruptions["transformer_id"] = interruptions["transformer_id"].astype(object)
+    vends = [c.vends for c in chunks if c.vends is not None]
+    tables = {
+        "meters": zone.meters,
+        "transformers": zone.transformers.assign(rating_kva=ratings)[
+            list(FEEDS["transformers"].schema.columns)
+        ],
+        "weather": weather,
+        "interruptions": interruptions,
+        "failures": pd.concat([c.failures for c in chunks], ignore_index=True),
+        "maintenance": pd.concat([c.maintenance for c in chunks], ignore_index=True),
+    }
+    if vends:
+        tables["vends"] = pd.concat(vends, ignore_index=True)
+    out = {}
+    for name, df in tables.items():
+        contract = FEEDS[name]
+        order = [c for c in (contract.entity_column, contract.time_column) if c]
+        df = df.drop_duplicates().sort_values(order or list(contract.key), ignore_index=True)
+        for col in ("timestamp", "start", "end"):
+            if col in df.columns:
+                df[col] = pd.to_datetime(df[col], utc=True).astype("datetime64[ns, UTC]")
+        out[name] = df
+    return out
+
+
+def generate_zone(cfg: ZoneConfig, ws: Workspace, progress: bool = True) -> GenerationReport:
+    """Generate all feeds and the theft labels of `cfg` into `ws` (replacing what was there)."""
+    t0 = time.perf_counter()
+    zone, weather, feeder_events, labels = _setup(cfg)
+    report = GenerationReport(
+        meters=len(zone.meters), transformers=len(zone.transformers), hours=zone.clock.hours
+    )
+    ratings = np.zeros(len(zone.transformers))
+    done: list[_Chunk] = []
+    groups = list(
+        _chunks(zone.meters, zone.transformers["transformer_id"].to_numpy(), cfg.chunk_meters)
+    )
+    with staged_dir(ws.feeds) as feeds_dir, staged_dir(ws.labels) as labels_dir:
+        with Progress(disable=not progress, transient=True) as bar:
+            task = bar.add_task("generating meters", total=len(zone.meters))
+            for index, tr_rows in enumerate(groups):
+                chunk = _simulate_chunk(zone, index, tr_rows)
+                ratings[tr_rows] = chunk.ratings
+                for feed in _HOURLY_FEEDS:
+                    _write_part(chunk.frames[feed], feed, feeds_dir / feed, index)
+                    report.add(feed, len(chunk.frames[feed]))
+                chunk.frames = {}  # the hourly frames are on disk: free them
+                done.append(chunk)
+                bar.advance(task, chunk.meters)
+        for name, df in _event_tables(zone, weather, feeder_events, done, ratings).items():
+            _write_part(df, name, feeds_dir / name, 0)
+            report.add(name, len(df))
+        THEFT_LABELS.validate(labels)
+        write_parquet_atomic(labels, labels_dir / "theft_labels.parquet")
+        write_json_atomic(
+            {
+                "name": cfg.name,
+                "source": "synthetic",
+                "country": cfg.country,
+                "timezone": zone.clock.timezone,
+                "start": zone.utc[0].isoformat(),
+                "end": (zone.utc[-1] + pd.Timedelta(hours=1)).isoformat(),
+                "feeds": sorted(report.rows),
+                "config": cfg.model_dump(mode="json"),
+            },
+            feeds_dir / "zone.json",
+        )
+    report.seconds = time.perf_counter() - t0
+    log.info("generated %s rows in %.1f s", f"{report.total_rows:,}", report.seconds)
+    return report

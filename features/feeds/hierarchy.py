@@ -29,7 +29,7 @@ def build_feeders(cfg: ZoneConfig, rng: np.random.Generator) -> pd.DataFrame:
     rows = []
     for r in range(cfg.regions):
         for s in range(cfg.substations_per_region):
-            for f in range(cfg.feeders_per_substation):
+            for _ in range(cfg.feeders_per_substation):
                 rows.append(
                     {
                         "feeder_id": f"F{len(rows) + 1:03d}",

@@ -104,7 +104,9 @@ def generate_weather(
         # afternoon and evening storms; rain cools the afternoon
         storm_hour = rng.integers(13, 22, size=clock.days)
         storm_len = rng.integers(1, 5, size=clock.days)
-        in_storm = wet_day[day] & (hour >= storm_hour[day]) & (hour < storm_hour[day] + storm_len[day])
+        in_storm = (
+            wet_day[day] & (hour >= storm_hour[day]) & (hour < storm_hour[day] + storm_len[day])
+        )
         rain = np.where(in_storm, rng.gamma(1.2, 4.0, size=clock.hours), 0.0)
         diurnal = np.cos(2 * np.pi * (hour - 15) / 24)
         temp = (

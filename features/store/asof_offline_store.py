@@ -175,28 +175,50 @@ def _plan_view(
     )
 
 
-def _view_cte(i: int, plan: _ViewPlan) -> str:
+def _ts_literal(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)  # naive entity times are UTC, as in Feast
+    return f"TIMESTAMPTZ {_lit(value.astimezone(dt.UTC).isoformat())}"
+
+
+def _view_cte(i: int, plan: _ViewPlan, window: tuple[dt.datetime, dt.datetime] | None) -> str:
     """The source rows of one view, only the needed columns, under internal names."""
     cols = [f"{_q(src)} AS __k{i}_{j}" for j, (src, _) in enumerate(plan.keys)]
-    cols.append(f"CAST({_q(plan.timestamp)} AS TIMESTAMPTZ) AS __ts{i}")
+    ts = f"CAST({_q(plan.timestamp)} AS TIMESTAMPTZ)"
+    cols.append(f"{ts} AS __ts{i}")
     cols += [f"{_q(src)} AS __f{i}_{j}" for j, (src, _) in enumerate(plan.features)]
-    body = f"SELECT {', '.join(cols)} FROM read_parquet({_lit(plan.path)})"
-    if plan.created is not None:
-        # equal event timestamps: keep the latest created one (Feast orders by both, desc)
-        keys = ", ".join([f"__k{i}_{j}" for j in range(len(plan.keys))] + [f"__ts{i}"])
-        body = (
-            f"SELECT * EXCLUDE (__c{i}) FROM ("
-            f"SELECT {', '.join(cols)}, CAST({_q(plan.created)} AS TIMESTAMPTZ) AS __c{i} "
-            f"FROM read_parquet({_lit(plan.path)})) "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __c{i} DESC NULLS LAST) = 1"
-        )
-    return f"__fv{i} AS ({body})"
+    where = ""
+    if window is not None:
+        first, last = window
+        where = f" WHERE {ts} <= {_ts_literal(last)}"
+        if plan.ttl_us:
+            where += f" AND {ts} >= {_ts_literal(first)} - to_microseconds({plan.ttl_us})"
+    source = f"read_parquet({_lit(plan.path)}){where}"
+    if plan.created is None:
+        return f"__fv{i} AS (SELECT {', '.join(cols)} FROM {source})"
+    # equal event timestamps: keep the latest created one (Feast orders by both, desc)
+    keys = ", ".join([f"__k{i}_{j}" for j in range(len(plan.keys))] + [f"__ts{i}"])
+    return (
+        f"__fv{i} AS (SELECT * EXCLUDE (__c{i}) FROM ("
+        f"SELECT {', '.join(cols)}, CAST({_q(plan.created)} AS TIMESTAMPTZ) AS __c{i} "
+        f"FROM {source}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY __c{i} DESC NULLS LAST) = 1)"
+    )
 
 
-def build_query(entity_columns: list[str], timestamp_col: str, plans: list[_ViewPlan]) -> str:
-    """One SQL statement: the entity rows, one ASOF LEFT JOIN per view, in the input order."""
-    outputs = [c for c in entity_columns]
-    select = [f"__e.{_q(c)}" for c in entity_columns]
+def build_query(
+    entity_columns: list[str],
+    timestamp_col: str,
+    plans: list[_ViewPlan],
+    window: tuple[dt.datetime, dt.datetime] | None = None,
+) -> str:
+    """One SQL statement: the entity rows and their row number, one ASOF LEFT JOIN per view.
+
+    `window` (the entity timestamps' min and max) only prunes source rows no entity row can
+    be given: newer than the last entity time, or expired for the first one.
+    """
+    outputs = list(entity_columns)
+    select = [f"__e.{_ROW}"] + [f"__e.{_q(c)}" for c in entity_columns]
     joins = []
     for i, plan in enumerate(plans):
         on = [f"__e.{_q(ent)} = __fv{i}.__k{i}_{j}" for j, (_, ent) in enumerate(plan.keys)]
@@ -209,7 +231,9 @@ def build_query(entity_columns: list[str], timestamp_col: str, plans: list[_View
         )
         for j, (_, out) in enumerate(plan.features):
             value = f"__fv{i}.__f{i}_{j}"
-            select.append(f"{f'CASE WHEN {fresh} THEN {value} END' if fresh else value} AS {_q(out)}")
+            select.append(
+                f"{f'CASE WHEN {fresh} THEN {value} END' if fresh else value} AS {_q(out)}"
+            )
             outputs.append(out)
     clashes = sorted({c for c in outputs if outputs.count(c) > 1})
     if clashes:
@@ -217,15 +241,12 @@ def build_query(entity_columns: list[str], timestamp_col: str, plans: list[_View
             f"output column(s) {clashes} would be duplicated: an entity column has a feature's "
             "name, or two views share a feature name (use full_feature_names=True)"
         )
-    ctes = ",\n".join(_view_cte(i, p) for i, p in enumerate(plans))
-    entity = (
-        f"(SELECT *, CAST({_q(timestamp_col)} AS TIMESTAMPTZ) AS {_TS} FROM {_ENTITY}) AS __e"
-    )
+    ctes = ",\n".join(_view_cte(i, p, window) for i, p in enumerate(plans))
+    entity = f"(SELECT *, CAST({_q(timestamp_col)} AS TIMESTAMPTZ) AS {_TS} FROM {_ENTITY}) AS __e"
     return (
         (f"WITH {ctes}\n" if ctes else "")
-        + f"SELECT {', '.join(select)}\nFROM {entity}\n"
-        + "".join(j + "\n" for j in joins)
-        + f"ORDER BY __e.{_ROW}"
+        + f"SELECT {', '.join(select)}\nFROM {entity}"
+        + "".join("\n" + j for j in joins)
     )
 
 
@@ -254,9 +275,14 @@ class AsofRetrievalJob(RetrievalJob):
             con.register(_ENTITY, self._entity_df)
             rel = con.sql(self._query)
             fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
-            return fetch()
+            table = fetch()
         finally:
             con.close()
+        # back to the input order: cheaper than an ORDER BY that drags every column along
+        rows = table.column(_ROW).to_numpy()
+        order = np.empty(len(rows), dtype=np.int64)
+        order[rows] = np.arange(len(rows), dtype=np.int64)
+        return table.take(order).drop_columns([_ROW])
 
     def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
         return self._to_arrow_internal(timeout).to_pandas()
@@ -301,6 +327,15 @@ def _utc_timestamps(entity_df: pd.DataFrame, column: str) -> pd.DataFrame:
     if pd.api.types.is_string_dtype(values) or pd.api.types.is_object_dtype(values):
         entity_df = entity_df.assign(**{column: pd.to_datetime(values, utc=True)})
     return entity_df
+
+
+def _window(ts: pd.Series) -> tuple[dt.datetime, dt.datetime] | None:
+    """The entity times' range, widened a second each way (no precision question at the edges)."""
+    lo, hi = ts.min(), ts.max()
+    if pd.isna(lo) or pd.isna(hi):
+        return None
+    pad = pd.Timedelta(seconds=1)
+    return (lo - pad).floor("s").to_pydatetime(), (hi + pad).ceil("s").to_pydatetime()
 
 
 def _metadata(entity_df: pd.DataFrame, timestamp_col: str, feature_refs: list[str]):
@@ -351,7 +386,7 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
             )
         assert isinstance(entity_df, pd.DataFrame)
         timestamp_col = infer_event_timestamp_from_entity_df(
-            dict(zip(entity_df.columns, entity_df.dtypes))
+            dict(zip(entity_df.columns, entity_df.dtypes, strict=True))
         )
         entity_df = _utc_timestamps(entity_df, timestamp_col)
         with duckdb.connect(":memory:") as con:  # schema look-ups only
@@ -361,7 +396,7 @@ class AsofDuckDBOfflineStore(DuckDBOfflineStore):
                 if (p := _plan_view(con, config, view, feature_refs, full_feature_names))
             ]
         columns = [str(c) for c in entity_df.columns]
-        query = build_query(columns, timestamp_col, plans)
+        query = build_query(columns, timestamp_col, plans, _window(entity_df[timestamp_col]))
         frame = entity_df.set_axis(columns, axis=1).reset_index(drop=True)
         frame[_ROW] = np.arange(len(frame), dtype=np.int64)
         return AsofRetrievalJob(

@@ -51,8 +51,9 @@ def test_same_seed_gives_identical_feeds(small_zone, small_zone_cfg, tmp_path):
 
 def test_different_seed_gives_different_feeds(small_zone, small_zone_cfg, tmp_path):
     other = Workspace(tmp_path / "other")
-    generate_zone(small_zone_cfg.model_copy(update={"seed": small_zone_cfg.seed + 1}), other,
-                  progress=False)  # fmt: skip
+    generate_zone(
+        small_zone_cfg.model_copy(update={"seed": small_zone_cfg.seed + 1}), other, progress=False
+    )
     first, second = zone_digests(small_zone), zone_digests(other)
     for name in ("readings", "weather", "transformer_telemetry", "theft_labels"):
         assert first[name] != second[name], f"{name} does not depend on the seed"
@@ -150,6 +151,36 @@ def test_thieves_cluster_on_a_few_transformers(medium_data):
     assert observed > 0.6
 
 
+def thief_days(data, attacks: set[str]):
+    """(days of each thief's readings (meters, days, 24), start day) for the given attacks."""
+    labels = data.labels[data.labels["attack_type"].isin(attacks)]
+    rows = pd.Index(data["meters"]["meter_id"]).get_indexer(labels["meter_id"])
+    kwh = data.matrix("readings", "kwh")[rows]
+    start_day = data.hour_of(labels["theft_start"]) // 24
+    return kwh.reshape(len(rows), -1, 24), start_day
+
+
+def test_flat_day_theft_starts_on_the_labelled_day(medium_data):
+    """h5 thieves record one value all day from their theft start, never before (days with a
+    reading missing or an interruption are left out)."""
+    days, start_day = thief_days(medium_data, {"h5"})
+    assert len(days)
+    for meter_days, first in zip(days, start_day, strict=True):
+        whole = np.isfinite(meter_days).all(axis=1) & (meter_days > 0).all(axis=1)
+        flat = np.ptp(np.nan_to_num(meter_days), axis=1) == 0
+        assert flat[first:][whole[first:]].all()
+        assert not flat[:first][whole[:first]].any()
+
+
+def test_reducing_thieves_record_less_after_their_start(medium_data):
+    days, start_day = thief_days(medium_data, REDUCING_ATTACKS)
+    daily = np.nanmean(days, axis=2)
+    ratio = [np.nanmean(d[s:]) / np.nanmean(d[:s]) for d, s in zip(daily, start_day, strict=True)]
+    assert len(ratio) >= 20
+    assert np.median(ratio) < 0.7
+    assert np.mean(np.array(ratio) < 1.0) > 0.9
+
+
 # --------------------------------------------------------------------------- energy balance
 
 
@@ -244,8 +275,10 @@ def test_feeder_interruptions_zero_every_meter_on_the_feeder(zone, kind, request
 def test_transformer_failures_zero_its_meters_and_telemetry(medium_data):
     meters, tr = medium_data["meters"], medium_data["transformers"]
     kwh = medium_data.matrix("readings", "kwh")
-    tel = {c: medium_data.matrix("transformer_telemetry", c)
-           for c in ("loading_pct", "energy_kwh", "voltage_v")}  # fmt: skip
+    tel = {
+        c: medium_data.matrix("transformer_telemetry", c)
+        for c in ("loading_pct", "energy_kwh", "voltage_v")
+    }
     events = medium_data["interruptions"]
     events = events[events["kind"] == "transformer_failure"]
     assert len(events), "no transformer failure to check"
@@ -268,8 +301,9 @@ def test_every_failure_starts_a_transformer_interruption(medium_data):
     events = medium_data["interruptions"]
     events = events[events["kind"] == "transformer_failure"]
     assert len(failures) == len(events)
-    joined = failures.merge(events, left_on=["transformer_id", "timestamp"],
-                            right_on=["transformer_id", "start"])  # fmt: skip
+    joined = failures.merge(
+        events, left_on=["transformer_id", "timestamp"], right_on=["transformer_id", "start"]
+    )
     assert len(joined) == len(failures)
     tr = medium_data["transformers"].set_index("transformer_id")["feeder_id"]
     assert (joined["feeder_id"] == joined["transformer_id"].map(tr)).all()
@@ -293,7 +327,7 @@ def honest_kwh(medium_data) -> np.ndarray:
     for e in medium_data["interruptions"].itertuples():
         a = max(0, int(medium_data.hour_of(pd.Series([e.start.floor("h")]))[0]))
         b = int(medium_data.hour_of(pd.Series([e.end.ceil("h")]))[0])
-        if e.transformer_id is None:
+        if pd.isna(e.transformer_id):
             out_feeder[feeders.get_loc(e.feeder_id), a:b] = True
         else:
             out_tr[trs.get_loc(e.transformer_id), a:b] = True
