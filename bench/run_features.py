@@ -4,8 +4,8 @@ Every number is shown next to a reference measured in the same run on the same m
 ratio (time of the measured path / time of the reference). Nothing here passes or fails: the
 goals are stated, the numbers are reported. See bench/README.md for what each line means.
 
-    python -m bench.run_features            # full run (~12-15 min on 2 cores)
-    python -m bench.run_features --quick    # smoke run (~2 min): smaller zone, 100k rows, no 20k
+    python -m bench.run_features            # full run (~8-12 min on 2 cores)
+    python -m bench.run_features --quick    # smoke run (~1 min): smaller zone, 100k rows, no 20k
 """
 
 from __future__ import annotations
@@ -690,7 +690,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run (~2 min): demo zone cut to 182 days, 100k entity rows, 100 online "
+        help="smoke run (~1 min): demo zone cut to 182 days, 100k entity rows, 100 online "
         "requests, no 20k-meter generation",
     )
     p.add_argument("--skip-20k", action="store_true", help="skip the 20,000-meter generation")
@@ -793,10 +793,12 @@ def main(argv: list[str] | None = None) -> int:
         results["total_s"] = time.perf_counter() - t_start
         results["loadavg"]["end"] = loadavg()
         write_json(results, out)
-        console.print(render(results))
-        console.print(f"total {results['total_s'] / 60:.1f} min; results written to {out}")
-        if own_workdir and not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            console.print(render(results))
+            console.print(f"total {results['total_s'] / 60:.1f} min; results written to {out}")
+        finally:
+            if own_workdir and not args.keep:
+                shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

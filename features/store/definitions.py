@@ -1,7 +1,8 @@
 """Feast objects of gridml, built from the table catalog (one source of names and types).
 
-Entities: meter, transformer, feeder, region. One feature view per feature table, a push source
-for fresh meter readings, and one FeatureService per model version.
+Entities: meter, transformer, feeder, series (a load series at any level), region. One feature
+view per feature table, a push source for fresh meter readings, and one FeatureService per model
+version.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ ENTITIES = {
         value_type=ValueType.STRING,
         description="An MV feeder leaving a substation.",
     ),
+    "series_id": Entity(
+        name="series",
+        join_keys=["series_id"],
+        value_type=ValueType.STRING,
+        description="A load series of the grid hierarchy: 'transformer:T00001', "
+        "'feeder:F001', 'substation:S0101' or 'zone:all'.",
+    ),
     "region_id": Entity(
         name="region",
         join_keys=["region_id"],
@@ -51,7 +59,9 @@ ENTITIES = {
 # FeatureService name -> {view: features (None = all)}
 SERVICES: dict[str, dict[str, list[str] | None]] = {
     "demand_forecast_v1": {
-        "feeder_hourly": None,
+        "load_hourly": None,
+        "load_week_profile": None,
+        "series_profile": None,
         "weather_hourly": None,
         "region_calendar": None,
     },
@@ -66,7 +76,8 @@ SERVICES: dict[str, dict[str, list[str] | None]] = {
     },
 }
 SERVICE_DESCRIPTIONS = {
-    "demand_forecast_v1": "Hourly feeder demand forecasting (LightGBM, Prophet).",
+    "demand_forecast_v1": "Hourly demand forecasting of grid series (LightGBM, Prophet): load "
+    "lags at the forecast origin, weather and calendar at the target hour.",
     "asset_failure_v1": "Distribution-transformer failure within the horizon (PyTorch).",
     "theft_detection_v1": "Electricity theft / fraud on meter consumption (PyTorch).",
 }

@@ -1,4 +1,4 @@
-"""From ids a caller knows (a meter, a transformer, a feeder) to the full entity rows a
+"""From ids a caller knows (a meter, a transformer, a series) to the full entity rows a
 FeatureService joins on, using the grid topology feeds."""
 
 from __future__ import annotations
@@ -7,28 +7,33 @@ import pandas as pd
 
 from gridml.errors import UserError
 from gridml.features.store.definitions import service_join_keys
+from gridml.features.tables.load import series_table
 from gridml.io import read_parts
 from gridml.workspace import Workspace
 
 
 def topology(ws: Workspace) -> pd.DataFrame:
-    """meter_id, transformer_id, feeder_id, substation_id, region_id (what is known)."""
+    """meter_id, segment, transformer_id, feeder_id, substation_id, region_id."""
     meters = read_parts(ws.feed_dir("meters"))
     transformers = read_parts(ws.feed_dir("transformers"))
-    if transformers is None:
-        raise UserError("no transformers feed: entity ids cannot be resolved to the grid")
-    if meters is None:
-        return transformers
+    if meters is None or transformers is None:
+        raise UserError("no meters or transformers feed: entity ids cannot be resolved")
     return meters.merge(transformers, on="transformer_id", how="left")
+
+
+def entity_table(ws: Workspace, service: str) -> pd.DataFrame:
+    """Every valid combination of the service's join keys, its main key first."""
+    keys = service_join_keys(service)
+    topo = topology(ws)
+    table = series_table(topo) if keys[0] == "series_id" else topo
+    return table[keys].drop_duplicates(keys[0])
 
 
 def entity_rows(
     ws: Workspace, service: str, ids: list[str] | None, n: int = 3
 ) -> list[dict[str, str]]:
-    keys = service_join_keys(service)
-    topo = topology(ws)
-    main = keys[0]
-    table = topo[keys].drop_duplicates(main)
+    table = entity_table(ws, service)
+    main = table.columns[0]
     if ids:
         unknown = sorted(set(ids) - set(table[main]))
         if unknown:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,9 @@ from rich.progress import track
 
 from gridml.errors import MissingDataError
 from gridml.features.tables import grid as grid_tables
-from gridml.features.tables import meter, transformer
+from gridml.features.tables import load, meter, transformer
 from gridml.features.tables.catalog import EVENT_TIMESTAMP, TABLES, TableSpec
-from gridml.features.tables.timegrid import Grid, to_matrix
+from gridml.features.tables.timegrid import HOUR, Grid, to_matrix
 from gridml.io import part_path, parts, read_parts, staged_dir
 from gridml.workspace import Workspace
 
@@ -78,134 +79,162 @@ def _feed(ws: Workspace, name: str) -> pd.DataFrame | None:
     return read_parts(ws.feed_dir(name))
 
 
-def build_tables(ws: Workspace, progress: bool = True) -> dict[str, int]:
-    """Compute all feature tables into WORKSPACE/offline; returns rows per table."""
+@dataclass
+class _Context:
+    """What the build steps share: the grid, the topology and the interruption shares."""
+
+    ws: Workspace
+    zone: dict
+    grid: Grid
+    transformers: pd.DataFrame | None
+    topo: pd.DataFrame | None  # meters joined to transformers, indexed by meter_id
+    interruptions: pd.DataFrame | None
+    series: pd.DataFrame | None
+
+    feeders: pd.Index = field(default_factory=lambda: pd.Index([]))
+    units: pd.Index = field(default_factory=lambda: pd.Index([]))
+    feeder_out: np.ndarray | None = None  # (feeders, hours) share of the hour without supply
+    unit_out: np.ndarray | None = None  # (transformers, hours), transformer failures
+    feeder_shed: np.ndarray | None = None  # (feeders, hours), load shedding only
+
+    def meter_interruptions(self, ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+        """(meters, hours) share of each hour without supply, and of it load shedding."""
+        if self.topo is None or self.feeder_out is None:
+            nan = np.full((len(ids), self.grid.hours), np.nan)
+            return nan, nan
+        t = self.topo.reindex(ids)
+        f_rows = self.feeders.get_indexer(t["feeder_id"])
+        t_rows = self.units.get_indexer(t["transformer_id"])
+        out = np.clip(self.feeder_out[f_rows] + self.unit_out[t_rows], 0.0, 1.0)
+        known = f_rows[:, None] >= 0
+        return np.where(known, out, np.nan), np.where(known, self.feeder_shed[f_rows], np.nan)
+
+
+def _context(ws: Workspace) -> _Context:
     zone = _zone(ws)
     grid = Grid.covering(
-        pd.Timestamp(zone["start"]),
-        pd.Timestamp(zone["end"]) - pd.Timedelta(hours=1),
-        zone["timezone"],
+        pd.Timestamp(zone["start"]), pd.Timestamp(zone["end"]) - HOUR, zone["timezone"]
     )
-    meters = _feed(ws, "meters")
-    transformers = _feed(ws, "transformers")
-    interruptions = _feed(ws, "interruptions")
-    topo = None
+    meters, transformers = _feed(ws, "meters"), _feed(ws, "transformers")
+    topo = series = None
     if meters is not None and transformers is not None:
         topo = meters.merge(transformers, on="transformer_id", how="left").set_index("meter_id")
+        series = load.series_table(topo)
+    ctx = _Context(ws, zone, grid, transformers, topo, _feed(ws, "interruptions"), series)
+    if transformers is not None:
+        ctx.feeders = pd.Index(sorted(transformers["feeder_id"].unique()))
+        ctx.units = pd.Index(sorted(transformers["transformer_id"].unique()))
+        ev = ctx.interruptions
+        on_feeder = None if ev is None else ev[ev["transformer_id"].isna()]
+        shares = grid_tables.interruption_shares
+        ctx.feeder_out = shares(on_feeder, "feeder_id", ctx.feeders, grid)
+        ctx.unit_out = shares(ev, "transformer_id", ctx.units, grid)
+        ctx.feeder_shed = shares(on_feeder, "feeder_id", ctx.feeders, grid, ("load_shedding",))
+    return ctx
 
-    feeder_ids = (
-        pd.Index(sorted(transformers["feeder_id"].unique()))
-        if transformers is not None
-        else pd.Index([])
-    )
-    tr_ids = (
-        pd.Index(sorted(transformers["transformer_id"].unique()))
-        if transformers is not None
-        else pd.Index([])
-    )
-    feeder_out = grid_tables.interruption_shares(
-        None if interruptions is None else interruptions[interruptions["transformer_id"].isna()],
-        "feeder_id",
-        feeder_ids,
-        grid,
-    )
-    tr_out = grid_tables.interruption_shares(interruptions, "transformer_id", tr_ids, grid)
-    feeder_load = np.zeros((len(feeder_ids), grid.hours))
-    feeder_reporting = np.zeros((len(feeder_ids), grid.hours))
 
+def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, dict]:
+    """Readings part by part: meter hourly rows, daily bases, and the series load sums."""
+    files = parts(ctx.ws.feed_dir("readings"))
+    if not files:
+        raise MissingDataError(f"no readings under {ctx.ws.feed_dir('readings')}")
+    acc = load.LoadAccumulator(ctx.series, ctx.grid) if ctx.series is not None else None
+    ids_seen, bases = [], []
+    for f in track(files, description="meter features", disable=not progress):
+        readings = pd.read_parquet(f)
+        ids = pd.Index(sorted(readings["meter_id"].unique()))
+        kwh = to_matrix(readings, "meter_id", "kwh", ids, ctx.grid)
+        del readings
+        interrupted, shedding = ctx.meter_interruptions(ids)
+        if acc is not None:
+            acc.add(load.series_of_meters(ctx.topo.reindex(ids)), kwh, interrupted, shedding)
+        out.write(TABLES["meter_hourly"], meter.meter_hourly(ids, kwh, interrupted, ctx.grid))
+        ids_seen.append(ids)
+        bases.append(meter.meter_day_base(ids, kwh, interrupted, ctx.grid))
+    if acc is not None:
+        m = acc.matrices()
+        out.write(TABLES["load_hourly"], load.load_hourly(acc.ids, m, ctx.grid))
+        out.write(TABLES["load_week_profile"], load.load_week_profile(acc.ids, m, ctx.grid))
+        out.write(TABLES["series_profile"], load.series_profile(ctx.series, ctx.grid))
+    all_ids = pd.Index(np.concatenate([i.to_numpy() for i in ids_seen]))
+    return all_ids, {k: np.concatenate([b[k] for b in bases]) for k in bases[0]}
+
+
+def _meter_daily(ctx: _Context, out: _Writer, ids: pd.Index, base: dict) -> pd.DataFrame | None:
+    """Daily meter rows (peers, vends) and the static profile; returns the billed energy per
+    transformer-day for the energy balance (None without topology)."""
+    topo = ctx.topo.reindex(ids) if ctx.topo is not None else None
+    tr_of = topo["transformer_id"].to_numpy() if topo is not None else np.full(len(ids), None)
+    prepaid = (
+        (topo["segment"] == "residential_prepaid").to_numpy()
+        if topo is not None
+        else np.zeros(len(ids), dtype=bool)
+    )
+    vends = meter.vend_features(ids, _feed(ctx.ws, "vends"), base["kwh_day"], prepaid, ctx.grid)
+    out.write(TABLES["meter_daily"], meter.meter_daily(ids, base, tr_of, vends, ctx.grid))
+    if topo is None:
+        return None
+    profile = topo.reset_index().rename(columns={"index": "meter_id"})
+    profile["is_prepaid"] = prepaid.astype("int64")
+    profile[EVENT_TIMESTAMP] = ctx.grid.start
+    out.write(TABLES["meter_profile"], profile)
+    billed = pd.DataFrame(
+        {
+            "transformer_id": np.repeat(tr_of, ctx.grid.days),
+            "day": np.tile(np.arange(ctx.grid.days), len(ids)),
+            "kwh": base["kwh_day"].reshape(-1),
+        }
+    )
+    billed["meters"] = billed["kwh"].notna().astype(float)
+    return billed.groupby(["transformer_id", "day"], as_index=False).agg(
+        kwh=("kwh", "sum"), meters=("meters", "sum")
+    )
+
+
+def _context_tables(ctx: _Context, out: _Writer) -> None:
+    """Weather and the regions' calendar."""
+    weather = _feed(ctx.ws, "weather")
+    if weather is not None:
+        out.write(TABLES["weather_hourly"], grid_tables.weather_hourly(weather, ctx.grid))
+    regions = (
+        ctx.transformers["region_id"]
+        if ctx.transformers is not None
+        else weather["region_id"]
+        if weather is not None
+        else None
+    )
+    if regions is not None:
+        region_ids = pd.Index(sorted(regions.unique()))
+        calendar = grid_tables.region_calendar(region_ids, ctx.zone["country"], ctx.grid)
+        out.write(TABLES["region_calendar"], calendar)
+
+
+def _transformer_tables(
+    ctx: _Context, out: _Writer, billed: pd.DataFrame | None, progress: bool
+) -> None:
+    files = parts(ctx.ws.feed_dir("transformer_telemetry"))
+    if not files:
+        return
+    dga, maint = _feed(ctx.ws, "transformer_dga"), _feed(ctx.ws, "maintenance")
+    for f in track(files, description="transformer features", disable=not progress):
+        telemetry = pd.read_parquet(f)
+        daily = transformer.transformer_daily(telemetry, dga, maint, ctx.transformers, ctx.grid)
+        out.write(TABLES["transformer_daily"], daily)
+        if billed is not None:
+            energy = transformer.transformer_energy(telemetry, billed, ctx.grid)
+            out.write(TABLES["transformer_energy_daily"], energy)
+
+
+def build_tables(ws: Workspace, progress: bool = True) -> dict[str, int]:
+    """Compute all feature tables into WORKSPACE/offline; returns rows per table."""
+    ctx = _context(ws)
     with staged_dir(ws.offline) as root:
         out = _Writer(root)
-        day_ids, day_bases = [], []
-        reading_parts = parts(ws.feed_dir("readings"))
-        if not reading_parts:
-            raise MissingDataError(f"no readings under {ws.feed_dir('readings')}")
-        for f in track(reading_parts, description="meter features", disable=not progress):
-            readings = pd.read_parquet(f)
-            ids = pd.Index(sorted(readings["meter_id"].unique()))
-            kwh = to_matrix(readings, "meter_id", "kwh", ids, grid)
-            del readings
-            if topo is not None:
-                t = topo.reindex(ids)
-                f_rows = feeder_ids.get_indexer(t["feeder_id"])
-                t_rows = tr_ids.get_indexer(t["transformer_id"])
-                interrupted = np.clip(feeder_out[f_rows] + tr_out[t_rows], 0.0, 1.0)
-                interrupted[f_rows < 0] = np.nan
-                np.add.at(feeder_load, f_rows[f_rows >= 0], np.nan_to_num(kwh[f_rows >= 0]))
-                np.add.at(feeder_reporting, f_rows[f_rows >= 0], ~np.isnan(kwh[f_rows >= 0]))
-            else:
-                interrupted = np.full_like(kwh, np.nan)
-            out.write(TABLES["meter_hourly"], meter.meter_hourly(ids, kwh, interrupted, grid))
-            day_ids.append(ids)
-            day_bases.append(meter.meter_day_base(ids, kwh, interrupted, grid))
-        all_ids = pd.Index(np.concatenate([i.to_numpy() for i in day_ids]))
-        base = {k: np.concatenate([b[k] for b in day_bases]) for k in day_bases[0]}
-        del day_bases
-        tr_of = (
-            topo.reindex(all_ids)["transformer_id"].to_numpy()
-            if topo is not None
-            else np.full(len(all_ids), None)
-        )
-        prepaid = (
-            (topo.reindex(all_ids)["segment"] == "residential_prepaid").to_numpy()
-            if topo is not None
-            else np.zeros(len(all_ids), dtype=bool)
-        )
-        vend = meter.vend_features(all_ids, _feed(ws, "vends"), base["kwh_day"], prepaid, grid)
-        out.write(TABLES["meter_daily"], meter.meter_daily(all_ids, base, tr_of, vend, grid))
-
-        if topo is not None:
-            profile = topo.reindex(all_ids).reset_index().rename(columns={"index": "meter_id"})
-            profile["is_prepaid"] = (profile["segment"] == "residential_prepaid").astype("int64")
-            profile[EVENT_TIMESTAMP] = grid.start
-            out.write(TABLES["meter_profile"], profile)
-            out.write(
-                TABLES["feeder_hourly"],
-                grid_tables.feeder_hourly(
-                    feeder_ids, feeder_load, feeder_reporting, interruptions, grid
-                ),
-            )
-            billed = pd.DataFrame(
-                {
-                    "transformer_id": np.repeat(tr_of, grid.days),
-                    "day": np.tile(np.arange(grid.days), len(all_ids)),
-                    "kwh": base["kwh_day"].reshape(-1),
-                }
-            )
-            billed["meters"] = billed["kwh"].notna().astype(float)
-            billed = billed.groupby(["transformer_id", "day"], as_index=False).agg(
-                kwh=("kwh", "sum"), meters=("meters", "sum")
-            )
-        weather = _feed(ws, "weather")
-        if weather is not None:
-            out.write(TABLES["weather_hourly"], grid_tables.weather_hourly(weather, grid))
-        regions = (
-            transformers["region_id"]
-            if transformers is not None
-            else weather["region_id"]
-            if weather is not None
-            else None
-        )
-        if regions is not None:
-            out.write(
-                TABLES["region_calendar"],
-                grid_tables.region_calendar(
-                    pd.Index(sorted(regions.unique())), zone["country"], grid
-                ),
-            )
-        tel_parts = parts(ws.feed_dir("transformer_telemetry"))
-        if tel_parts:
-            dga, maint = _feed(ws, "transformer_dga"), _feed(ws, "maintenance")
-            for f in track(tel_parts, description="transformer features", disable=not progress):
-                telemetry = pd.read_parquet(f)
-                out.write(
-                    TABLES["transformer_daily"],
-                    transformer.transformer_daily(telemetry, dga, maint, transformers, grid),
-                )
-                if topo is not None:
-                    out.write(
-                        TABLES["transformer_energy_daily"],
-                        transformer.transformer_energy(telemetry, billed, grid),
-                    )
+        ids, base = _meter_pass(ctx, out, progress)
+        billed = _meter_daily(ctx, out, ids, base)
+        del base
+        _context_tables(ctx, out)
+        _transformer_tables(ctx, out, billed, progress)
         counts = out.finish()
     for name, rows in counts.items():
         log.info("%-26s %12s rows", name, f"{rows:,}")

@@ -77,9 +77,9 @@ METER_PROFILE = TableSpec(
     dt.timedelta(0),
     "Static attributes of a meter and its place in the grid.",
 )
-FEEDER_HOURLY = TableSpec(
-    "feeder_hourly",
-    ("feeder_id",),
+LOAD_HOURLY = TableSpec(
+    "load_hourly",
+    ("series_id",),
     _floats(
         "load_kwh",
         "load_lag_24h",
@@ -92,7 +92,32 @@ FEEDER_HOURLY = TableSpec(
         "meters_reporting",
     ),
     dt.timedelta(hours=6),
-    "Hourly feeder load (sum of its meters), its lags, and the share of the hour interrupted.",
+    "Hourly load of a grid series (transformer, feeder, substation, zone): the sum of its "
+    "meters, lags and rolling statistics that skip interrupted hours, and the share interrupted.",
+)
+LOAD_WEEK_PROFILE = TableSpec(
+    "load_week_profile",
+    ("series_id",),
+    _floats(*(f"load_{k:03d}h_ago" for k in range(1, 169))),
+    dt.timedelta(days=1),
+    "At each local midnight, the last 168 hourly loads of a series (NaN where interrupted): "
+    "the horizon-respecting lags of day-ahead and week-ahead forecasts.",
+)
+SERIES_PROFILE = TableSpec(
+    "series_profile",
+    ("series_id",),
+    {
+        "level": "string",
+        "parent_id": "string",
+        "meters": "float",
+        "share_residential": "float",
+        "share_commercial": "float",
+        "share_industrial": "float",
+        "share_prepaid": "float",
+    },
+    dt.timedelta(0),
+    "Static attributes of a grid series: level, parent, size and customer mix (its region is a "
+    "join key of the entity rows, for weather and calendar).",
 )
 WEATHER_HOURLY = TableSpec(
     "weather_hourly",
@@ -164,7 +189,9 @@ TABLES: dict[str, TableSpec] = {
         METER_HOURLY,
         METER_DAILY,
         METER_PROFILE,
-        FEEDER_HOURLY,
+        LOAD_HOURLY,
+        LOAD_WEEK_PROFILE,
+        SERIES_PROFILE,
         WEATHER_HOURLY,
         REGION_CALENDAR,
         TRANSFORMER_DAILY,

@@ -1,4 +1,4 @@
-"""Network and context features: feeder load, interruptions, weather and the local calendar."""
+"""Context features: interruptions, weather and the local calendar."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from gridml.features.feeds.outages import interrupted_share
-from gridml.features.tables.catalog import FEEDER_HOURLY, REGION_CALENDAR, WEATHER_HOURLY
-from gridml.features.tables.timegrid import DAY, HOUR, Grid, lag, rolling, to_long, to_matrix
+from gridml.features.tables.catalog import REGION_CALENDAR, WEATHER_HOURLY
+from gridml.features.tables.timegrid import DAY, Grid, rolling, to_long, to_matrix
 
 COOLING_BASE_C = 24.0
 
@@ -33,35 +33,6 @@ def interruption_shares(
                 group["start"].to_numpy(), group["end"].to_numpy(), grid.start, grid.hours
             )
     return out
-
-
-def feeder_hourly(
-    feeder_ids: pd.Index,
-    load: np.ndarray,
-    reporting: np.ndarray,
-    interruptions: pd.DataFrame | None,
-    grid: Grid,
-) -> pd.DataFrame:
-    """Feeder load (sum of its meters' readings) with lags, stamped at the end of the hour."""
-    feeder_events = None
-    if interruptions is not None:
-        feeder_events = interruptions[interruptions["transformer_id"].isna()]
-    out_share = interruption_shares(feeder_events, "feeder_id", feeder_ids, grid)
-    shed = interruption_shares(feeder_events, "feeder_id", feeder_ids, grid, ("load_shedding",))
-    load = np.where(reporting > 0, load, np.nan)
-    cols = {
-        "load_kwh": load,
-        "load_lag_24h": lag(load, 24),
-        "load_lag_168h": lag(load, 168),
-        "load_mean_24h": rolling(load, 24, "mean"),
-        "load_mean_168h": rolling(load, 168, "mean", 48),
-        "load_max_168h": rolling(load, 168, "max", 48),
-        "interrupted_share": out_share,
-        "shedding_share": shed,
-        "meters_reporting": reporting,
-    }
-    frame = to_long("feeder_id", feeder_ids, grid.hour_index() + HOUR, cols, keep=~np.isnan(load))
-    return frame[FEEDER_HOURLY.columns]
 
 
 def weather_hourly(weather: pd.DataFrame, grid: Grid) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import pytest
 from gridml.errors import UserError
 from gridml.features.store import repo
 from gridml.features.store.definitions import FRESH_READINGS_VIEW, PUSH_SOURCE
-from gridml.features.tables.catalog import FEEDER_HOURLY, METER_DAILY, WEATHER_HOURLY, TableSpec
+from gridml.features.tables.catalog import LOAD_HOURLY, METER_DAILY, WEATHER_HOURLY, TableSpec
 from gridml.io import read_parts
 from gridml.workspace import Workspace
 
@@ -42,7 +42,7 @@ def _random_entities(table: pd.DataFrame, key: str, n: int, seed: int) -> pd.Dat
 @pytest.mark.parametrize(
     ("spec", "service", "extra"),
     [
-        (FEEDER_HOURLY, "demand_forecast_v1", {"region_id": "R01"}),
+        (LOAD_HOURLY, "demand_forecast_v1", {"region_id": "R01"}),
         (METER_DAILY, "theft_detection_v1", {"transformer_id": "T00001"}),
     ],
 )
@@ -69,18 +69,18 @@ def test_training_set_matches_an_as_of_join(
 
 
 def test_no_value_stamped_after_the_entity_time_is_returned(store_ws: Workspace) -> None:
-    table = read_parts(store_ws.table_dir("feeder_hourly"))
-    one = table[table["feeder_id"] == "F001"].sort_values("event_timestamp").iloc[200:210]
+    table = read_parts(store_ws.table_dir("load_hourly"))
+    one = table[table["series_id"] == "feeder:F001"].sort_values("event_timestamp").iloc[200:210]
     # one second before each row becomes known, the join must return the previous hour's row
     entities = pd.DataFrame(
         {
-            "feeder_id": "F001",
+            "series_id": "feeder:F001",
             "region_id": "R01",
             "event_timestamp": (one["event_timestamp"] - pd.Timedelta(seconds=1)).to_list(),
         }
     )
     got = repo.training_set(store_ws, "demand_forecast_v1", entities)
-    all_rows = table[table["feeder_id"] == "F001"].set_index("event_timestamp")["load_kwh"]
+    all_rows = table[table["series_id"] == "feeder:F001"].set_index("event_timestamp")["load_kwh"]
     previous = all_rows.shift(1).loc[one["event_timestamp"]].to_numpy()
     np.testing.assert_allclose(got["load_kwh"].to_numpy(), previous)
     assert not np.allclose(got["load_kwh"].to_numpy(), one["load_kwh"].to_numpy())
@@ -92,7 +92,7 @@ def test_ttl_is_respected(store_ws: Workspace) -> None:
     ttl = WEATHER_HOURLY.ttl
     entities = pd.DataFrame(
         {
-            "feeder_id": "F001",
+            "series_id": "feeder:F001",
             "region_id": "R01",
             "event_timestamp": [
                 last + ttl - pd.Timedelta(minutes=1),
@@ -107,15 +107,15 @@ def test_ttl_is_respected(store_ws: Workspace) -> None:
 
 
 def test_online_store_serves_the_latest_values_after_materialize(store_ws: Workspace) -> None:
-    table = read_parts(store_ws.table_dir("feeder_hourly"))
+    table = read_parts(store_ws.table_dir("load_hourly"))
     online = repo.online_features(
         store_ws,
         "demand_forecast_v1",
-        [{"feeder_id": f, "region_id": "R01"} for f in ("F001", "F002")],
+        [{"series_id": s, "region_id": "R01"} for s in ("feeder:F001", "feeder:F002")],
     )
     for _, row in online.iterrows():
         latest = (
-            table[table["feeder_id"] == row["feeder_id"]].sort_values("event_timestamp").iloc[-1]
+            table[table["series_id"] == row["series_id"]].sort_values("event_timestamp").iloc[-1]
         )
         assert row["load_kwh"] == pytest.approx(latest["load_kwh"])
         assert row["load_lag_168h"] == pytest.approx(latest["load_lag_168h"])
@@ -137,7 +137,7 @@ def test_pushed_readings_are_visible_online(store_ws: Workspace) -> None:
 def test_bad_entity_frames_are_refused(store_ws: Workspace) -> None:
     naive = pd.DataFrame(
         {
-            "feeder_id": ["F001"],
+            "series_id": ["feeder:F001"],
             "region_id": ["R01"],
             "event_timestamp": [pd.Timestamp("2024-02-01")],
         }

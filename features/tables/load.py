@@ -1,0 +1,147 @@
+"""Grid load series at every level of the hierarchy: transformer, feeder, substation, zone.
+
+A series' load is the sum of its meters' readings (scaled up for the few missing ones). Hours
+with an interruption are unserved demand, not low demand: the rolling statistics and the weekly
+profile ignore them (NaN), and `interrupted_share` says how much of the series was out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gridml.features.tables.catalog import LOAD_HOURLY, LOAD_WEEK_PROFILE, SERIES_PROFILE
+from gridml.features.tables.timegrid import DAY, HOUR, Grid, lag, rolling, to_long
+
+LEVELS = ("transformer", "feeder", "substation", "zone")
+ZONE_ID = "zone:all"
+
+
+def series_of_meters(topology: pd.DataFrame) -> pd.DataFrame:
+    """For each meter (rows of `topology`), the series id it belongs to at every level."""
+    return pd.DataFrame(
+        {
+            "transformer": "transformer:" + topology["transformer_id"].astype(str),
+            "feeder": "feeder:" + topology["feeder_id"].astype(str),
+            "substation": "substation:" + topology["substation_id"].astype(str),
+            "zone": ZONE_ID,
+        },
+        index=topology.index,
+    )
+
+
+def series_table(topology: pd.DataFrame) -> pd.DataFrame:
+    """One row per series: level, region (weather and calendar), parent, size and customer mix."""
+    members = series_of_meters(topology)
+    rows = []
+    for i, level in enumerate(LEVELS):
+        parent = LEVELS[i + 1] if i + 1 < len(LEVELS) else None
+        for sid, idx in members.groupby(level).groups.items():
+            meters = topology.loc[idx]
+            seg = meters["segment"].value_counts(normalize=True)
+            rows.append(
+                {
+                    "series_id": sid,
+                    "level": level,
+                    "region_id": meters["region_id"].mode().iat[0],
+                    "parent_id": members.loc[idx, parent].iat[0] if parent else "",
+                    "meters": float(len(meters)),
+                    "share_residential": float(
+                        seg.get("residential_prepaid", 0) + seg.get("residential_postpaid", 0)
+                    ),
+                    "share_commercial": float(seg.get("commercial", 0)),
+                    "share_industrial": float(seg.get("industrial", 0)),
+                    "share_prepaid": float(seg.get("residential_prepaid", 0)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+class LoadAccumulator:
+    """Sums meter matrices into series matrices, part by part (bounded memory)."""
+
+    def __init__(self, series: pd.DataFrame, grid: Grid) -> None:
+        self.ids = pd.Index(series["series_id"])
+        self.size = series.set_index("series_id")["meters"].to_numpy()
+        self.level = series["level"].to_numpy()
+        self.parent = self.ids.get_indexer(series["parent_id"])
+        shape = (len(self.ids), grid.hours)
+        self.load = np.zeros(shape)
+        self.reporting = np.zeros(shape)
+        self.interrupted = np.zeros(shape)
+        self.shedding = np.zeros(shape)
+        self.grid = grid
+
+    def add(
+        self, members: pd.DataFrame, kwh: np.ndarray, interrupted: np.ndarray, shedding: np.ndarray
+    ) -> None:
+        """`members`: series ids per meter row of the matrices (from `series_of_meters`)."""
+        seen = ~np.isnan(kwh)
+        for level in LEVELS:
+            rows = self.ids.get_indexer(members[level])
+            np.add.at(self.load, rows, np.where(seen, kwh, 0.0))
+            np.add.at(self.reporting, rows, seen)
+            np.add.at(self.interrupted, rows, np.nan_to_num(interrupted))
+            np.add.at(self.shedding, rows, np.nan_to_num(shedding))
+
+    def matrices(self) -> dict[str, np.ndarray]:
+        """Transformer loads are scaled up for missing readings; every level above is the sum
+        of its children, so the hierarchy stays coherent (a parent is NaN when a child is)."""
+        size = self.size[:, None]
+        with np.errstate(all="ignore"):
+            load = np.where(self.reporting > 0, self.load * size / self.reporting, np.nan)
+        for child_level in LEVELS[:-1]:
+            rows = np.flatnonzero(self.level == child_level)
+            parents = np.unique(self.parent[rows])
+            load[parents] = 0.0
+            np.add.at(load, self.parent[rows], load[rows])
+        interrupted = self.interrupted / size
+        return {
+            "load": load,
+            "unconstrained": np.where(interrupted > 0, np.nan, load),
+            "interrupted": interrupted,
+            "shedding": self.shedding / size,
+            "reporting": self.reporting,
+        }
+
+
+def load_hourly(ids: pd.Index, m: dict[str, np.ndarray], grid: Grid) -> pd.DataFrame:
+    """Hourly rows stamped at the end of the hour; rolling statistics skip interrupted hours."""
+    free = m["unconstrained"]
+    cols = {
+        "load_kwh": m["load"],
+        "load_lag_24h": lag(free, 24),
+        "load_lag_168h": lag(free, 168),
+        "load_mean_24h": rolling(free, 24, "mean", 6),
+        "load_mean_168h": rolling(free, 168, "mean", 48),
+        "load_max_168h": rolling(free, 168, "max", 48),
+        "interrupted_share": m["interrupted"],
+        "shedding_share": m["shedding"],
+        "meters_reporting": m["reporting"],
+    }
+    frame = to_long("series_id", ids, grid.hour_index() + HOUR, cols, keep=~np.isnan(m["load"]))
+    return frame[LOAD_HOURLY.columns]
+
+
+def load_week_profile(ids: pd.Index, m: dict[str, np.ndarray], grid: Grid) -> pd.DataFrame:
+    """At each local midnight, the series' last 168 hourly loads (lag k = the hour that started
+    k hours before midnight; NaN where interrupted): what a day-ahead or week-ahead forecast
+    issued at midnight can know."""
+    free = m["unconstrained"]
+    n = len(ids)
+    midnights = np.arange(1, grid.days) * 24  # hour index of each midnight after the first day
+    cols = {}
+    for k in range(1, 169):
+        at = midnights - k
+        values = np.full((n, len(midnights)), np.nan)
+        ok = at >= 0
+        values[:, ok] = free[:, at[ok]]
+        cols[f"load_{k:03d}h_ago"] = values
+    times = grid.day_index()[1:]
+    frame = to_long("series_id", ids, times, cols)
+    return frame[LOAD_WEEK_PROFILE.columns]
+
+
+def series_profile(series: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+    frame = series.assign(event_timestamp=grid.start - DAY)
+    return frame[SERIES_PROFILE.columns]
