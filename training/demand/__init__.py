@@ -1,0 +1,1 @@
+"""Demand forecasting: baselines, Prophet and LightGBM, backtests, reconciliation."""

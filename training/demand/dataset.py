@@ -1,0 +1,165 @@
+"""The demand training data, assembled through the Feast FeatureService `demand_forecast_v1`.
+
+Origin features (load lags, weekly profile, series attributes) come point-in-time correct at
+each forecast origin (a local midnight); weather and calendar come at each target hour, the
+temperature perturbed by a forecast error that grows with the horizon (a model is fed weather
+forecasts in production, never the weather that happened). Targets are the unconstrained load
+of the target hour: hours with an interruption are masked (unserved demand, not low demand).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gridml.errors import MissingDataError, UserError
+from gridml.features.store import repo
+from gridml.features.store.lookup import entity_table
+from gridml.features.tables.grid import COOLING_BASE_C
+from gridml.io import read_parts
+from gridml.training.demand.config import DemandConfig
+from gridml.training.demand.features import (
+    CONTEXT_COLUMNS,
+    baselines,
+    level_scale,
+    make_features,
+)
+from gridml.workspace import Workspace
+
+log = logging.getLogger(__name__)
+ORIGIN_VIEWS = ("load_hourly", "load_week_profile", "series_profile")
+CONTEXT_VIEWS = ("weather_hourly", "region_calendar")
+HOUR = pd.Timedelta(hours=1)
+
+
+@dataclass
+class DemandData:
+    """Everything the demand models train and backtest on."""
+
+    origins: pd.DataFrame  # one row per (series, origin): origin features, region_id, origin
+    context: pd.DataFrame  # (region_id, target_time) -> weather and calendar of the hour
+    actuals: pd.DataFrame  # (series_id, target_time) -> y (NaN when interrupted)
+    timezone: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+def _service_refs(store, service: str) -> dict[str, list[str]]:
+    fs = store.get_feature_service(service)
+    return {p.name: [f.name for f in p.features] for p in fs.feature_view_projections}
+
+
+def _local_midnights(start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> pd.DatetimeIndex:
+    first = start.tz_convert(timezone).ceil("D")
+    last = end.tz_convert(timezone).floor("D")
+    return pd.date_range(first, last, freq="D").tz_convert("UTC")
+
+
+def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
+    """Fetch origin features, target context and actuals for every series of `cfg.levels`."""
+    zone = json.loads(ws.zone_file.read_text()) if ws.zone_file.is_file() else None
+    if zone is None:
+        raise MissingDataError("no zone in the workspace: run `gridml data generate` first")
+    start, end = pd.Timestamp(zone["start"]), pd.Timestamp(zone["end"])
+    store = repo.open_store(ws)
+    refs = _service_refs(store, cfg.feature_service)
+    entities = entity_table(ws, cfg.feature_service)
+    profile = read_parts(ws.table_dir("series_profile"))
+    levels = profile.set_index("series_id")["level"]
+    entities = entities[entities["series_id"].map(levels).isin(cfg.levels)]
+    if entities.empty:
+        raise UserError(f"no series at levels {list(cfg.levels)} in this workspace")
+    # a week of history is needed before the first origin (weekly profile)
+    origins = _local_midnights(start + pd.Timedelta(days=8), end, zone["timezone"])
+    log.info("demand data: %d series x %d origins", len(entities), len(origins))
+    grid = entities.merge(pd.DataFrame({"event_timestamp": origins}), how="cross")
+    origin_refs = [f"{v}:{f}" for v in ORIGIN_VIEWS for f in refs[v]]
+    frame = store.get_historical_features(entity_df=grid, features=origin_refs).to_df()
+    frame = frame.rename(columns={"event_timestamp": "origin"})
+
+    regions = entities[["region_id"]].drop_duplicates()
+    hours = pd.date_range(start, end - HOUR, freq="h")
+    ctx_grid = regions.merge(pd.DataFrame({"event_timestamp": hours}), how="cross")
+    ctx_refs = [f"{v}:{f}" for v in CONTEXT_VIEWS for f in refs[v]]
+    context = store.get_historical_features(entity_df=ctx_grid, features=ctx_refs).to_df()
+    context = context.rename(columns={"event_timestamp": "target_time"})
+    context["target_hour"] = context["target_time"].dt.tz_convert(zone["timezone"]).dt.hour
+
+    load = read_parts(
+        ws.table_dir("load_hourly"),
+        columns=["series_id", "event_timestamp", "load_kwh", "interrupted_share"],
+    )
+    load = load[load["series_id"].isin(entities["series_id"])]
+    actuals = pd.DataFrame(
+        {
+            "series_id": load["series_id"].to_numpy(),
+            "target_time": (load["event_timestamp"] - HOUR).to_numpy(),
+            "y": load["load_kwh"].where(load["interrupted_share"] == 0).to_numpy(),
+        }
+    )
+    actuals["target_time"] = pd.to_datetime(actuals["target_time"], utc=True)
+    return DemandData(frame, context, actuals, zone["timezone"], start, end)
+
+
+def forecast_weather(
+    block: pd.DataFrame, horizon: int, error_c: float, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Replace observed temperature by a forecast of it: error sd grows by `error_c` per day."""
+    sd = error_c * horizon / 24.0
+    temp = block["temperature_c"].to_numpy(dtype=float) + rng.normal(0.0, sd, len(block))
+    return block.assign(temperature_c=temp, cooling_degree_c=np.maximum(0.0, temp - COOLING_BASE_C))
+
+
+@dataclass
+class Design:
+    """Rows (series, origin, horizon) with the model's features, target and baselines."""
+
+    keys: pd.DataFrame  # series_id, level, origin, target_time, horizon
+    X: pd.DataFrame
+    y: np.ndarray
+    scale: np.ndarray  # level the features were normalised by
+    baselines: pd.DataFrame  # seasonal_naive, profile (kWh)
+    inputs: pd.DataFrame | None = None  # the raw model input rows (kept only when asked)
+
+
+def design(
+    data: DemandData,
+    cfg: DemandConfig,
+    origins: pd.DatetimeIndex,
+    sample: float = 1.0,
+    keep_inputs: bool = False,
+) -> Design:
+    """Expand the given origins over horizons 1..H; `sample` keeps a random share of rows."""
+    rng = np.random.default_rng(cfg.seed)
+    base = data.origins[data.origins["origin"].isin(origins)].reset_index(drop=True)
+    actual = data.actuals.set_index(["series_id", "target_time"])["y"]
+    ctx = data.context.set_index(["region_id", "target_time"])[CONTEXT_COLUMNS]
+    parts = []
+    for h in range(1, cfg.horizon_hours + 1):
+        block = base
+        if sample < 1.0:
+            block = base[rng.random(len(base)) < sample]
+        if block.empty:
+            continue
+        target = block["origin"] + (h - 1) * HOUR
+        block = block.assign(horizon=h, target_time=target)
+        context = ctx.reindex(pd.MultiIndex.from_arrays([block["region_id"], target]))
+        block = pd.concat([block.reset_index(drop=True), context.reset_index(drop=True)], axis=1)
+        block = forecast_weather(block, h, cfg.weather_forecast_error_c, rng)
+        y = actual.reindex(pd.MultiIndex.from_arrays([block["series_id"], target])).to_numpy()
+        parts.append((block, y))
+    blocks = [b for b, _ in parts]
+    keys = pd.concat(
+        [b[["series_id", "level", "origin", "target_time", "horizon"]] for b in blocks],
+        ignore_index=True,
+    )
+    X = pd.concat([make_features(b) for b in blocks], ignore_index=True)
+    base_fc = pd.concat([baselines(b) for b in blocks], ignore_index=True)
+    scale = np.concatenate([level_scale(b) for b in blocks])
+    y = np.concatenate([y for _, y in parts])
+    inputs = pd.concat(blocks, ignore_index=True) if keep_inputs else None
+    return Design(keys, X, y, scale, base_fc, inputs)

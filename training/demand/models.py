@@ -1,0 +1,91 @@
+"""The demand forecasters behind one interface, in a registry (no chain of ifs).
+
+Each forecaster fits on a training `Design` (plus the actuals history, for Prophet) and returns,
+for a test `Design`, quantile columns `q10`, `q50`, ... in kWh; `q50` is the point forecast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from gridml.training.demand.config import DemandConfig
+from gridml.training.demand.dataset import Design
+from gridml.training.demand.lgbm import QuantileLGBM, quantile_name
+
+
+class Forecaster(Protocol):
+    name: str
+
+    def fit(self, train: Design, history: pd.DataFrame) -> Forecaster: ...
+
+    def predict(self, test: Design) -> pd.DataFrame: ...
+
+
+@dataclass
+class BaselineForecaster:
+    """A baseline point forecast with quantiles from its own normalised training residuals,
+    per level and horizon day (so even baselines get a calibrated band)."""
+
+    name: str
+    quantiles: tuple[float, ...]
+    residual_q: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def _groups(self, d: Design) -> pd.MultiIndex:
+        day = (d.keys["horizon"].to_numpy() - 1) // 24
+        return pd.MultiIndex.from_arrays([d.keys["level"].to_numpy(), day])
+
+    def fit(self, train: Design, history: pd.DataFrame) -> BaselineForecaster:
+        point = train.baselines[self.name].to_numpy()
+        err = pd.Series((train.y - point) / train.scale, index=self._groups(train))
+        err = err[np.isfinite(err.to_numpy())]
+        self.residual_q = err.groupby(level=[0, 1]).quantile(list(self.quantiles)).unstack()
+        return self
+
+    def predict(self, test: Design) -> pd.DataFrame:
+        point = test.baselines[self.name].to_numpy()
+        offsets = self.residual_q.reindex(self._groups(test)).to_numpy()
+        out = point[:, None] + test.scale[:, None] * offsets
+        out = np.sort(np.maximum(out, 0.0), axis=1)
+        frame = pd.DataFrame(out, columns=[quantile_name(q) for q in self.quantiles])
+        frame[quantile_name(0.5)] = point  # the baseline itself stays the point forecast
+        return frame
+
+
+@dataclass
+class LightGBMForecaster:
+    name: str
+    cfg: DemandConfig
+    model: QuantileLGBM | None = None
+
+    def fit(self, train: Design, history: pd.DataFrame) -> LightGBMForecaster:
+        self.model = QuantileLGBM(self.cfg.quantiles, self.cfg.lightgbm, self.cfg.seed)
+        self.model.fit(train.X, train.y / train.scale)
+        return self
+
+    def predict(self, test: Design) -> pd.DataFrame:
+        assert self.model is not None, "fit first"
+        return (
+            self.model.predict(test.X)
+            .mul(test.scale, axis=0)
+            .clip(lower=0.0)
+            .reset_index(drop=True)
+        )
+
+
+def _prophet_factory(cfg: DemandConfig) -> Forecaster:
+    from gridml.training.demand.prophet_forecaster import ProphetForecasterAdapter
+
+    return ProphetForecasterAdapter("prophet", cfg)
+
+
+FORECASTERS: dict[str, Callable[[DemandConfig], Forecaster]] = {
+    "seasonal_naive": lambda cfg: BaselineForecaster("seasonal_naive", cfg.quantiles),
+    "profile": lambda cfg: BaselineForecaster("profile", cfg.quantiles),
+    "lightgbm": lambda cfg: LightGBMForecaster("lightgbm", cfg),
+    "prophet": _prophet_factory,
+}
