@@ -37,12 +37,17 @@ def usable_origins(data: DemandData, cfg: DemandConfig) -> pd.DatetimeIndex:
 
 
 def make_folds(data: DemandData, cfg: DemandConfig) -> list[Fold]:
+    return folds_over(usable_origins(data, cfg), cfg, data.timezone)
+
+
+def folds_over(origins: pd.DatetimeIndex, cfg: DemandConfig, timezone: str) -> list[Fold]:
     """Consecutive test windows of `fold_days` origins ending at `backtest.end` (or the data's
     end); each fold trains on the `history_days` of origins whose targets precede its cut-off."""
-    origins = usable_origins(data, cfg)
+    if origins.empty:
+        raise ConfigError(f"the data are too short for a {cfg.horizon_hours} h horizon")
     bt = cfg.backtest
     if bt.end is not None:
-        last = pd.Timestamp(bt.end, tz=data.timezone).tz_convert("UTC")
+        last = pd.Timestamp(bt.end, tz=timezone).tz_convert("UTC")
         if not origins[0] <= last <= origins[-1]:
             raise ConfigError(
                 f"backtest.end {bt.end} is outside the data: forecast origins run from "

@@ -8,6 +8,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from gridml.config import BaseConfig
+from gridml.training.tracking import TrackingConfig
 
 Level = Literal["transformer", "feeder", "substation", "zone"]
 ModelName = Literal["seasonal_naive", "profile", "lightgbm", "prophet"]
@@ -26,9 +27,9 @@ class BacktestConfig(BaseConfig):
 class LightGBMConfig(BaseConfig):
     """LightGBM global model, one booster per quantile (objective 'quantile')."""
 
-    n_estimators: int = Field(300, ge=10, le=5000)
+    n_estimators: int = Field(150, ge=10, le=5000)
     learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(63, ge=4, le=1024)
+    num_leaves: int = Field(31, ge=4, le=1024)
     min_data_in_leaf: int = Field(50, ge=1)
     feature_fraction: float = Field(0.9, gt=0, le=1)
     bagging_fraction: float = Field(0.8, gt=0, le=1)
@@ -55,7 +56,7 @@ class DemandConfig(BaseConfig):
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     history_days: int = Field(365, ge=14, description="Training window before a cut-off.")
     train_sample: float = Field(
-        0.35, gt=0, le=1, description="Share of (origin, horizon) rows kept for training."
+        0.15, gt=0, le=1, description="Share of (origin, horizon) rows kept for training."
     )
     weather_forecast_error_c: float = Field(
         0.8, ge=0, description="Std of the simulated temperature forecast error per day ahead."
@@ -65,6 +66,7 @@ class DemandConfig(BaseConfig):
     lightgbm: LightGBMConfig = LightGBMConfig()
     prophet: ProphetConfig = ProphetConfig()
     registered_model: str = "demand-forecast"
+    tracking: TrackingConfig = TrackingConfig()
     seed: int = 0
 
     @field_validator("quantiles")

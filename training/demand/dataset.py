@@ -53,7 +53,7 @@ def _service_refs(store, service: str) -> dict[str, list[str]]:
     return {p.name: [f.name for f in p.features] for p in fs.feature_view_projections}
 
 
-def _local_midnights(start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> pd.DatetimeIndex:
+def local_midnights(start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> pd.DatetimeIndex:
     first = start.tz_convert(timezone).ceil("D")
     last = end.tz_convert(timezone).floor("D")
     return pd.date_range(first, last, freq="D").tz_convert("UTC")
@@ -74,7 +74,7 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
     if entities.empty:
         raise UserError(f"no series at levels {list(cfg.levels)} in this workspace")
     # a week of history is needed before the first origin (weekly profile)
-    origins = _local_midnights(start + pd.Timedelta(days=8), end, zone["timezone"])
+    origins = local_midnights(start + pd.Timedelta(days=8), end, zone["timezone"])
     log.info("demand data: %d series x %d origins", len(entities), len(origins))
     grid = entities.merge(pd.DataFrame({"event_timestamp": origins}), how="cross")
     origin_refs = [f"{v}:{f}" for v in ORIGIN_VIEWS for f in refs[v]]

@@ -149,6 +149,14 @@ def _check_quantiles(quantiles: Iterable[float]) -> tuple[float, ...]:
 # --- Prophet import and logging --------------------------------------------------------------
 
 
+class _DropYearlyNotice(logging.Filter):
+    """Prophet warns at every fit with yearly seasonality on under 2 years of history; here that
+    is the documented policy (`yearly_min_days`), not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Yearly seasonality is enabled with less than")
+
+
 def quiet_prophet_logging() -> None:
     """Silence cmdstanpy's per-fit INFO chatter and Prophet's notices (warnings still show)."""
     # "Importing plotly failed" is logged at ERROR when prophet is imported: plots are not used.
@@ -158,6 +166,9 @@ def quiet_prophet_logging() -> None:
     get_logger()  # cmdstanpy sets its logger's level on first use: let it, then override
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    prophet_log = logging.getLogger("prophet")
+    if not any(isinstance(f, _DropYearlyNotice) for f in prophet_log.filters):
+        prophet_log.addFilter(_DropYearlyNotice())
 
 
 def _prophet_cls() -> type[Prophet]:

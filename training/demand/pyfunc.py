@@ -1,0 +1,76 @@
+"""The demand model as an MLflow pyfunc: it takes the frame serving assembles (FeatureService
+values at the origin, horizon, target-hour context) and returns P50 and the quantiles in kWh.
+The feature computation (`make_features`) runs inside the model, so serving cannot drift."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from gridml.training.demand.features import INPUT_COLUMNS, level_scale, make_features
+from gridml.training.demand.lgbm import QuantileLGBM, quantile_name
+
+OUTPUT_COLUMNS = ("series_id", "horizon", "yhat")
+
+
+class DemandForecastModel(mlflow.pyfunc.PythonModel):
+    """Quantile boosters (LightGBM text files) + the shared feature code."""
+
+    def __init__(self, quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)) -> None:
+        self.quantiles = tuple(quantiles)
+        self.boosters: dict[float, object] = {}
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        import lightgbm as lgb
+
+        self.boosters = {
+            q: lgb.Booster(model_file=context.artifacts[quantile_name(q)]) for q in self.quantiles
+        }
+
+    def predict(
+        self,
+        context: mlflow.pyfunc.PythonModelContext | None,
+        model_input: pd.DataFrame,
+        params: dict | None = None,
+    ) -> pd.DataFrame:
+        X = make_features(model_input)
+        scale = level_scale(model_input)
+        raw = np.column_stack([self.boosters[q].predict(X, num_threads=1) for q in self.quantiles])
+        raw = np.maximum(np.sort(raw, axis=1) * scale[:, None], 0.0)
+        out = pd.DataFrame(raw, columns=[quantile_name(q) for q in self.quantiles])
+        out.insert(0, "yhat", out[quantile_name(0.5)])
+        out.insert(0, "horizon", model_input["horizon"].to_numpy())
+        out.insert(0, "series_id", model_input["series_id"].to_numpy())
+        return out
+
+
+def log_demand_model(model: QuantileLGBM, example: pd.DataFrame, name: str = "model") -> str:
+    """Log the boosters as a pyfunc with signature and input example; returns the model URI."""
+    from mlflow.models import infer_signature
+
+    example = example[INPUT_COLUMNS].head(5).reset_index(drop=True)
+    # numbers other than the horizon may be missing (a feed a utility lacks): declare them float
+    numeric = example.select_dtypes("number").columns.drop("horizon")
+    example = example.astype(dict.fromkeys(numeric, "float64"))
+    with tempfile.TemporaryDirectory() as tmp:
+        artifacts = {}
+        for q, booster in model.boosters.items():
+            path = Path(tmp) / f"{quantile_name(q)}.txt"
+            booster.save_model(str(path))
+            artifacts[quantile_name(q)] = str(path)
+        python_model = DemandForecastModel(model.quantiles)
+        python_model.boosters = model.boosters
+        signature = infer_signature(example, python_model.predict(None, example))
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=DemandForecastModel(model.quantiles),
+            artifacts=artifacts,
+            signature=signature,
+            input_example=example,
+            pip_requirements=["mlflow==3.17.2", "lightgbm==4.7.0", "pandas>=2.3,<2.4", "numpy"],
+        )
+    return info.model_uri
