@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WORKSPACE ?= workspace
 ZONE ?= experiments/zone.yaml
+DEMAND ?= experiments/demand.yaml
 export GRIDML_WORKSPACE := $(abspath $(WORKSPACE))
 
 $(STAMP): pyproject.toml
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## Create .venv and install gridml with its pinned stack
 
 .PHONY: demo
-demo: $(STAMP) ## Run the platform end to end on the default zone (no server needed)
+demo: $(STAMP) ## Run the platform end to end on the default zone: data, features, demand model
 	$(BIN)/gridml data generate --config $(ZONE)
 	$(BIN)/gridml data validate
 	$(BIN)/gridml features build
@@ -32,6 +33,7 @@ demo: $(STAMP) ## Run the platform end to end on the default zone (no server nee
 	$(BIN)/gridml features online demand_forecast_v1
 	$(BIN)/gridml features online theft_detection_v1 --id M000001
 	$(BIN)/gridml features online asset_failure_v1
+	$(BIN)/gridml train demand --config $(DEMAND)
 
 .PHONY: test
 test: $(STAMP) ## Lint, then run every test (unit, integration and slow)
@@ -51,6 +53,11 @@ lint: $(STAMP) ## Fix what ruff can fix and format the code
 .PHONY: bench
 bench: $(STAMP) ## Run the benchmarks (prints tables, writes bench/results/*.json)
 	$(BIN)/python -m bench.run_features
+	$(BIN)/python -m bench.run_demand
+
+.PHONY: mlflow-ui
+mlflow-ui: $(STAMP) ## Browse runs and the model registry of the workspace (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(GRIDML_WORKSPACE)/mlflow.db --port 5000
 
 .PHONY: clean
 clean: ## Remove the generated workspace (feeds, tables, stores)

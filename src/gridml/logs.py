@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 from rich.logging import RichHandler
@@ -11,6 +12,8 @@ _NOISY = ("cmdstanpy", "feast", "alembic", "urllib3", "httpx", "numexpr", "bento
 
 
 def setup(verbose: bool = False) -> None:
+    # MLflow draws a progress bar per artifact it reads back; our logs say what happens
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     level = logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(
         level=level,

@@ -88,6 +88,8 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
     context = store.get_historical_features(entity_df=ctx_grid, features=ctx_refs).to_df()
     context = context.rename(columns={"event_timestamp": "target_time"})
     context["target_hour"] = context["target_time"].dt.tz_convert(zone["timezone"]).dt.hour
+    # every context value may be missing (a utility without a weather feed): all float
+    context[CONTEXT_COLUMNS] = context[CONTEXT_COLUMNS].astype("float64")
 
     load = read_parts(
         ws.table_dir("load_hourly"),

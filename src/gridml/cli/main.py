@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from gridml.cli import data, features, train
+from gridml.cli import data, features, train, tune
 
 app = typer.Typer(
     name="gridml",
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(train.app, name="train")
+app.add_typer(tune.app, name="tune")
 
 
 @app.callback()
