@@ -14,7 +14,7 @@ from gridml.config import ConfigError
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.dataset import DemandData, Design, design
 from gridml.training.demand.lgbm import quantile_name
-from gridml.training.demand.models import FORECASTERS
+from gridml.training.demand.models import build_forecaster
 from gridml.training.metrics import WEEK_HOURS, summarize
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,11 @@ def run_backtest(data: DemandData, cfg: DemandConfig) -> BacktestResult:
         )
         train = design(data, cfg, fold.train_origins, sample=cfg.train_sample)
         test = design(data, cfg, fold.test_origins)
-        history = data.actuals[data.actuals["target_time"] < fold.cutoff]
+        history = data.history(fold.cutoff)
         scales = series_scales(data.actuals, fold.cutoff)
         for name in cfg.models:
             t0 = time.perf_counter()
-            model = FORECASTERS[name](cfg).fit(train, history)
+            model = build_forecaster(name, cfg, data.country, data.timezone).fit(train, history)
             t1 = time.perf_counter()
             preds = model.predict(test)
             timings[name]["fit_s"] += t1 - t0

@@ -46,6 +46,18 @@ class DemandData:
     timezone: str
     start: pd.Timestamp
     end: pd.Timestamp
+    country: str = "CI"
+
+    def history(self, before: pd.Timestamp) -> pd.DataFrame:
+        """Actuals before a cut-off with the observed weather of their hour (for models such
+        as Prophet that learn from the series itself): series_id, timestamp, y, weather."""
+        past = self.actuals[self.actuals["target_time"] < before]
+        region = self.origins.drop_duplicates("series_id").set_index("series_id")["region_id"]
+        weather = self.context[["region_id", "target_time", "temperature_c", "cooling_degree_c"]]
+        out = past.assign(region_id=past["series_id"].map(region)).merge(
+            weather, on=["region_id", "target_time"], how="left"
+        )
+        return out.rename(columns={"target_time": "timestamp"}).drop(columns="region_id")
 
 
 def _service_refs(store, service: str) -> dict[str, list[str]]:
@@ -104,7 +116,7 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
         }
     )
     actuals["target_time"] = pd.to_datetime(actuals["target_time"], utc=True)
-    return DemandData(frame, context, actuals, zone["timezone"], start, end)
+    return DemandData(frame, context, actuals, zone["timezone"], start, end, zone["country"])
 
 
 def forecast_weather(

@@ -83,6 +83,14 @@ def _prophet_factory(cfg: DemandConfig) -> Forecaster:
     return ProphetForecasterAdapter("prophet", cfg)
 
 
+def build_forecaster(name: str, cfg: DemandConfig, country: str, timezone: str) -> Forecaster:
+    """A forecaster of the registry; Prophet also needs the zone's holidays and time zone."""
+    model = FORECASTERS[name](cfg)
+    if name == "prophet":
+        model.country, model.timezone = country, timezone
+    return model
+
+
 FORECASTERS: dict[str, Callable[[DemandConfig], Forecaster]] = {
     "seasonal_naive": lambda cfg: BaselineForecaster("seasonal_naive", cfg.quantiles),
     "profile": lambda cfg: BaselineForecaster("profile", cfg.quantiles),

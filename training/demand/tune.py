@@ -17,7 +17,9 @@ Storage and resuming
     For parallel workers, run several `gridml tune demand` with the same `--study-name` and a
     storage made for it: `journal:<path>` (an Optuna JournalStorage log file, several processes
     on one host) or an RDB URL such as `postgresql://user@host/db` (workers on several hosts).
-    Never share the SQLite file between processes running at the same time.
+    Never share the SQLite file between processes running at the same time. Workers started
+    together see the same number of trials, so give each its own `--sampler-seed` (otherwise
+    they draw the same random start-up trials).
 
 Tracking
     One MLflow parent run `tune-demand` per invocation (study name and storage as tags, the best
@@ -88,6 +90,12 @@ class TuneConfig(BaseConfig):
         ge=0,
         description="Trials before the median pruner prunes (also the random trials TPE starts "
         "with).",
+    )
+    sampler_seed: int | None = Field(
+        None,
+        description="Seed of the TPE sampler. None: DemandConfig.seed + the number of trials "
+        "already in the study (a resumed study does not replay its first trials). Give each "
+        "parallel worker its own.",
     )
     level: Level = Field("feeder", description="Level whose P50 MASE is the objective.")
     output: Path = Path("experiments/demand-tuned.yaml")
@@ -168,7 +176,8 @@ def objective_digest(cfg: DemandConfig, tune: TuneConfig) -> str:
     """What the objective depends on besides the LightGBM parameters (data window, folds,
     horizon, levels...): a study resumed under another digest mixes incomparable trials."""
     relevant = cfg.model_dump(
-        mode="json", exclude={"name", "models", "lightgbm", "prophet", "tracking"}
+        mode="json",
+        exclude={"name", "models", "lightgbm", "prophet", "tracking", "registered_model"},
     )
     relevant["objective_level"] = tune.level
     text = json.dumps(relevant, sort_keys=True, default=str)
@@ -298,10 +307,9 @@ def tune_demand(cfg: DemandConfig, tune: TuneConfig, ws: Workspace) -> TuneResul
     )
     existing = len(study.trials)
     # A resumed study gets a sampler seeded past the trials it holds, so that its random
-    # start-up trials do not repeat those of the first run.
-    study.sampler = optuna.samplers.TPESampler(
-        seed=cfg.seed + existing, n_startup_trials=tune.n_startup_trials
-    )
+    # start-up trials do not replay those of the first run.
+    seed = tune.sampler_seed if tune.sampler_seed is not None else cfg.seed + existing
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=tune.n_startup_trials)
     digest = objective_digest(cfg, tune)
     previous = study.user_attrs.get(DIGEST_ATTR)
     if previous is None:

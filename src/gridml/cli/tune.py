@@ -40,6 +40,14 @@ def demand(
         int | None,
         typer.Option(min=1, help="Start no new trial after this many seconds.", show_default=False),
     ] = None,
+    sampler_seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Seed of the TPE sampler; give each parallel worker its own "
+            "[default: the config's seed + trials already in the study].",
+            show_default=False,
+        ),
+    ] = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Search the LightGBM demand model's parameters on the config's rolling-origin backtest.
@@ -62,6 +70,7 @@ def demand(
             storage=storage,
             study_name=study_name,
             timeout_s=timeout,
+            sampler_seed=sampler_seed,
             output=output,
         )
         result = tune_demand(cfg, tune, workspace(ws))

@@ -208,8 +208,9 @@ def test_local_time_and_validation() -> None:
 
 
 def test_day_types_follow_local_calendar() -> None:
-    # 2024-04-01 is Easter Monday in Côte d'Ivoire: a rest day; Saturday 2024-04-06 is not.
-    ts = pd.Series(pd.date_range("2024-03-31 23:00", "2024-04-06 12:00", freq="h", tz="UTC"))
+    # Côte d'Ivoire 2024: Easter Monday 1 April and the day after the Night of Power (Saturday
+    # 6 April) are public holidays, so rest days; Saturday 13 April is an ordinary Saturday.
+    ts = pd.Series(pd.date_range("2024-03-31 23:00", "2024-04-13 12:00", freq="h", tz="UTC"))
     frame = pm.to_prophet_frame(
         pd.DataFrame({"timestamp": ts}),
         ProphetSettings(regressors=()),
@@ -219,7 +220,9 @@ def test_day_types_follow_local_calendar() -> None:
     day = frame.set_index("ds")
     assert day.loc["2024-04-01 10:00", "is_restday"]
     assert day.loc["2024-04-02 10:00", "is_workday"]
-    assert day.loc["2024-04-06 10:00", "is_saturday"]
+    assert day.loc["2024-04-06 10:00", "is_restday"]
+    assert day.loc["2024-04-07 10:00", "is_restday"]  # Sunday
+    assert day.loc["2024-04-13 10:00", "is_saturday"]
     assert (frame[["is_workday", "is_saturday", "is_restday"]].sum(axis=1) == 1).all()
 
 
