@@ -7,7 +7,7 @@ import pandas as pd
 
 from gridml.errors import UserError
 from gridml.features.store.definitions import service_join_keys
-from gridml.features.tables.load import series_table
+from gridml.features.tables.load import ZONE_ID, ZONE_REGION, series_table
 from gridml.io import read_parts
 from gridml.workspace import Workspace
 
@@ -24,6 +24,8 @@ def topology(ws: Workspace) -> pd.DataFrame:
 def entity_table(ws: Workspace, service: str) -> pd.DataFrame:
     """Every valid combination of the service's join keys, its main key first."""
     keys = service_join_keys(service)
+    if keys[0] == "series_id" and read_parts(ws.feed_dir("transformers")) is None:
+        return pd.DataFrame({"series_id": [ZONE_ID], "region_id": [ZONE_REGION]})
     topo = topology(ws)
     table = series_table(topo) if keys[0] == "series_id" else topo
     return table[keys].drop_duplicates(keys[0])

@@ -120,6 +120,11 @@ def _context(ws: Workspace) -> _Context:
     if meters is not None and transformers is not None:
         topo = meters.merge(transformers, on="transformer_id", how="left").set_index("meter_id")
         series = load.series_table(topo)
+    else:  # readings only: the zone's total load is still a series worth forecasting
+        ids = pd.concat(
+            pd.read_parquet(f, columns=["meter_id"]) for f in parts(ws.feed_dir("readings"))
+        )["meter_id"]
+        series = load.zone_only_series(ids.nunique())
     ctx = _Context(ws, zone, grid, transformers, topo, _feed(ws, "interruptions"), series)
     if transformers is not None:
         ctx.feeders = pd.Index(sorted(transformers["feeder_id"].unique()))
@@ -147,7 +152,12 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
         del readings
         interrupted, shedding = ctx.meter_interruptions(ids)
         if acc is not None:
-            acc.add(load.series_of_meters(ctx.topo.reindex(ids)), kwh, interrupted, shedding)
+            members = (
+                load.series_of_meters(ctx.topo.reindex(ids))
+                if ctx.topo is not None
+                else pd.DataFrame({"zone": load.ZONE_ID}, index=ids)
+            )
+            acc.add(members, kwh, interrupted, shedding)
         out.write(TABLES["meter_hourly"], meter.meter_hourly(ids, kwh, interrupted, ctx.grid))
         ids_seen.append(ids)
         bases.append(meter.meter_day_base(ids, kwh, interrupted, ctx.grid))
@@ -201,12 +211,11 @@ def _context_tables(ctx: _Context, out: _Writer) -> None:
         if ctx.transformers is not None
         else weather["region_id"]
         if weather is not None
-        else None
+        else pd.Series([load.ZONE_REGION])
     )
-    if regions is not None:
-        region_ids = pd.Index(sorted(regions.unique()))
-        calendar = grid_tables.region_calendar(region_ids, ctx.zone["country"], ctx.grid)
-        out.write(TABLES["region_calendar"], calendar)
+    region_ids = pd.Index(sorted(regions.unique()))
+    calendar = grid_tables.region_calendar(region_ids, ctx.zone["country"], ctx.grid)
+    out.write(TABLES["region_calendar"], calendar)
 
 
 def _transformer_tables(

@@ -15,6 +15,7 @@ from gridml.features.tables.timegrid import DAY, HOUR, Grid, lag, rolling, to_lo
 
 LEVELS = ("transformer", "feeder", "substation", "zone")
 ZONE_ID = "zone:all"
+ZONE_REGION = "R00"  # the region of a zone whose grid topology is unknown (readings only)
 
 
 def series_of_meters(topology: pd.DataFrame) -> pd.DataFrame:
@@ -57,6 +58,26 @@ def series_table(topology: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def zone_only_series(meters: int) -> pd.DataFrame:
+    """The series of a zone imported with readings only: its total load, nothing below."""
+    return pd.DataFrame(
+        [
+            {
+                "series_id": ZONE_ID,
+                "level": "zone",
+                "region_id": ZONE_REGION,
+                "parent_id": "",
+                "meters": float(meters),
+            }
+        ]
+    ).assign(
+        share_residential=np.nan,
+        share_commercial=np.nan,
+        share_industrial=np.nan,
+        share_prepaid=np.nan,
+    )
+
+
 class LoadAccumulator:
     """Sums meter matrices into series matrices, part by part (bounded memory)."""
 
@@ -75,9 +96,10 @@ class LoadAccumulator:
     def add(
         self, members: pd.DataFrame, kwh: np.ndarray, interrupted: np.ndarray, shedding: np.ndarray
     ) -> None:
-        """`members`: series ids per meter row of the matrices (from `series_of_meters`)."""
+        """`members`: series ids per meter row of the matrices, one column per level present
+        (from `series_of_meters`)."""
         seen = ~np.isnan(kwh)
-        for level in LEVELS:
+        for level in members.columns:
             rows = self.ids.get_indexer(members[level])
             np.add.at(self.load, rows, np.where(seen, kwh, 0.0))
             np.add.at(self.reporting, rows, seen)

@@ -86,7 +86,10 @@ def segment_of(data: DemandData) -> pd.Series:
     """A series' dominant customer segment (for breakdowns)."""
     prof = data.origins.drop_duplicates("series_id").set_index("series_id")
     shares = prof[["share_residential", "share_commercial", "share_industrial"]]
-    return shares.idxmax(axis=1).str.replace("share_", "", regex=False)
+    known = shares.notna().any(axis=1)
+    segment = pd.Series("unknown", index=shares.index)  # readings only: no customer data
+    segment[known] = shares[known].idxmax(axis=1).str.replace("share_", "", regex=False)
+    return segment
 
 
 @dataclass
