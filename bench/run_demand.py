@@ -221,9 +221,9 @@ class BenchProphet:
         return self
 
     def predict(self, test: Any) -> pd.DataFrame:
-        from gridml.training.demand.lgbm import quantile_name
+        from gridml.training.metrics import quantile_column
 
-        cols = [quantile_name(q) for q in self.cfg.quantiles]
+        cols = [quantile_column(q) for q in self.cfg.quantiles]
         out = pd.DataFrame(np.nan, index=range(len(test.y)), columns=cols)
         mask = test.keys["level"].isin(self.cfg.prophet.levels).to_numpy()
         future = pd.DataFrame(

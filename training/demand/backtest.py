@@ -13,9 +13,8 @@ import pandas as pd
 from gridml.config import ConfigError
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.dataset import DemandData, Design, design
-from gridml.training.demand.lgbm import quantile_name
 from gridml.training.demand.models import build_forecaster
-from gridml.training.metrics import WEEK_HOURS, summarize
+from gridml.training.metrics import WEEK_HOURS, quantile_column, summarize
 
 log = logging.getLogger(__name__)
 HOUR = pd.Timedelta(hours=1)
@@ -110,7 +109,7 @@ def _frame(test: Design, preds: pd.DataFrame, model: str, scales: pd.Series) -> 
     out["y"] = test.y
     out["scale"] = scales.reindex(out["series_id"]).to_numpy()
     out = pd.concat([out, preds.reset_index(drop=True)], axis=1)
-    out["yhat"] = out[quantile_name(0.5)]
+    out["yhat"] = out[quantile_column(0.5)]
     return out
 
 
@@ -136,7 +135,7 @@ def run_backtest(data: DemandData, cfg: DemandConfig) -> BacktestResult:
             timings[name]["predict_s"] += time.perf_counter() - t1
             frames.append(_frame(test, preds, name, scales).assign(fold=fold.index))
     predictions = pd.concat(frames, ignore_index=True)
-    predictions = predictions[predictions[quantile_name(0.5)].notna()]
+    predictions = predictions[predictions[quantile_column(0.5)].notna()]
     predictions["segment"] = predictions["series_id"].map(segment_of(data))
     predictions["horizon_day"] = (predictions["horizon"] - 1) // 24 + 1
     quantiles = list(cfg.quantiles)

@@ -10,12 +10,9 @@ import numpy as np
 import pandas as pd
 
 from gridml.training.demand.config import LightGBMConfig
+from gridml.training.metrics import quantile_column
 
 CATEGORICAL = ["level"]
-
-
-def quantile_name(q: float) -> str:
-    return f"q{round(q * 100):02d}"
 
 
 @dataclass
@@ -60,7 +57,9 @@ class QuantileLGBM:
             [self.boosters[q].predict(X, num_threads=num_threads) for q in self.quantiles]
         )
         raw = np.sort(raw, axis=1)
-        return pd.DataFrame(raw, columns=[quantile_name(q) for q in self.quantiles], index=X.index)
+        return pd.DataFrame(
+            raw, columns=[quantile_column(q) for q in self.quantiles], index=X.index
+        )
 
     def importance(self) -> pd.Series:
         """Gain importance of the median booster."""

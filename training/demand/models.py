@@ -15,7 +15,8 @@ import pandas as pd
 
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.dataset import Design
-from gridml.training.demand.lgbm import QuantileLGBM, quantile_name
+from gridml.training.demand.lgbm import QuantileLGBM
+from gridml.training.metrics import quantile_column
 
 
 class Forecaster(Protocol):
@@ -51,8 +52,8 @@ class BaselineForecaster:
         offsets = self.residual_q.reindex(self._groups(test)).to_numpy()
         out = point[:, None] + test.scale[:, None] * offsets
         out = np.sort(np.maximum(out, 0.0), axis=1)
-        frame = pd.DataFrame(out, columns=[quantile_name(q) for q in self.quantiles])
-        frame[quantile_name(0.5)] = point  # the baseline itself stays the point forecast
+        frame = pd.DataFrame(out, columns=[quantile_column(q) for q in self.quantiles])
+        frame[quantile_column(0.5)] = point  # the baseline itself stays the point forecast
         return frame
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.dataset import Design
-from gridml.training.demand.lgbm import quantile_name
 from gridml.training.demand.prophet_model import ProphetForecaster, ProphetSettings
+from gridml.training.metrics import quantile_column
 
 REGRESSORS = ("cooling_degree_c",)
 
@@ -55,7 +55,7 @@ class ProphetForecasterAdapter:
             ["series_id", "timestamp"]
         )[["series_id", "timestamp", *REGRESSORS]]
         fc = self.model.predict(future).rename(columns={"timestamp": "target_time"})
-        cols = [quantile_name(q) for q in self.cfg.quantiles]
+        cols = [quantile_column(q) for q in self.cfg.quantiles]
         merged = keys[["series_id", "target_time"]].merge(
             fc[["series_id", "target_time", *cols]], on=["series_id", "target_time"], how="left"
         )

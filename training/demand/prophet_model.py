@@ -46,6 +46,7 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from gridml.config import BaseConfig
+from gridml.training.metrics import quantile_column
 
 if TYPE_CHECKING:
     from prophet import Prophet
@@ -135,11 +136,6 @@ class ProphetSettings(BaseConfig):
 
 class SeriesForecastError(RuntimeError):
     """Fitting or forecasting one series failed; the message names the series."""
-
-
-def quantile_column(q: float) -> str:
-    """Output column of quantile `q`: 0.1 -> 'q10', 0.5 -> 'q50', 0.05 -> 'q05'."""
-    return f"q{round(q * 100):02d}"
 
 
 def _check_quantiles(quantiles: Iterable[float]) -> tuple[float, ...]:

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from gridml.training.demand.features import INPUT_COLUMNS, level_scale, make_features
-from gridml.training.demand.lgbm import QuantileLGBM, quantile_name
+from gridml.training.demand.lgbm import QuantileLGBM
+from gridml.training.metrics import quantile_column
 
 OUTPUT_COLUMNS = ("series_id", "horizon", "yhat")
 
@@ -28,7 +29,7 @@ class DemandForecastModel(mlflow.pyfunc.PythonModel):
         import lightgbm as lgb
 
         self.boosters = {
-            q: lgb.Booster(model_file=context.artifacts[quantile_name(q)]) for q in self.quantiles
+            q: lgb.Booster(model_file=context.artifacts[quantile_column(q)]) for q in self.quantiles
         }
 
     def predict(
@@ -41,8 +42,8 @@ class DemandForecastModel(mlflow.pyfunc.PythonModel):
         scale = level_scale(model_input)
         raw = np.column_stack([self.boosters[q].predict(X, num_threads=1) for q in self.quantiles])
         raw = np.maximum(np.sort(raw, axis=1) * scale[:, None], 0.0)
-        out = pd.DataFrame(raw, columns=[quantile_name(q) for q in self.quantiles])
-        out.insert(0, "yhat", out[quantile_name(0.5)])
+        out = pd.DataFrame(raw, columns=[quantile_column(q) for q in self.quantiles])
+        out.insert(0, "yhat", out[quantile_column(0.5)])
         out.insert(0, "horizon", model_input["horizon"].to_numpy())
         out.insert(0, "series_id", model_input["series_id"].to_numpy())
         return out
@@ -59,9 +60,9 @@ def log_demand_model(model: QuantileLGBM, example: pd.DataFrame, name: str = "mo
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = {}
         for q, booster in model.boosters.items():
-            path = Path(tmp) / f"{quantile_name(q)}.txt"
+            path = Path(tmp) / f"{quantile_column(q)}.txt"
             booster.save_model(str(path))
-            artifacts[quantile_name(q)] = str(path)
+            artifacts[quantile_column(q)] = str(path)
         python_model = DemandForecastModel(model.quantiles)
         python_model.boosters = model.boosters
         signature = infer_signature(example, python_model.predict(None, example))
