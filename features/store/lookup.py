@@ -7,7 +7,7 @@ import pandas as pd
 
 from gridml.errors import UserError
 from gridml.features.store.definitions import service_join_keys
-from gridml.features.tables.load import ZONE_ID, ZONE_REGION, series_table
+from gridml.features.tables.load import METER_LEVEL, ZONE_ID, ZONE_REGION, series_table
 from gridml.io import read_parts
 from gridml.workspace import Workspace
 
@@ -27,7 +27,11 @@ def entity_table(ws: Workspace, service: str) -> pd.DataFrame:
     if keys[0] == "series_id" and read_parts(ws.feed_dir("transformers")) is None:
         return pd.DataFrame({"series_id": [ZONE_ID], "region_id": [ZONE_REGION]})
     topo = topology(ws)
-    table = series_table(topo) if keys[0] == "series_id" else topo
+    if keys[0] != "series_id":
+        return topo[keys].drop_duplicates(keys[0])
+    built = read_parts(ws.table_dir("series_profile"), columns=["series_id", "level"])
+    meters = [] if built is None else built.loc[built["level"] == METER_LEVEL, "series_id"]
+    table = series_table(topo.set_index("meter_id"), [m.removeprefix("meter:") for m in meters])
     return table[keys].drop_duplicates(keys[0])
 
 

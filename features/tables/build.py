@@ -90,6 +90,7 @@ class _Context:
     topo: pd.DataFrame | None  # meters joined to transformers, indexed by meter_id
     interruptions: pd.DataFrame | None
     series: pd.DataFrame | None
+    meter_series: tuple[str, ...] = ()
 
     feeders: pd.Index = field(default_factory=lambda: pd.Index([]))
     units: pd.Index = field(default_factory=lambda: pd.Index([]))
@@ -110,7 +111,7 @@ class _Context:
         return np.where(known, out, np.nan), np.where(known, self.feeder_shed[f_rows], np.nan)
 
 
-def _context(ws: Workspace) -> _Context:
+def _context(ws: Workspace, meter_series: tuple[str, ...] = ()) -> _Context:
     zone = _zone(ws)
     grid = Grid.covering(
         pd.Timestamp(zone["start"]), pd.Timestamp(zone["end"]) - HOUR, zone["timezone"]
@@ -119,13 +120,15 @@ def _context(ws: Workspace) -> _Context:
     topo = series = None
     if meters is not None and transformers is not None:
         topo = meters.merge(transformers, on="transformer_id", how="left").set_index("meter_id")
-        series = load.series_table(topo)
+        series = load.series_table(topo, meter_series)
     else:  # readings only: the zone's total load is still a series worth forecasting
         ids = pd.concat(
             pd.read_parquet(f, columns=["meter_id"]) for f in parts(ws.feed_dir("readings"))
         )["meter_id"]
         series = load.zone_only_series(ids.nunique())
-    ctx = _Context(ws, zone, grid, transformers, topo, _feed(ws, "interruptions"), series)
+    ctx = _Context(
+        ws, zone, grid, transformers, topo, _feed(ws, "interruptions"), series, meter_series
+    )
     if transformers is not None:
         ctx.feeders = pd.Index(sorted(transformers["feeder_id"].unique()))
         ctx.units = pd.Index(sorted(transformers["transformer_id"].unique()))
@@ -153,7 +156,7 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
         interrupted, shedding = ctx.meter_interruptions(ids)
         if acc is not None:
             members = (
-                load.series_of_meters(ctx.topo.reindex(ids))
+                load.series_of_meters(ctx.topo.reindex(ids), ctx.meter_series)
                 if ctx.topo is not None
                 else pd.DataFrame({"zone": load.ZONE_ID}, index=ids)
             )
@@ -234,9 +237,13 @@ def _transformer_tables(
             out.write(TABLES["transformer_energy_daily"], energy)
 
 
-def build_tables(ws: Workspace, progress: bool = True) -> dict[str, int]:
-    """Compute all feature tables into WORKSPACE/offline; returns rows per table."""
-    ctx = _context(ws)
+def build_tables(
+    ws: Workspace, progress: bool = True, meter_series: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """Compute all feature tables into WORKSPACE/offline; returns rows per table.
+
+    `meter_series`: meters to forecast on their own (load series `meter:<id>`)."""
+    ctx = _context(ws, tuple(meter_series))
     with staged_dir(ws.offline) as root:
         out = _Writer(root)
         ids, base = _meter_pass(ctx, out, progress)

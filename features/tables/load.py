@@ -7,6 +7,8 @@ profile ignore them (NaN), and `interrupted_share` says how much of the series w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -18,26 +20,35 @@ ZONE_ID = "zone:all"
 ZONE_REGION = "R00"  # the region of a zone whose grid topology is unknown (readings only)
 
 
-def series_of_meters(topology: pd.DataFrame) -> pd.DataFrame:
-    """For each meter (rows of `topology`), the series id it belongs to at every level."""
+METER_LEVEL = "meter"  # single meters forecast on request, outside the summed hierarchy
+
+
+def series_of_meters(topology: pd.DataFrame, meter_series: Iterable[str] = ()) -> pd.DataFrame:
+    """For each meter (rows of `topology`, indexed by meter_id), the series id it belongs to at
+    every level; the `meter` column names the meters that are series of their own (else NaN)."""
+    chosen = topology.index.isin(list(meter_series))
     return pd.DataFrame(
         {
             "transformer": "transformer:" + topology["transformer_id"].astype(str),
             "feeder": "feeder:" + topology["feeder_id"].astype(str),
             "substation": "substation:" + topology["substation_id"].astype(str),
             "zone": ZONE_ID,
+            METER_LEVEL: np.where(chosen, "meter:" + topology.index.astype(str), None),
         },
         index=topology.index,
     )
 
 
-def series_table(topology: pd.DataFrame) -> pd.DataFrame:
-    """One row per series: level, region (weather and calendar), parent, size and customer mix."""
-    members = series_of_meters(topology)
+def series_table(topology: pd.DataFrame, meter_series: Iterable[str] = ()) -> pd.DataFrame:
+    """One row per series: level, region (weather and calendar), parent, size and customer mix.
+
+    `topology` is indexed by meter_id; `meter_series` lists meters forecast on their own (their
+    parent is their transformer, but they are not summed into it twice)."""
+    members = series_of_meters(topology, meter_series)
     rows = []
-    for i, level in enumerate(LEVELS):
-        parent = LEVELS[i + 1] if i + 1 < len(LEVELS) else None
-        for sid, idx in members.groupby(level).groups.items():
+    for i, level in enumerate((METER_LEVEL, *LEVELS)):
+        parent = (METER_LEVEL, *LEVELS)[i + 1] if i + 1 <= len(LEVELS) else None
+        for sid, idx in members.dropna(subset=[level]).groupby(level).groups.items():
             meters = topology.loc[idx]
             seg = meters["segment"].value_counts(normalize=True)
             rows.append(
@@ -101,10 +112,12 @@ class LoadAccumulator:
         seen = ~np.isnan(kwh)
         for level in members.columns:
             rows = self.ids.get_indexer(members[level])
-            np.add.at(self.load, rows, np.where(seen, kwh, 0.0))
-            np.add.at(self.reporting, rows, seen)
-            np.add.at(self.interrupted, rows, np.nan_to_num(interrupted))
-            np.add.at(self.shedding, rows, np.nan_to_num(shedding))
+            mine = rows >= 0  # meters that are not a series of their own at this level
+            rows = rows[mine]
+            np.add.at(self.load, rows, np.where(seen, kwh, 0.0)[mine])
+            np.add.at(self.reporting, rows, seen[mine])
+            np.add.at(self.interrupted, rows, np.nan_to_num(interrupted)[mine])
+            np.add.at(self.shedding, rows, np.nan_to_num(shedding)[mine])
 
     def matrices(self) -> dict[str, np.ndarray]:
         """Transformer loads are scaled up for missing readings; every level above is the sum

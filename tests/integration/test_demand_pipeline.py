@@ -132,3 +132,25 @@ def test_bad_demand_configs_fail_fast(tmp_path: Path, text: str, message: str) -
 def test_zone_json_is_what_the_pipeline_checks(store_ws: Workspace) -> None:
     zone = json.loads(store_ws.zone_file.read_text())
     assert pd.Timestamp(zone["end"]) > pd.Timestamp(zone["start"])
+
+
+def test_meters_that_want_it_get_their_own_forecast(
+    store_ws: Workspace, cfg: DemandConfig, tmp_path: Path
+) -> None:
+    import shutil
+
+    from gridml.features.store import repo
+    from gridml.features.tables.build import build_tables
+    from gridml.training.demand.backtest import run_backtest
+
+    ws = Workspace(tmp_path)
+    shutil.copytree(store_ws.feeds, ws.feeds)
+    build_tables(ws, progress=False, meter_series=("M000001", "M000002", "M000003"))
+    repo.apply_definitions(ws)
+    raw = cfg.model_dump()
+    raw.update(levels=["meter", "transformer"], models=["seasonal_naive", "lightgbm"])
+    small = DemandConfig.model_validate(raw)
+    result = run_backtest(load_demand_data(ws, small), small)
+    meters = result.predictions[result.predictions["level"] == "meter"]
+    assert set(meters["series_id"]) == {"meter:M000001", "meter:M000002", "meter:M000003"}
+    assert np.isfinite(result.metric("lightgbm", "meter", "mase"))

@@ -168,6 +168,7 @@ def evaluate_reconciliation(
     from gridml.training.demand.reconcile import bottom_up, mint_shrink
 
     p = result.predictions
+    p = p[p["series_id"].isin(hierarchy["series_id"])]
     rows = []
     for fold in sorted(p["fold"].unique()):
         fp = p[p["fold"] == fold]

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from gridml.config import BaseConfig
 from gridml.training.tracking import TrackingConfig
 
-Level = Literal["transformer", "feeder", "substation", "zone"]
+Level = Literal["meter", "transformer", "feeder", "substation", "zone"]
 ModelName = Literal["seasonal_naive", "profile", "lightgbm", "prophet"]
 
 

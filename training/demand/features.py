@@ -16,7 +16,7 @@ import pandas as pd
 
 from gridml.features.tables.catalog import LOAD_WEEK_PROFILE
 
-LEVEL_CODES = {"transformer": 0, "feeder": 1, "substation": 2, "zone": 3}
+LEVEL_CODES = {"meter": -1, "transformer": 0, "feeder": 1, "substation": 2, "zone": 3}
 PROFILE_COLUMNS = list(LOAD_WEEK_PROFILE.features)
 CONTEXT_COLUMNS = [
     "temperature_c",

@@ -128,5 +128,6 @@ def _hierarchy(origins: pd.DataFrame, ws: Workspace) -> pd.DataFrame:
 
     profile = read_parts(ws.table_dir("series_profile"))[["series_id", "parent_id"]]
     h = origins.drop_duplicates("series_id")[["series_id", "level"]].merge(profile, on="series_id")
+    h = h[h["level"] != "meter"].copy()  # single meters: forecast, not summed in the hierarchy
     h.loc[~h["parent_id"].isin(h["series_id"]), "parent_id"] = ""
     return h

@@ -28,13 +28,23 @@ StoreConfigOption = Annotated[
 
 
 @app.command()
-def build(ws: WorkspaceOption = None) -> None:
-    """Compute the feature tables (lags, rolling statistics, daily aggregates, energy balance)
-    from the feeds into WORKSPACE/offline, the offline store's Parquet sources."""
+def build(
+    ws: WorkspaceOption = None,
+    meter_series: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--meter-series",
+            help="Meter id to forecast on its own (load series meter:<id>); repeatable.",
+        ),
+    ] = None,
+) -> None:
+    """Compute the feature tables (lags, rolling statistics, daily aggregates, energy balance,
+    load series of every level) from the feeds into WORKSPACE/offline, the offline store's
+    Parquet sources."""
     from gridml.features.tables.build import build_tables
 
     with user_errors():
-        built = build_tables(workspace(ws))
+        built = build_tables(workspace(ws), meter_series=tuple(meter_series or ()))
     for table, rows in built.items():
         typer.echo(f"  {table:<28} {rows:>12,} rows")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,3 +70,25 @@ def test_interrupted_hours_are_not_learned_as_low_demand(tables: dict[str, pd.Da
     profile = tables["load_week_profile"]
     lags = profile.filter(like="_ago").to_numpy()
     assert np.nanmin(lags) > 0  # ...and no zero (unserved) hour enters the lags
+
+
+def test_meters_can_be_series_of_their_own_without_double_counting(
+    small_zone: Workspace, tmp_path: Path, tables: dict[str, pd.DataFrame]
+) -> None:
+    ws = Workspace(tmp_path)
+    shutil.copytree(small_zone.feeds, ws.feeds)
+    build_tables(ws, progress=False, meter_series=("M000001", "M000007"))
+    load = read_parts(ws.table_dir("load_hourly"))
+    profile = read_parts(ws.table_dir("series_profile")).set_index("series_id")
+    assert profile.loc["meter:M000001", "level"] == "meter"
+    assert profile.loc["meter:M000001", "parent_id"].startswith("transformer:")
+    meter = tables["meter_hourly"]
+    own = meter[meter["meter_id"] == "M000001"].set_index("event_timestamp")["kwh"]
+    series = load[load["series_id"] == "meter:M000001"].set_index("event_timestamp")["load_kwh"]
+    both = own.index.intersection(series.index)
+    np.testing.assert_allclose(series[both], own[both])
+    # the transformer and zone totals are the same as without meter series
+    before = _wide(tables["load_hourly"])
+    after = _wide(load)
+    for sid in ("zone:all", profile.loc["meter:M000001", "parent_id"]):
+        np.testing.assert_allclose(after[sid], before[sid])
