@@ -15,10 +15,14 @@ from gridml.workspace import Workspace
 
 
 @pytest.fixture(scope="module")
-def tables(small_zone: Workspace) -> dict[str, pd.DataFrame]:
-    build_tables(small_zone, progress=False)
+def tables(
+    small_zone: Workspace, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, pd.DataFrame]:
+    ws = Workspace(tmp_path_factory.mktemp("load-tables"))
+    shutil.copytree(small_zone.feeds, ws.feeds)  # the shared zone stays read-only
+    build_tables(ws, progress=False)
     names = ("load_hourly", "load_week_profile", "series_profile", "meter_hourly")
-    return {n: read_parts(small_zone.table_dir(n)) for n in names}
+    return {n: read_parts(ws.table_dir(n)) for n in names}
 
 
 def _wide(load: pd.DataFrame, column: str = "load_kwh") -> pd.DataFrame:
