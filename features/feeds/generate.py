@@ -338,6 +338,12 @@ def _record(
     return recorded
 
 
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate event frames, skipping empty ones (a chunk without failures)."""
+    full = [f for f in frames if len(f)]
+    return pd.concat(full, ignore_index=True) if full else frames[0].iloc[0:0]
+
+
 def _event_tables(
     zone: _Zone,
     weather: pd.DataFrame,
@@ -360,8 +366,8 @@ def _event_tables(
         ],
         "weather": weather,
         "interruptions": interruptions,
-        "failures": pd.concat([c.failures for c in chunks], ignore_index=True),
-        "maintenance": pd.concat([c.maintenance for c in chunks], ignore_index=True),
+        "failures": _concat([c.failures for c in chunks]),
+        "maintenance": _concat([c.maintenance for c in chunks]),
     }
     if vends:
         tables["vends"] = pd.concat(vends, ignore_index=True)
