@@ -740,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
     config = args.config if args.config.is_absolute() else ROOT / args.config
     demo_days = 240 if args.quick else None
     folds = 1 if args.quick else None
-    # Prophet throughput: the feeders over the backtest's Prophet history (quick: 6 x 60 days)
+    # Prophet throughput: the feeders over the backtest's Prophet history (quick: 4 x 60 days)
     tp_series, tp_days = (4, 60) if args.quick else (None, None)
     # LightGBM scaling: a zone of >= args.series series (4 meters per transformer) with a year
     # of origins (quick: 30 days); 24 horizons per origin = a year of hourly rows per series
