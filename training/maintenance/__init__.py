@@ -1,0 +1,1 @@
+"""Predictive maintenance of distribution transformers: failure within the horizon."""

@@ -1,0 +1,289 @@
+"""Failure-risk models: a LightGBM baseline on flat rolling features and a PyTorch sequence
+model (GRU or 1-D CNN) on the last `window_days` of daily features; both calibrated (Platt, on
+the validation days), banded into low/medium/high risk and explained by per-row drivers."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gridml.training.maintenance.config import MaintenanceConfig
+from gridml.training.maintenance.metrics import average_precision
+
+log = logging.getLogger(__name__)
+BANDS = np.array(["low", "medium", "high"])
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
+
+
+@dataclass
+class Platt:
+    """p = sigmoid(a * margin + b), fitted by Newton's method on Platt's smoothed targets
+    ((N+ + 1) / (N+ + 2) and 1 / (N- + 2): no divergence when validation is separable) with a
+    light L2 pull towards the identity; the slope is kept in (0, max_slope]."""
+
+    a: float = 1.0
+    b: float = 0.0
+
+    @classmethod
+    def fit(
+        cls,
+        margin: np.ndarray,
+        y: np.ndarray,
+        l2: float = 1e-3,
+        iters: int = 50,
+        max_slope: float = 5.0,
+    ) -> Platt:
+        margin, y = np.asarray(margin, float), np.asarray(y, float)
+        if y.sum() == 0 or y.sum() == len(y):
+            return cls()
+        n_pos, n_neg = y.sum(), len(y) - y.sum()
+        y = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
+        w = np.array([1.0, 0.0])
+        x = np.c_[margin, np.ones_like(margin)]
+        prior = np.array([1.0, 0.0])
+        for _ in range(iters):
+            p = _sigmoid(x @ w)
+            grad = x.T @ (p - y) + l2 * (w - prior) * len(y)
+            hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * len(y) * np.eye(2)
+            step = np.linalg.solve(hess, grad)
+            w -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        if not 0 < w[0] <= max_slope:  # near-separable validation: a step is no calibration
+            w[0] = min(max(w[0], 1e-3), max_slope)
+            for _ in range(iters):  # refit the intercept alone
+                p = _sigmoid(w[0] * margin + w[1])
+                w[1] -= np.sum(p - y) / max(np.sum(p * (1 - p)), 1e-9)
+        return cls(float(w[0]), float(w[1]))
+
+    def __call__(self, margin: np.ndarray) -> np.ndarray:
+        return _sigmoid(self.a * np.asarray(margin, float) + self.b)
+
+
+def risk_bands(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    """'low' below the first threshold, 'high' at or above the second, 'medium' between."""
+    return BANDS[np.searchsorted(np.asarray(thresholds), probability, side="right")]
+
+
+def _top_drivers(contrib: np.ndarray, names: list[str], k: int) -> list[list[str]]:
+    """Names of the k largest positive contributions of each row (fewer if fewer are > 0)."""
+    order = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+    return [[names[j] for j in row if c[j] > 0] for row, c in zip(order, contrib, strict=True)]
+
+
+# ---------------------------------------------------------------- LightGBM baseline
+
+
+@dataclass
+class LightGBMModel:
+    booster: object
+    features: list[str]
+    calibration: Platt = field(default_factory=Platt)
+
+    def margin(self, x: pd.DataFrame) -> np.ndarray:
+        return self.booster.predict(x[self.features], raw_score=True)
+
+    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+        return self.calibration(self.margin(x))
+
+    def drivers(self, x: pd.DataFrame, k: int = 3) -> list[list[str]]:
+        contrib = self.booster.predict(x[self.features], pred_contrib=True)[:, :-1]
+        return _top_drivers(contrib, self.features, k)
+
+
+def fit_lightgbm(
+    x_fit: pd.DataFrame,
+    y_fit: np.ndarray,
+    x_val: pd.DataFrame,
+    y_val: np.ndarray,
+    cfg: MaintenanceConfig,
+) -> LightGBMModel:
+    """Binary LightGBM, classes balanced (`is_unbalance`), early stopping on validation AP."""
+    import lightgbm as lgb
+
+    params = {
+        "objective": "binary",
+        "is_unbalance": True,
+        "learning_rate": cfg.lgbm_learning_rate,
+        "num_leaves": cfg.lgbm_num_leaves,
+        "min_data_in_leaf": cfg.lgbm_min_data_in_leaf,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "metric": "average_precision",
+        "seed": cfg.seed,
+        "deterministic": True,
+        "num_threads": 1,
+        "verbose": -1,
+    }
+    features = list(x_fit.columns)
+    train = lgb.Dataset(x_fit, label=y_fit, free_raw_data=False)
+    callbacks = [lgb.log_evaluation(0)]
+    valid_sets = []
+    if np.sum(y_val) > 0:
+        valid_sets = [lgb.Dataset(x_val, label=y_val, reference=train)]
+        callbacks.append(lgb.early_stopping(cfg.patience * 5, verbose=False))
+    booster = lgb.train(
+        params, train, cfg.lgbm_estimators, valid_sets=valid_sets, callbacks=callbacks
+    )
+    model = LightGBMModel(booster, features)
+    model.calibration = Platt.fit(model.margin(x_val), y_val)
+    return model
+
+
+# ---------------------------------------------------------------- PyTorch sequence model
+
+
+def device():
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@contextlib.contextmanager
+def deterministic(seed: int):
+    """Seed torch and numpy and turn on deterministic algorithms; restore the setting after."""
+    import torch
+
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def build_net(architecture: str, inputs: int, hidden: int, dropout: float):
+    import torch
+    from torch import nn
+
+    class GRUNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru = nn.GRU(inputs, hidden, batch_first=True)
+            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden + inputs, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out, _ = self.gru(x)
+            return self.head(torch.cat([out[:, -1], x[:, -1]], dim=-1)).squeeze(-1)
+
+    class CNNNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Sequential(
+                nn.Conv1d(inputs, hidden, 5, padding=2),
+                nn.ReLU(),
+                nn.Conv1d(hidden, hidden, 5, padding=2, dilation=1),
+                nn.ReLU(),
+            )
+            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden + inputs, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = self.conv(x.transpose(1, 2))
+            pooled = torch.cat([h.amax(dim=-1), h[:, :, -1], x[:, -1]], dim=-1)
+            return self.head(pooled).squeeze(-1)
+
+    return GRUNet() if architecture == "gru" else CNNNet()
+
+
+@dataclass
+class SequenceModel:
+    net: object
+    features: list[str]  # names of the value channels (the mask channels follow)
+    calibration: Platt = field(default_factory=Platt)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def margin(self, x: np.ndarray, batch: int = 4096) -> np.ndarray:
+        import torch
+
+        self.net.eval()
+        dev = next(self.net.parameters()).device
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                out.append(self.net(torch.from_numpy(x[i : i + batch]).to(dev)).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.calibration(self.margin(x))
+
+    def contributions(self, x: np.ndarray, days: int = 7) -> np.ndarray:
+        """Gradient x input of the logit on the value channels, summed over the last `days`:
+        [rows, features]; positive = pushed risk up (relative to the training mean)."""
+        import torch
+
+        self.net.eval()
+        dev = next(self.net.parameters()).device
+        xt = torch.from_numpy(x).to(dev).requires_grad_(True)
+        self.net(xt).sum().backward()
+        gx = (xt.grad * xt).detach().cpu().numpy()
+        return gx[:, -days:, : len(self.features)].sum(axis=1)
+
+    def drivers(self, x: np.ndarray, k: int = 3, days: int = 7) -> list[list[str]]:
+        return _top_drivers(self.contributions(x, days), self.features, k)
+
+
+def fit_sequence_model(
+    x_fit: np.ndarray,
+    y_fit: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    features: list[str],
+    cfg: MaintenanceConfig,
+) -> SequenceModel:
+    """Weighted BCE (pos_weight = negatives / positives, capped), AdamW, early stopping on
+    validation average precision (validation loss when it has no positive), Platt calibration."""
+    import torch
+    from torch import nn
+
+    dev = device()
+    with deterministic(cfg.seed):
+        net = build_net(cfg.architecture, x_fit.shape[-1], cfg.hidden, cfg.dropout).to(dev)
+        positives = max(float(np.sum(y_fit)), 1.0)
+        pos_weight = min((len(y_fit) - positives) / positives, cfg.pos_weight_max)
+        loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=dev))
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        xf = torch.from_numpy(x_fit).to(dev)
+        yf = torch.from_numpy(np.asarray(y_fit, np.float32)).to(dev)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        model = SequenceModel(net, list(features))
+        best, best_state, stale = -np.inf, copy.deepcopy(net.state_dict()), 0
+        for epoch in range(cfg.epochs):
+            net.train()
+            order = torch.randperm(len(xf), generator=gen).to(dev)
+            total = 0.0
+            for i in range(0, len(order), cfg.batch_size):
+                idx = order[i : i + cfg.batch_size]
+                opt.zero_grad()
+                loss = loss_fn(net(xf[idx]), yf[idx])
+                loss.backward()
+                nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            margin = model.margin(x_val)
+            if np.sum(y_val) > 0:
+                score = average_precision(y_val, margin)
+            else:
+                score = -float(loss_fn(torch.from_numpy(margin), torch.zeros(len(margin))))
+            model.history.append({"epoch": epoch, "loss": total / len(xf), "val": score})
+            if score > best + 1e-6:
+                best, best_state, stale = score, copy.deepcopy(net.state_dict()), 0
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    break
+        net.load_state_dict(best_state)
+        model.calibration = Platt.fit(model.margin(x_val), y_val)
+    log.info("sequence model: %d epochs, best validation %.4f", len(model.history), best)
+    return model
