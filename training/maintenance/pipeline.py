@@ -1,0 +1,220 @@
+"""`gridml train maintenance`: fit the sequence model and the LightGBM baseline, evaluate both on
+the held-out period, track and register.
+
+Thin wiring over the library: dataset -> both models -> metrics (PR-AUC, ROC-AUC, precision and
+recall at the weekly alert budget, lead time, false alarms) -> MLflow run (params, per-epoch
+curves, metrics, PR and reliability plots, lineage) -> pyfunc registered as
+`asset-failure@challenger`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gridml.config import BaseConfig, ConfigError
+from gridml.errors import MissingDataError
+from gridml.training import tracking
+from gridml.training.maintenance.config import MaintenanceConfig
+from gridml.training.maintenance.dataset import (
+    KEY,
+    MaintenanceData,
+    Scaler,
+    flat_features,
+    load_maintenance_data,
+    sequences,
+)
+from gridml.training.maintenance.metrics import TIME, evaluate
+from gridml.training.maintenance.models import fit_lightgbm, fit_sequence_model
+from gridml.training.maintenance.pyfunc import log_maintenance_model, naive_utc
+from gridml.training.tracking import TrackingConfig
+from gridml.workspace import Workspace
+
+log = logging.getLogger(__name__)
+EXAMPLE_TRANSFORMERS = 3
+
+
+class MaintenanceRunConfig(BaseConfig):
+    """A maintenance training run: the model config, where it is tracked, what it registers."""
+
+    model: MaintenanceConfig = MaintenanceConfig()
+    tracking: TrackingConfig = TrackingConfig(experiment="asset-failure")
+    registered_model: str = "asset-failure"
+
+
+@dataclass
+class MaintenanceRun:
+    run_id: str
+    model_uri: str
+    version: int
+    metrics: pd.DataFrame  # model (architecture | lightgbm) x metric, held-out period
+    input_example: pd.DataFrame
+
+
+def check_config_against_data(cfg: MaintenanceRunConfig, ws: Workspace) -> None:
+    """Fail fast (before any work) when the split cannot fit the workspace's data."""
+    if not ws.zone_file.is_file():
+        raise MissingDataError("no zone in the workspace: run `gridml data generate` first")
+    zone = json.loads(ws.zone_file.read_text())
+    days = (pd.Timestamp(zone["end"]) - pd.Timestamp(zone["start"])) / pd.Timedelta(days=1)
+    m = cfg.model
+    needed = m.test_days + 2 * m.gap + m.validation_days + 7
+    if days < needed:
+        raise ConfigError(
+            f"the zone has {days:.0f} days: too few for test_days={m.test_days}, "
+            f"gaps of {m.gap} days and validation_days={m.validation_days} (needs {needed})"
+        )
+
+
+def _scores(data: MaintenanceData, rows: pd.DataFrame, score: np.ndarray) -> pd.DataFrame:
+    return rows[[KEY, TIME, "label"]].assign(score=score).reset_index(drop=True)
+
+
+def _pr_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-score, kind="mergesort")
+    y = np.asarray(y, float)[order]
+    tp = np.cumsum(y)
+    precision = tp / np.arange(1, len(y) + 1)
+    recall = tp / max(y.sum(), 1.0)
+    return np.r_[0.0, recall], np.r_[precision[0] if len(y) else 1.0, precision]
+
+
+def _pr_plot(scored: dict[str, pd.DataFrame], path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
+    for name, frame in scored.items():
+        r, p = _pr_curve(frame["label"].to_numpy(), frame["score"].to_numpy())
+        ax.step(r, p, where="post", label=name)
+    base = next(iter(scored.values()))["label"].mean()
+    ax.axhline(base, color="grey", ls="--", lw=1, label=f"random ({base:.3f})")
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, held-out period")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+
+
+def _reliability_plot(scored: dict[str, pd.DataFrame], path: Path, bins: int = 10) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 5))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect")
+    for name, frame in scored.items():
+        # quantile bins: most probabilities are tiny, equal-width bins would be mostly empty
+        q = pd.qcut(frame["score"], bins, duplicates="drop")
+        g = frame.groupby(q, observed=True).agg(p=("score", "mean"), y=("label", "mean"))
+        ax.plot(g["p"], g["y"], marker="o", label=name)
+    ax.set(xlabel="mean predicted probability", ylabel="observed failure rate")
+    ax.set_title("Reliability (calibration), held-out period")
+    ax.legend()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+
+
+def input_example(data: MaintenanceData, cfg: MaintenanceConfig, n: int) -> pd.DataFrame:
+    """The model input of `n` transformers at the last day: their last `window_days` days of
+    FeatureService values (long: transformer_id, event_timestamp as naive UTC, features)."""
+    days = data.days[-cfg.window_days :]
+    parts = []
+    for tix, tid in list(enumerate(data.transformers))[:n]:
+        values = data.cube[tix, -len(days) :]
+        part = pd.DataFrame(values.astype("float64"), columns=data.features)
+        part.insert(0, TIME, naive_utc(pd.Series(days)))
+        part.insert(0, KEY, str(tid))
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def train_maintenance(cfg: MaintenanceRunConfig, ws: Workspace) -> MaintenanceRun:
+    import mlflow
+
+    check_config_against_data(cfg, ws)
+    m = cfg.model
+    tracking.configure(cfg.tracking, ws)
+    t0 = time.perf_counter()
+    data = load_maintenance_data(ws, m)
+    rows = {name: data.part(name) for name in ("fit", "valid", "test")}
+    y = {name: r["label"].to_numpy() for name, r in rows.items()}
+    with mlflow.start_run(run_name=m.name) as run:
+        mlflow.set_tag("gridml.task", "asset-failure")
+        scaler = Scaler.fit(data.cube, data.train_day_mask())
+        x = {name: sequences(data, r, scaler, m.window_days) for name, r in rows.items()}
+        t1 = time.perf_counter()
+        net = fit_sequence_model(x["fit"], y["fit"], x["valid"], y["valid"], data.features, m)
+        seq_seconds = time.perf_counter() - t1
+        for h in net.history:
+            step = int(h["epoch"])
+            mlflow.log_metric(f"{m.architecture}.train_loss", h["loss"], step=step)
+            mlflow.log_metric(f"{m.architecture}.valid_score", h["val"], step=step)
+        flat = {name: flat_features(data, r, m.window_days) for name, r in rows.items()}
+        t1 = time.perf_counter()
+        gbm = fit_lightgbm(flat["fit"], y["fit"], flat["valid"], y["valid"], m)
+        gbm_seconds = time.perf_counter() - t1
+
+        scored = {
+            m.architecture: _scores(data, rows["test"], net.predict_proba(x["test"])),
+            "lightgbm": _scores(data, rows["test"], gbm.predict_proba(flat["test"])),
+        }
+        results = {
+            name: evaluate(frame, data.failures, m.alert_budget, m.alert_period_days)
+            for name, frame in scored.items()
+        }
+        results[m.architecture] |= {"fit_seconds": seq_seconds, "epochs": len(net.history)}
+        results["lightgbm"] |= {
+            "fit_seconds": gbm_seconds,
+            "best_iteration": float(gbm.booster.best_iteration or gbm.booster.num_trees()),
+        }
+        metrics = {
+            f"{name}.{key}": float(v)
+            for name, res in results.items()
+            for key, v in res.items()
+            if v == v  # drop NaN
+        }
+        mlflow.log_metrics(metrics)
+        table = pd.DataFrame(results).T.rename_axis("model").reset_index()
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            table.to_csv(out / "metrics.csv", index=False)
+            pd.DataFrame(net.history).to_csv(out / "training_curve.csv", index=False)
+            _pr_plot(scored, out / "pr_curve.png")
+            _reliability_plot(scored, out / "calibration.png")
+            mlflow.log_artifacts(str(out), artifact_path="evaluation")
+
+        train_rows = data.part("fit", "valid")
+        training_frame = pd.concat(
+            [
+                train_rows[[KEY, TIME, "label"]].reset_index(drop=True),
+                flat_features(data, train_rows, m.window_days).reset_index(drop=True),
+            ],
+            axis=1,
+        )
+        tracking.log_lineage(
+            cfg,
+            feature_service=m.feature_service,
+            training_frame=training_frame,
+            dataset_name="asset_failure_training",
+            targets="label",
+        )
+        example = input_example(data, m, EXAMPLE_TRANSFORMERS)
+        uri = log_maintenance_model(net, scaler, m, example)
+        version = tracking.register(
+            uri, cfg.registered_model, "challenger", tags={"run_id": run.info.run_id}
+        )
+        mlflow.log_metric("total_seconds", time.perf_counter() - t0)
+    log.info(
+        "registered %s version %d as challenger (run %s)",
+        cfg.registered_model,
+        version,
+        run.info.run_id,
+    )
+    return MaintenanceRun(run.info.run_id, uri, version, table, example)
