@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel
 
 from gridml.cli.common import WorkspaceOption, user_errors, workspace
 
 app = typer.Typer(help="Train models: backtest, MLflow tracking, registry.", no_args_is_help=True)
+
+TrackingUriOption = Annotated[
+    str | None,
+    typer.Option(help="MLflow tracking URI [default: sqlite:///WORKSPACE/mlflow.db]."),
+]
+C = TypeVar("C", bound=BaseModel)
+
+
+def with_tracking_uri(cfg: C, tracking_uri: str | None) -> C:
+    """The run config with its `tracking.tracking_uri` replaced by the CLI flag (if given)."""
+    if not tracking_uri:
+        return cfg
+    tracking = cfg.tracking.model_copy(update={"tracking_uri": tracking_uri})  # type: ignore[attr-defined]
+    return cfg.model_copy(update={"tracking": tracking})
 
 
 @app.command()
@@ -17,10 +32,7 @@ def demand(
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Demand config (YAML, see DemandConfig).")
     ] = Path("experiments/demand.yaml"),
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(help="MLflow tracking URI [default: sqlite:///WORKSPACE/mlflow.db]."),
-    ] = None,
+    tracking_uri: TrackingUriOption = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Forecast hourly demand of transformers, feeders, substations and the zone.
@@ -32,18 +44,10 @@ def demand(
     """
     from gridml.training.demand.config import DemandConfig
     from gridml.training.demand.pipeline import train_demand
-    from gridml.training.tracking import TrackingConfig
 
     with user_errors():
         cfg = DemandConfig.read_yaml(config)
-        if tracking_uri:
-            cfg = cfg.model_copy(
-                update={
-                    "tracking": TrackingConfig(
-                        **(cfg.tracking.model_dump() | {"tracking_uri": tracking_uri})
-                    )
-                }
-            )
+        cfg = with_tracking_uri(cfg, tracking_uri)
         run = train_demand(cfg, workspace(ws))
     summary = run.backtest.summary
     typer.echo(
@@ -68,10 +72,7 @@ def maintenance(
         Path,
         typer.Option("--config", "-c", help="Maintenance config (YAML, see MaintenanceRunConfig)."),
     ] = Path("experiments/maintenance.yaml"),
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(help="MLflow tracking URI [default: sqlite:///WORKSPACE/mlflow.db]."),
-    ] = None,
+    tracking_uri: TrackingUriOption = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Predict transformer failures within the horizon from daily feature sequences.
@@ -82,18 +83,10 @@ def maintenance(
     everything to MLflow and registers the sequence model as asset-failure@challenger.
     """
     from gridml.training.maintenance.pipeline import MaintenanceRunConfig, train_maintenance
-    from gridml.training.tracking import TrackingConfig
 
     with user_errors():
         cfg = MaintenanceRunConfig.read_yaml(config)
-        if tracking_uri:
-            cfg = cfg.model_copy(
-                update={
-                    "tracking": TrackingConfig(
-                        **(cfg.tracking.model_dump() | {"tracking_uri": tracking_uri})
-                    )
-                }
-            )
+        cfg = with_tracking_uri(cfg, tracking_uri)
         run = train_maintenance(cfg, workspace(ws))
     columns = [
         "model",
@@ -115,10 +108,7 @@ def theft(
     config: Annotated[
         Path, typer.Option("--config", "-c", help="Theft config (YAML, see TheftRunConfig).")
     ] = Path("experiments/theft.yaml"),
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(help="MLflow tracking URI [default: sqlite:///WORKSPACE/mlflow.db]."),
-    ] = None,
+    tracking_uri: TrackingUriOption = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Detect electricity theft: Wide & Deep CNN and a LightGBM baseline.
@@ -131,18 +121,10 @@ def theft(
     import pandas as pd
 
     from gridml.training.theft.pipeline import TheftRunConfig, train_theft
-    from gridml.training.tracking import TrackingConfig
 
     with user_errors():
         cfg = TheftRunConfig.read_yaml(config)
-        if tracking_uri:
-            cfg = cfg.model_copy(
-                update={
-                    "tracking": TrackingConfig(
-                        **(cfg.tracking.model_dump() | {"tracking_uri": tracking_uri})
-                    )
-                }
-            )
+        cfg = with_tracking_uri(cfg, tracking_uri)
         run = train_theft(cfg, workspace(ws))
     names = ["roc_auc", "pr_auc", "precision_at_1pct", "precision_at_5pct", "map_at_100"]
     rows = {
