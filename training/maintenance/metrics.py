@@ -6,35 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gridml.training.classification import average_precision, roc_auc
+
 KEY = "transformer_id"
 TIME = "event_timestamp"
-
-
-def average_precision(y: np.ndarray, score: np.ndarray) -> float:
-    """PR-AUC as average precision: sum over thresholds of (R_n - R_{n-1}) * P_n (ties grouped,
-    as scikit-learn). NaN without positives."""
-    y = np.asarray(y, dtype=float)
-    score = np.asarray(score, dtype=float)
-    positives = y.sum()
-    if positives == 0:
-        return float("nan")
-    order = np.argsort(-score, kind="mergesort")
-    y, score = y[order], score[order]
-    last = np.r_[np.flatnonzero(np.diff(score) != 0), len(score) - 1]  # end of each tie group
-    tp = np.cumsum(y)[last]
-    precision = tp / (last + 1)
-    recall = tp / positives
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
-
-
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC-AUC as the Mann-Whitney statistic (ties count one half). NaN with one class."""
-    y = np.asarray(y, dtype=bool)
-    n_pos, n_neg = y.sum(), (~y).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = pd.Series(np.asarray(score, dtype=float)).rank(method="average").to_numpy()
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def issue_days(times: pd.Series, period_days: int = 7) -> pd.Series:

@@ -22,6 +22,7 @@ import pandas as pd
 from gridml.config import BaseConfig, ConfigError
 from gridml.errors import MissingDataError
 from gridml.training import tracking
+from gridml.training.classification import pr_plot, reliability_plot
 from gridml.training.maintenance.config import MaintenanceConfig
 from gridml.training.maintenance.dataset import (
     KEY,
@@ -75,49 +76,6 @@ def check_config_against_data(cfg: MaintenanceRunConfig, ws: Workspace) -> None:
 
 def _scores(data: MaintenanceData, rows: pd.DataFrame, score: np.ndarray) -> pd.DataFrame:
     return rows[[KEY, TIME, "label"]].assign(score=score).reset_index(drop=True)
-
-
-def _pr_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-score, kind="mergesort")
-    y = np.asarray(y, float)[order]
-    tp = np.cumsum(y)
-    precision = tp / np.arange(1, len(y) + 1)
-    recall = tp / max(y.sum(), 1.0)
-    return np.r_[0.0, recall], np.r_[precision[0] if len(y) else 1.0, precision]
-
-
-def _pr_plot(scored: dict[str, pd.DataFrame], path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 5))
-    ax = fig.subplots()
-    for name, frame in scored.items():
-        r, p = _pr_curve(frame["label"].to_numpy(), frame["score"].to_numpy())
-        ax.step(r, p, where="post", label=name)
-    base = next(iter(scored.values()))["label"].mean()
-    ax.axhline(base, color="grey", ls="--", lw=1, label=f"random ({base:.3f})")
-    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, held-out period")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.legend()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-
-
-def _reliability_plot(scored: dict[str, pd.DataFrame], path: Path, bins: int = 10) -> None:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 5))
-    ax = fig.subplots()
-    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfect")
-    for name, frame in scored.items():
-        # quantile bins: most probabilities are tiny, equal-width bins would be mostly empty
-        q = pd.qcut(frame["score"], bins, duplicates="drop")
-        g = frame.groupby(q, observed=True).agg(p=("score", "mean"), y=("label", "mean"))
-        ax.plot(g["p"], g["y"], marker="o", label=name)
-    ax.set(xlabel="mean predicted probability", ylabel="observed failure rate")
-    ax.set_title("Reliability (calibration), held-out period")
-    ax.legend()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
 
 
 def input_example(data: MaintenanceData, cfg: MaintenanceConfig, n: int) -> pd.DataFrame:
@@ -186,8 +144,11 @@ def train_maintenance(cfg: MaintenanceRunConfig, ws: Workspace) -> MaintenanceRu
             out = Path(tmp)
             table.to_csv(out / "metrics.csv", index=False)
             pd.DataFrame(net.history).to_csv(out / "training_curve.csv", index=False)
-            _pr_plot(scored, out / "pr_curve.png")
-            _reliability_plot(scored, out / "calibration.png")
+            curves = {n: (f["label"].to_numpy(), f["score"].to_numpy()) for n, f in scored.items()}
+            pr_plot(curves, out / "pr_curve.png", "Precision-recall, held-out period")
+            reliability_plot(
+                curves, out / "calibration.png", "Calibration, held-out period", "failure"
+            )
             mlflow.log_artifacts(str(out), artifact_path="evaluation")
 
         train_rows = data.part("fit", "valid")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.features.contracts import THEFT_ATTACKS
+from gridml.training.classification import average_precision, roc_auc
 
 
 def _arrays(y, score) -> tuple[np.ndarray, np.ndarray]:
@@ -19,28 +20,12 @@ def _arrays(y, score) -> tuple[np.ndarray, np.ndarray]:
     return y, s
 
 
-def roc_auc(y, score) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties count half); NaN with one class only."""
-    y, s = _arrays(y, score)
-    pos, neg = (y == 1).sum(), (y == 0).sum()
-    if pos == 0 or neg == 0:
-        return float("nan")
-    ranks = pd.Series(s).rank(method="average").to_numpy()
-    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
 def _order(s: np.ndarray) -> np.ndarray:
     return np.argsort(-s, kind="stable")
 
 
-def pr_auc(y, score) -> float:
-    """Average precision: mean of the precision at the rank of each positive."""
-    y, s = _arrays(y, score)
-    if (y == 1).sum() == 0:
-        return float("nan")
-    hits = y[_order(s)]
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float(precision[hits == 1].mean())
+#: PR-AUC, as average precision (the shared implementation, ties grouped as scikit-learn).
+pr_auc = average_precision
 
 
 def top_k(n: int, budget: float) -> int:

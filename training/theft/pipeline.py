@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure  # the object API: no global backend, no pyplot state
 
 from gridml.config import BaseConfig
 from gridml.training import tracking
+from gridml.training.classification import pr_plot, reliability_plot
 from gridml.training.theft import dataset
 from gridml.training.theft.config import TheftConfig
 from gridml.training.theft.metrics import evaluate
@@ -55,43 +55,6 @@ class TheftRun:
     version: int
     metrics: dict[str, float] = field(default_factory=dict)  # "wide_deep.pr_auc", ...
     history: list[dict[str, float]] = field(default_factory=list)  # Wide & Deep per epoch
-
-
-def _plots(y: np.ndarray, scores: dict[str, np.ndarray], out: Path) -> list[Path]:
-    """PR curves and reliability (calibration) diagrams of the models on the test samples."""
-    fig = Figure(figsize=(6, 5))
-    ax = fig.subplots()
-    for name, s in scores.items():
-        hits = y[np.argsort(-s, kind="stable")]
-        tp = np.cumsum(hits)
-        precision = tp / np.arange(1, len(hits) + 1)
-        recall = tp / max(hits.sum(), 1)
-        ax.plot(recall, precision, label=name)
-    ax.axhline(y.mean(), color="grey", ls=":", label=f"prevalence {y.mean():.3f}")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
-    ax.set_title("Precision-recall on held-out meters and days")
-    ax.legend(loc="upper right")
-    fig.tight_layout()
-    pr_path = out / "pr_curve.png"
-    fig.savefig(pr_path, dpi=90)
-
-    fig = Figure(figsize=(6, 5))
-    ax = fig.subplots()
-    bins = np.linspace(0, 1, 11)
-    for name, s in scores.items():
-        which = np.clip(np.digitize(s, bins) - 1, 0, len(bins) - 2)
-        frame = pd.DataFrame({"bin": which, "p": s, "y": y}).groupby("bin").mean()
-        ax.plot(frame["p"], frame["y"], marker="o", label=name)
-    ax.plot([0, 1], [0, 1], color="grey", ls=":", label="perfect")
-    ax.set_xlabel("predicted probability (bin mean)")
-    ax.set_ylabel("observed theft rate")
-    ax.set_title("Calibration on held-out meters and days")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
-    cal_path = out / "calibration.png"
-    fig.savefig(cal_path, dpi=90)
-    return [pr_path, cal_path]
 
 
 def _lineage_frame(samples: dataset.TheftSamples) -> pd.DataFrame:
@@ -167,7 +130,10 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
 
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            _plots(y, scores, out)
+            curves = {name: (y, s) for name, s in scores.items()}
+            title = "held-out meters and days"
+            pr_plot(curves, out / "pr_curve.png", f"Precision-recall, {title}")
+            reliability_plot(curves, out / "calibration.png", f"Calibration, {title}", "theft")
             pd.DataFrame(wide_deep.history).to_csv(out / "wide_deep_history.csv", index=False)
             pd.Series(metrics, name="value").rename_axis("metric").to_csv(out / "metrics.csv")
             mlflow.log_artifacts(str(out), artifact_path="evaluation")
