@@ -411,6 +411,7 @@ def register(
             f"model {name} version {mv.version} is {mv.status}, not READY: {mv.status_message}"
         )
     client.set_registered_model_alias(name, alias, mv.version)
+    _log.info("registered %s version %s as %s (%s)", name, mv.version, alias, model_uri)
     return int(mv.version)
 
 

@@ -7,7 +7,6 @@ Thin wiring over the library: dataset -> backtest -> reconciliation -> final fit
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ from gridml.training.demand.dataset import HOUR, design, load_demand_data, local
 from gridml.training.demand.lgbm import QuantileLGBM
 from gridml.training.demand.pyfunc import log_demand_model
 from gridml.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,12 +110,6 @@ def train_demand(cfg: DemandConfig, ws: Workspace) -> DemandRun:
             uri, cfg.registered_model, "challenger", tags={"run_id": run.info.run_id}
         )
         mlflow.log_metric("total_seconds", time.perf_counter() - t0)
-    log.info(
-        "registered %s version %d as challenger (run %s)",
-        cfg.registered_model,
-        version,
-        run.info.run_id,
-    )
     return DemandRun(run.info.run_id, uri, version, result, reconciliation)
 
 

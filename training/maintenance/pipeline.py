@@ -10,7 +10,6 @@ curves, metrics, PR and reliability plots, lineage) -> pyfunc registered as
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 import time
 from dataclasses import dataclass
@@ -38,7 +37,6 @@ from gridml.training.maintenance.pyfunc import log_maintenance_model, naive_utc
 from gridml.training.tracking import TrackingConfig
 from gridml.workspace import Workspace
 
-log = logging.getLogger(__name__)
 EXAMPLE_TRANSFORMERS = 3
 
 
@@ -172,10 +170,4 @@ def train_maintenance(cfg: MaintenanceRunConfig, ws: Workspace) -> MaintenanceRu
             uri, cfg.registered_model, "challenger", tags={"run_id": run.info.run_id}
         )
         mlflow.log_metric("total_seconds", time.perf_counter() - t0)
-    log.info(
-        "registered %s version %d as challenger (run %s)",
-        cfg.registered_model,
-        version,
-        run.info.run_id,
-    )
     return MaintenanceRun(run.info.run_id, uri, version, table, example)

@@ -9,7 +9,6 @@ lineage, a caveat about synthetic attacks) -> Wide & Deep pyfunc registered as
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -28,8 +27,6 @@ from gridml.training.theft.models import LightGBMTheft, WideDeepTheft
 from gridml.training.theft.pyfunc import log_theft_model
 from gridml.training.tracking import TrackingConfig
 from gridml.workspace import Workspace
-
-log = logging.getLogger(__name__)
 
 CAVEAT = (
     "The attacks in this zone are synthetic (injected by the zone generator with known shapes "
@@ -154,10 +151,4 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
             uri, cfg.registered_model, "challenger", tags={"run_id": run.info.run_id}
         )
         mlflow.log_metric("total_seconds", time.perf_counter() - t0)
-    log.info(
-        "registered %s version %d as challenger (run %s)",
-        cfg.registered_model,
-        version,
-        run.info.run_id,
-    )
     return TheftRun(run.info.run_id, uri, version, metrics, list(wide_deep.history))
