@@ -49,3 +49,20 @@ def medium_zone(medium_zone_cfg: ZoneConfig, tmp_path_factory: pytest.TempPathFa
     ws = Workspace(tmp_path_factory.mktemp("medium_zone"))
     generate_zone(medium_zone_cfg, ws, progress=False)
     return ws
+
+
+@pytest.fixture(scope="session")
+def medium_store(medium_zone: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A copy of the medium zone (feeds and labels) with its feature tables and Feast store,
+    built once for every test that trains on it. Tests may add runs and models to it."""
+    import shutil
+
+    from gridml.features.store import repo
+    from gridml.features.tables.build import build_tables
+
+    ws = Workspace(tmp_path_factory.mktemp("medium_store"))
+    shutil.copytree(medium_zone.feeds, ws.feeds)
+    shutil.copytree(medium_zone.labels, ws.labels)
+    build_tables(ws, progress=False)
+    repo.apply_definitions(ws)
+    return ws

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import time
 from pathlib import Path
 
 import pytest
 
-from gridml.features.store import repo
-from gridml.features.tables.build import build_tables
 from gridml.training.theft.pipeline import TheftRun, TheftRunConfig, train_theft
 from gridml.workspace import Workspace
 
@@ -23,37 +19,16 @@ def cfg() -> TheftRunConfig:
 
 
 @pytest.fixture(scope="module")
-def theft_store(medium_zone: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """A copy of the medium zone (feeds AND labels) with feature tables and Feast definitions."""
-    ws = Workspace(tmp_path_factory.mktemp("theft_pipeline_ws"))
-    shutil.copytree(medium_zone.feeds, ws.feeds)
-    shutil.copytree(medium_zone.labels, ws.labels)
-    build_tables(ws, progress=False)
-    repo.apply_definitions(ws)
-    return ws
-
-
-@pytest.fixture(scope="module")
-def theft_run(theft_store: Workspace, cfg: TheftRunConfig) -> tuple[TheftRun, float]:
-    import torch
-
-    torch.set_num_threads(4)
-    start = time.perf_counter()
-    run = train_theft(cfg, theft_store)
-    seconds = time.perf_counter() - start
-    print(f"\ntrain_theft: {seconds:.1f} s")
-    for key in sorted(run.metrics):
-        print(f"  {key} = {run.metrics[key]:.4f}")
-    return run, seconds
+def theft_run(medium_store: Workspace, cfg: TheftRunConfig) -> TheftRun:
+    return train_theft(cfg, medium_store)
 
 
 def test_run_has_both_models_metrics_plots_lineage_and_caveat(
-    theft_run: tuple[TheftRun, float],
+    theft_run: TheftRun,
 ) -> None:
     from mlflow.tracking import MlflowClient
 
-    run, seconds = theft_run
-    assert seconds < 90
+    run = theft_run
     client = MlflowClient()
     data = client.get_run(run.run_id)
     metrics = data.data.metrics
@@ -81,14 +56,14 @@ def test_run_has_both_models_metrics_plots_lineage_and_caveat(
 
 
 def test_challenger_predicts_probabilities_ranks_and_reasons(
-    theft_run: tuple[TheftRun, float], cfg: TheftRunConfig
+    theft_run: TheftRun, cfg: TheftRunConfig
 ) -> None:
     import mlflow
     from mlflow.models import Model
 
     from gridml.training.tracking import resolve
 
-    run, _ = theft_run
+    run = theft_run
     assert resolve(cfg.registered_model, ("challenger",)) == (run.version, "challenger")
     uri = f"models:/{cfg.registered_model}@challenger"
     example = Model.load(uri).load_input_example(mlflow.artifacts.download_artifacts(uri))
@@ -102,7 +77,7 @@ def test_challenger_predicts_probabilities_ranks_and_reasons(
 
 
 def test_cli_trains_and_registers_a_new_challenger(
-    theft_store: Workspace, theft_run: tuple[TheftRun, float], cfg: TheftRunConfig
+    medium_store: Workspace, theft_run: TheftRun, cfg: TheftRunConfig
 ) -> None:
     from typer.testing import CliRunner
 
@@ -110,12 +85,12 @@ def test_cli_trains_and_registers_a_new_challenger(
     from gridml.training.tracking import resolve
 
     result = CliRunner().invoke(
-        app, ["train", "theft", "--config", str(SMALL), "--workspace", str(theft_store.root)]
+        app, ["train", "theft", "--config", str(SMALL), "--workspace", str(medium_store.root)]
     )
     assert result.exit_code == 0, result.output
     assert "wide_deep" in result.output and "lightgbm" in result.output
     version, _ = resolve(cfg.registered_model, ("challenger",))
-    assert version == theft_run[0].version + 1
+    assert version == theft_run.version + 1
 
 
 def test_bad_theft_config_fails_fast(tmp_path: Path) -> None:

@@ -3,15 +3,12 @@ trained on it once per session (a copy of the zone: the shared fixture stays rea
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from gridml.features.store import repo
-from gridml.features.tables.build import build_tables
 from gridml.training.maintenance.config import MaintenanceConfig
 from gridml.training.maintenance.dataset import (
     MaintenanceData,
@@ -39,12 +36,8 @@ class Trained:
 
 
 @pytest.fixture(scope="session")
-def maintenance_ws(medium_zone: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    ws = Workspace(tmp_path_factory.mktemp("maintenance-zone"))
-    shutil.copytree(medium_zone.feeds, ws.feeds)
-    build_tables(ws, progress=False)
-    repo.apply_definitions(ws)
-    return ws
+def maintenance_ws(medium_store: Workspace) -> Workspace:
+    return medium_store
 
 
 @pytest.fixture(scope="session")

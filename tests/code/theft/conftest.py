@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from gridml.features.store import repo
-from gridml.features.tables.build import build_tables
 from gridml.training.theft import dataset
 from gridml.training.theft.config import TheftConfig, WideDeepConfig
 from gridml.workspace import Workspace
@@ -21,13 +17,8 @@ def theft_cfg() -> TheftConfig:
 
 
 @pytest.fixture(scope="session")
-def theft_ws(medium_zone: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    ws = Workspace(tmp_path_factory.mktemp("theft_ws"))
-    shutil.copytree(medium_zone.feeds, ws.feeds)
-    shutil.copytree(medium_zone.labels, ws.labels)
-    build_tables(ws, progress=False)
-    repo.apply_definitions(ws)
-    return ws
+def theft_ws(medium_store: Workspace) -> Workspace:
+    return medium_store
 
 
 @pytest.fixture(scope="session")
