@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 from gridml.cli.main import app
 from gridml.config import ConfigError
 from gridml.training.demand.config import BacktestConfig, DemandConfig, LightGBMConfig
-from gridml.training.demand.tune import TuneConfig, redact, tune_demand
+from gridml.training.demand.tune import TuneConfig, tune_demand
 from gridml.training.tracking import TrackingConfig
+from gridml.training.tuning import redact
 from gridml.workspace import Workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
