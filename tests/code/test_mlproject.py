@@ -23,3 +23,8 @@ def test_entry_point_commands_exist(entry: str) -> None:
         stage_and_cmd = words[0].split()[:2]
         result = CliRunner().invoke(app, [*stage_and_cmd, "--help"])
         assert result.exit_code == 0, (entry, stage_and_cmd, result.output)
+
+
+def test_every_model_can_be_trained_and_tuned() -> None:
+    for model in ("demand", "maintenance", "theft"):
+        assert {model, f"tune_{model}"} <= set(ENTRY_POINTS), model

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,3 +25,17 @@ def store_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     repo.apply_definitions(ws)
     repo.materialize(ws)
     return ws
+
+
+@pytest.fixture
+def clean_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """MLflow variables unset during the test; MLflow's global state cleared afterwards."""
+    import mlflow
+
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(var, raising=False)
+    yield
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)

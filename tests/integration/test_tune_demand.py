@@ -4,10 +4,8 @@ one MLflow parent run with a child run per trial, the tuned config written and r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import optuna
 import pytest
 import yaml
@@ -36,18 +34,6 @@ def _config(experiment: str) -> DemandConfig:
         lightgbm=LightGBMConfig(n_estimators=20, num_threads=1),
         tracking=TrackingConfig(experiment=experiment),
     )
-
-
-@pytest.fixture
-def clean_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """MLflow variables unset during the test; MLflow's global state cleared afterwards."""
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
-        monkeypatch.delenv(var, raising=False)
-    yield
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
 
 
 @pytest.mark.usefixtures("clean_mlflow")

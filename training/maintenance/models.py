@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -241,9 +242,13 @@ def fit_sequence_model(
     y_val: np.ndarray,
     features: list[str],
     cfg: MaintenanceConfig,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> SequenceModel:
     """Weighted BCE (pos_weight = negatives / positives, capped), AdamW, early stopping on
-    validation average precision (validation loss when it has no positive), Platt calibration."""
+    validation average precision (validation loss when it has no positive), Platt calibration.
+
+    `on_epoch` is called with each epoch's history row (epoch, loss, val); an exception it
+    raises (e.g. `optuna.TrialPruned`) stops the fit."""
     import torch
     from torch import nn
 
@@ -277,6 +282,8 @@ def fit_sequence_model(
             else:
                 score = -float(loss_fn(torch.from_numpy(margin), torch.zeros(len(margin))))
             model.history.append({"epoch": epoch, "loss": total / len(xf), "val": score})
+            if on_epoch is not None:
+                on_epoch(model.history[-1])
             if score > best + 1e-6:
                 best, best_state, stale = score, copy.deepcopy(net.state_dict()), 0
             else:

@@ -76,6 +76,18 @@ def _scores(data: MaintenanceData, rows: pd.DataFrame, score: np.ndarray) -> pd.
     return rows[[KEY, TIME, "label"]].assign(score=score).reset_index(drop=True)
 
 
+def training_frame(data: MaintenanceData, window: int) -> pd.DataFrame:
+    """The training and validation rows with their labels and flat features (for lineage)."""
+    rows = data.part("fit", "valid")
+    return pd.concat(
+        [
+            rows[[KEY, TIME, "label"]].reset_index(drop=True),
+            flat_features(data, rows, window).reset_index(drop=True),
+        ],
+        axis=1,
+    )
+
+
 def input_example(data: MaintenanceData, cfg: MaintenanceConfig, n: int) -> pd.DataFrame:
     """The model input of `n` transformers at the last day: their last `window_days` days of
     FeatureService values (long: transformer_id, event_timestamp as naive UTC, features)."""
@@ -149,18 +161,10 @@ def train_maintenance(cfg: MaintenanceRunConfig, ws: Workspace) -> MaintenanceRu
             )
             mlflow.log_artifacts(str(out), artifact_path="evaluation")
 
-        train_rows = data.part("fit", "valid")
-        training_frame = pd.concat(
-            [
-                train_rows[[KEY, TIME, "label"]].reset_index(drop=True),
-                flat_features(data, train_rows, m.window_days).reset_index(drop=True),
-            ],
-            axis=1,
-        )
         tracking.log_lineage(
             cfg,
             feature_service=m.feature_service,
-            training_frame=training_frame,
+            training_frame=training_frame(data, m.window_days),
             dataset_name="asset_failure_training",
             targets="label",
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -238,7 +239,14 @@ class WideDeepTheft:
         tab = self.scaler.transform(numeric_features(samples))
         return tuple(torch.as_tensor(a, dtype=torch.float32) for a in (flat, grid, tab))
 
-    def fit(self, train: TheftSamples, val: TheftSamples) -> WideDeepTheft:
+    def fit(
+        self,
+        train: TheftSamples,
+        val: TheftSamples,
+        on_epoch: Callable[[dict[str, float]], None] | None = None,
+    ) -> WideDeepTheft:
+        """`on_epoch` is called with each epoch's history row (epoch, train_loss, val_pr_auc);
+        an exception it raises (e.g. `optuna.TrialPruned`) stops the fit."""
         import torch
 
         c = self.cfg.wide_deep
@@ -269,6 +277,8 @@ class WideDeepTheft:
                 total += float(loss.detach()) * len(idx)
             score = pr_auc(val.labels, self._logits(val_x))
             self.history.append({"epoch": epoch, "train_loss": total / len(y), "val_pr_auc": score})
+            if on_epoch is not None:
+                on_epoch(self.history[-1])
             if score > best + 1e-4:
                 best, best_state, stale = score, copy.deepcopy(self.net.state_dict()), 0
             else:

@@ -54,7 +54,7 @@ class TheftRun:
     history: list[dict[str, float]] = field(default_factory=list)  # Wide & Deep per epoch
 
 
-def _lineage_frame(samples: dataset.TheftSamples) -> pd.DataFrame:
+def lineage_frame(samples: dataset.TheftSamples) -> pd.DataFrame:
     meta = samples.meta[["meter_id", "transformer_id", "event_timestamp", "label"]]
     return pd.concat([meta.reset_index(drop=True), samples.features], axis=1)
 
@@ -138,7 +138,7 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
         tracking.log_lineage(
             cfg,
             feature_service=m.feature_service,
-            training_frame=_lineage_frame(train),
+            training_frame=lineage_frame(train),
             dataset_name="theft_training",
             targets="label",
         )
