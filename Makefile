@@ -11,6 +11,8 @@ STAMP := $(VENV)/.installed
 WORKSPACE ?= workspace
 ZONE ?= experiments/zone.yaml
 DEMAND ?= experiments/demand.yaml
+MAINTENANCE ?= experiments/maintenance.yaml
+THEFT ?= experiments/theft.yaml
 export GRIDML_WORKSPACE := $(abspath $(WORKSPACE))
 
 $(STAMP): pyproject.toml
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## Create .venv and install gridml with its pinned stack
 
 .PHONY: demo
-demo: $(STAMP) ## Run the platform end to end on the default zone: data, features, demand model
+demo: $(STAMP) ## Run the platform end to end on the default zone: data, features, the three models
 	$(BIN)/gridml data generate --config $(ZONE)
 	$(BIN)/gridml data validate
 	$(BIN)/gridml features build
@@ -34,6 +36,8 @@ demo: $(STAMP) ## Run the platform end to end on the default zone: data, feature
 	$(BIN)/gridml features online theft_detection_v1 --id M000001
 	$(BIN)/gridml features online asset_failure_v1
 	$(BIN)/gridml train demand --config $(DEMAND)
+	$(BIN)/gridml train maintenance --config $(MAINTENANCE)
+	$(BIN)/gridml train theft --config $(THEFT)
 
 .PHONY: test
 test: $(STAMP) ## Lint, then run every test (unit, integration and slow)
