@@ -81,7 +81,14 @@ class TabularScaler:
 
 
 def numeric_features(samples: TheftSamples) -> pd.DataFrame:
-    return samples.features.apply(pd.to_numeric, errors="coerce").astype(float)
+    """The Feast features as floats, with `zero_hours_day` counting only the zero-reading hours
+    that no supply interruption explains: a meter reads zero while the supply is off, so those
+    hours are no evidence of tampering (without this, a day-long outage scored like an attack)."""
+    frame = samples.features.apply(pd.to_numeric, errors="coerce").astype(float)
+    if {"zero_hours_day", "outage_hours_day"} <= set(frame.columns):
+        explained = frame["outage_hours_day"].fillna(0.0)
+        frame["zero_hours_day"] = (frame["zero_hours_day"] - explained).clip(lower=0.0)
+    return frame
 
 
 @dataclass
