@@ -221,26 +221,60 @@ def load_maintenance_data(ws: Workspace, cfg: MaintenanceConfig) -> MaintenanceD
     return assemble(features, names, failures, replacements, cfg)
 
 
+SKEW_LOG = 2.0  # features at least this right-skewed (and never negative) are log-scaled
+LOG_OFFSET_QUANTILE = 0.05  # log(x + c), c = this quantile of the feature's positive values
+
+
+def _skewness(values: np.ndarray) -> float:
+    std = values.std()
+    return float(((values - values.mean()) ** 3).mean() / std**3) if std > 0 else 0.0
+
+
 @dataclass
 class Scaler:
-    """Per-feature standardisation fitted on training days (NaN ignored)."""
+    """Per-feature standardisation fitted on training days (NaN ignored).
+
+    Non-negative, strongly right-skewed features (the ageing acceleration factor, exponential in
+    the hot-spot temperature; accumulated ageing hours; dissolved gases; overload hours) are
+    standardised on log(x + c), with c a small positive quantile of the feature: on a linear
+    scale a few extreme units would set the spread and a unit ageing 4x faster than usual
+    would hardly move its input. `log_offset` holds c, NaN for the linear features."""
 
     mean: np.ndarray
     std: np.ndarray
+    log_offset: np.ndarray | None = None
 
     @classmethod
     def fit(cls, cube: np.ndarray, day_mask: np.ndarray) -> Scaler:
         train = cube[:, day_mask].reshape(-1, cube.shape[-1])
+        offset = np.full(train.shape[1], np.nan, dtype=np.float32)
+        for j in range(train.shape[1]):
+            v = train[:, j][np.isfinite(train[:, j])].astype(np.float64)
+            positive = v[v > 0]
+            if len(positive) and v.min() >= 0 and _skewness(v) >= SKEW_LOG:
+                offset[j] = max(float(np.quantile(positive, LOG_OFFSET_QUANTILE)), 1e-6)
+        train = cls._log(train, offset)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(train, axis=0)
             std = np.nanstd(train, axis=0)
         mean = np.nan_to_num(mean, nan=0.0)
         std = np.where(np.isfinite(std) & (std > 1e-6), std, 1.0)
-        return cls(mean.astype(np.float32), std.astype(np.float32))
+        return cls(mean.astype(np.float32), std.astype(np.float32), offset)
+
+    @staticmethod
+    def _log(values: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
+        if offset is None or not np.isfinite(offset).any():
+            return values
+        logged = np.isfinite(offset)
+        with np.errstate(invalid="ignore"):
+            return np.where(
+                logged, np.log(np.maximum(values, 0) + np.where(logged, offset, 1)), values
+            )
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        return np.clip((values - self.mean) / self.std, -10, 10)
+        z = (self._log(values, self.log_offset) - self.mean) / self.std
+        return np.clip(z, -10, 10)
 
 
 def windows(cube: np.ndarray, tix: np.ndarray, dix: np.ndarray, window: int) -> np.ndarray:

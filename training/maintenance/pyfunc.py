@@ -78,7 +78,11 @@ class AssetFailureModel(mlflow.pyfunc.PythonModel):
     def _set(self, net: object) -> None:
         m = self.meta
         self.model = SequenceModel(net, list(m["features"]), Platt(m["platt_a"], m["platt_b"]))
-        self.scaler = Scaler(np.asarray(m["mean"], np.float32), np.asarray(m["std"], np.float32))
+        self.scaler = Scaler(
+            np.asarray(m["mean"], np.float32),
+            np.asarray(m["std"], np.float32),
+            np.asarray(m.get("log_offset") or [None] * len(m["mean"]), np.float32),  # older: none
+        )
 
     def predict(
         self,
@@ -104,6 +108,9 @@ class AssetFailureModel(mlflow.pyfunc.PythonModel):
 
 
 def model_meta(model: SequenceModel, scaler: Scaler, cfg: MaintenanceConfig) -> dict:
+    offset = (
+        scaler.log_offset if scaler.log_offset is not None else np.full_like(scaler.mean, np.nan)
+    )
     return {
         "features": list(model.features),
         "architecture": cfg.architecture,
@@ -116,6 +123,7 @@ def model_meta(model: SequenceModel, scaler: Scaler, cfg: MaintenanceConfig) -> 
         "platt_b": model.calibration.b,
         "mean": scaler.mean.astype(float).tolist(),
         "std": scaler.std.astype(float).tolist(),
+        "log_offset": [float(c) if np.isfinite(c) else None for c in offset],  # null: linear
     }
 
 
