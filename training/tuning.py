@@ -153,6 +153,7 @@ class TrialReporter:
     def __init__(self, trial: optuna.Trial) -> None:
         self.trial = trial
         self.steps = 0
+        self.best: float | None = None
 
     def report(self, value: float, step: int, metrics: Mapping[str, float] | None = None) -> None:
         """Log `metrics` and the objective so far at `step`; raise `optuna.TrialPruned` when the
@@ -164,6 +165,11 @@ class TrialReporter:
         self.steps += 1
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at step {step}: {value:.4f}")
+
+    def report_best(self, value: float, step: int, metrics: Mapping[str, float]) -> None:
+        """`report` the best value so far (maximised), for a fit that keeps its best epoch."""
+        self.best = value if self.best is None else max(self.best, value)
+        self.report(self.best, step, metrics)
 
     def complete(self, value: float) -> None:
         import mlflow

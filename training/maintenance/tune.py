@@ -123,14 +123,11 @@ def _objective(
         params = search_space(trial)
         m = tuned_model(cfg, params)
         x = inputs.x(m.window_days)
-        best: list[float] = []
-
         with trial_run(trial, tune.study_name, params) as run:
 
             def on_epoch(row: dict[str, float]) -> None:
-                best.append(max([row["val"], *best[-1:]]))
                 metrics = {"train_loss": row["loss"], "valid_pr_auc": row["val"]}
-                run.report(best[-1], int(row["epoch"]), metrics)
+                run.report_best(row["val"], int(row["epoch"]), metrics)
 
             net = fit_sequence_model(
                 x["fit"], y_fit, x["valid"], y_val, inputs.data.features, m, on_epoch=on_epoch

@@ -225,6 +225,13 @@ def split(samples: TheftSamples, cfg: TheftConfig) -> Split:
     )
 
 
+def labelled_split(ws: Workspace, cfg: TheftConfig) -> tuple[TheftSamples, Split]:
+    """Every sample, built from the features alone, then labelled, and its split."""
+    features = build_samples(ws, cfg)  # feature-only: labels are read afterwards
+    samples = attach_labels(features, read_labels(ws), cfg)
+    return samples, split(samples, cfg)
+
+
 def own_series_features(raw: np.ndarray) -> dict[str, np.ndarray]:
     """The meter_daily features computed from a meter's own daily kWh, at the window's last day
     (same formulas as features/tables/meter.py): for what-if checks on edited series."""

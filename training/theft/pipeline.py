@@ -59,15 +59,22 @@ def lineage_frame(samples: dataset.TheftSamples) -> pd.DataFrame:
     return pd.concat([meta.reset_index(drop=True), samples.features], axis=1)
 
 
+def data_metrics(**parts: dataset.TheftSamples) -> dict[str, float]:
+    """`data.<part>.samples` and `data.<part>.positives` of each labelled part."""
+    return {
+        f"data.{name}.{what}": float(v)
+        for name, part in parts.items()
+        for what, v in (("samples", len(part)), ("positives", part.labels.sum()))
+    }
+
+
 def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
     import mlflow
 
     m = cfg.model
     tracking.configure(cfg.tracking, ws)
     t0 = time.perf_counter()
-    features = dataset.build_samples(ws, m)  # feature-only: labels are read afterwards
-    samples = dataset.attach_labels(features, dataset.read_labels(ws), m)
-    parts = dataset.split(samples, m)
+    samples, parts = dataset.labelled_split(ws, m)
     train, val, test = (samples.take(i) for i in (parts.train, parts.val, parts.test))
     y = test.labels
     with mlflow.start_run(run_name=m.name) as run:
@@ -79,13 +86,7 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
             }
         )
         mlflow.log_text(CAVEAT + "\n", "caveat.md")
-        mlflow.log_metrics(
-            {
-                f"data.{name}.{what}": float(v)
-                for name, part in (("train", train), ("val", val), ("test", test))
-                for what, v in (("samples", len(part)), ("positives", part.labels.sum()))
-            }
-        )
+        mlflow.log_metrics(data_metrics(train=train, val=val, test=test))
         fitted: dict[str, object] = {}
         scores: dict[str, np.ndarray] = {}
         metrics: dict[str, float] = {}

@@ -33,7 +33,7 @@ from gridml.training.theft.config import TheftConfig, WideDeepConfig
 from gridml.training.theft.dataset import TheftSamples
 from gridml.training.theft.metrics import pr_auc
 from gridml.training.theft.models import WideDeepTheft
-from gridml.training.theft.pipeline import TheftRunConfig, lineage_frame
+from gridml.training.theft.pipeline import TheftRunConfig, data_metrics, lineage_frame
 from gridml.training.tuning import (
     Search,
     StudyConfig,
@@ -91,14 +91,11 @@ def _objective(
     def objective(trial: optuna.Trial) -> float:
         params = search_space(trial)
         m = tuned_model(cfg, params)
-        best: list[float] = []
-
         with trial_run(trial, tune.study_name, params) as run:
 
             def on_epoch(row: dict[str, float]) -> None:
-                best.append(max([row["val_pr_auc"], *best[-1:]]))
                 metrics = {"train_loss": row["train_loss"], "valid_pr_auc": row["val_pr_auc"]}
-                run.report(best[-1], int(row["epoch"]), metrics)
+                run.report_best(row["val_pr_auc"], int(row["epoch"]), metrics)
 
             model = WideDeepTheft(m).fit(train, val, on_epoch=on_epoch)
             value = pr_auc(val.labels, model.logits(val))
@@ -115,9 +112,7 @@ def tune_theft(cfg: TheftRunConfig, tune: TheftTuneConfig, ws: Workspace) -> Tun
     m = cfg.model
     tracking.configure(cfg.tracking, ws)
     t0 = time.perf_counter()
-    features = dataset.build_samples(ws, m)  # feature-only: labels are read afterwards
-    samples = dataset.attach_labels(features, dataset.read_labels(ws), m)
-    parts = dataset.split(samples, m)
+    samples, parts = dataset.labelled_split(ws, m)
     train, val = samples.take(parts.train), samples.take(parts.val)  # never the test part
     if val.labels.sum() == 0:
         raise MissingDataError(
@@ -136,12 +131,7 @@ def tune_theft(cfg: TheftRunConfig, tune: TheftTuneConfig, ws: Workspace) -> Tun
         )
         mlflow.set_tag("gridml.split_cutoff", str(parts.cutoff))
         mlflow.log_metrics(
-            {
-                f"data.{name}.{what}": float(v)
-                for name, part in (("train", train), ("val", val))
-                for what, v in (("samples", len(part)), ("positives", part.labels.sum()))
-            }
-            | {"valid.positive_rate": float(val.labels.mean())}
+            data_metrics(train=train, val=val) | {"valid.positive_rate": float(val.labels.mean())}
         )
 
     search = Search(

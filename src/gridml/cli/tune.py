@@ -45,6 +45,25 @@ def _output_option(what: str) -> object:
     return typer.Option("--output", "-o", help=f"Where to write the tuned {what} (YAML).")
 
 
+def _study(
+    trials: int,
+    storage: str | None,
+    study_name: str,
+    timeout: int | None,
+    sampler_seed: int | None,
+    output: Path,
+) -> dict[str, object]:
+    """The options every `gridml tune` command shares, as StudyConfig fields."""
+    return {
+        "trials": trials,
+        "storage": storage,
+        "study_name": study_name,
+        "timeout_s": timeout,
+        "sampler_seed": sampler_seed,
+        "output": output,
+    }
+
+
 def _report(command: str, tune: StudyConfig, result: TuneResult, objective: str) -> None:
     """The best parameters and value, the study's size and how to train the tuned config."""
     from rich.console import Console
@@ -89,14 +108,7 @@ def demand(
 
     with user_errors():
         cfg = DemandConfig.read_yaml(config)
-        tune = TuneConfig(
-            trials=trials,
-            storage=storage,
-            study_name=study_name,
-            timeout_s=timeout,
-            sampler_seed=sampler_seed,
-            output=output,
-        )
+        tune = TuneConfig(**_study(trials, storage, study_name, timeout, sampler_seed, output))
         result = tune_demand(cfg, tune, workspace(ws))
     _report("demand", tune, result, f"{tune.level} P50 MASE")
 
@@ -134,12 +146,7 @@ def maintenance(
     with user_errors():
         cfg = MaintenanceRunConfig.read_yaml(config)
         tune = MaintenanceTuneConfig(
-            trials=trials,
-            storage=storage,
-            study_name=study_name,
-            timeout_s=timeout,
-            sampler_seed=sampler_seed,
-            output=output,
+            **_study(trials, storage, study_name, timeout, sampler_seed, output)
         )
         result = tune_maintenance(cfg, tune, workspace(ws))
     _report("maintenance", tune, result, "validation PR-AUC")
@@ -174,13 +181,6 @@ def theft(
 
     with user_errors():
         cfg = TheftRunConfig.read_yaml(config)
-        tune = TheftTuneConfig(
-            trials=trials,
-            storage=storage,
-            study_name=study_name,
-            timeout_s=timeout,
-            sampler_seed=sampler_seed,
-            output=output,
-        )
+        tune = TheftTuneConfig(**_study(trials, storage, study_name, timeout, sampler_seed, output))
         result = tune_theft(cfg, tune, workspace(ws))
     _report("theft", tune, result, "validation PR-AUC")
