@@ -23,9 +23,9 @@ Concurrency
 
 Lineage (`log_lineage`)
     Tags `gridml.git_commit`, `gridml.feature_service`, `gridml.data_digest`,
-    `gridml.config_class`; the config as `config.yaml` and as flattened params; the training
-    frame as an MLflow dataset input (context "training") whose digest is `frame_digest` of the
-    whole frame.
+    `gridml.config_class`, `gridml.data_start`/`gridml.data_end` (the training window); the
+    config as `config.yaml` and as flattened params; the training frame as an MLflow dataset
+    input (context "training") whose digest is `frame_digest` of the whole frame.
 
 Registry (`register`, `resolve`, `model_uri`)
     Aliases, not stages: a new version is registered as `challenger`; promotion moves `champion`.
@@ -64,6 +64,8 @@ TAG_FEATURE_SERVICE = "gridml.feature_service"
 TAG_DATA_DIGEST = "gridml.data_digest"
 TAG_DATA_ROWS = "gridml.data_rows"
 TAG_CONFIG_CLASS = "gridml.config_class"
+TAG_DATA_START = "gridml.data_start"
+TAG_DATA_END = "gridml.data_end"
 CONFIG_ARTIFACT = "config.yaml"
 DATASET_SAMPLE_ROWS = 1000
 # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH and MAX_ENTITY_KEY_LENGTH (MLflow 3.17);
@@ -344,8 +346,13 @@ def log_lineage(
     training_frame: pd.DataFrame,
     dataset_name: str,
     targets: str | None = None,
+    window: tuple[Any, Any] | None = None,
 ) -> str:
     """Record in the active run what it was trained from; return the frame's digest.
+
+    `window` (first, last timestamp of the training data) is tagged `gridml.data_start` /
+    `gridml.data_end` (ISO, UTC); without it, the range of the frame's `event_timestamp`
+    column when it has one.
 
     Logs tags (git commit, feature service, data digest and rows, config class), the config as
     `config.yaml` and flattened params, and the training frame as a dataset input (context
@@ -369,6 +376,19 @@ def log_lineage(
         }
     )
     dumped = config.model_dump(mode="json")
+    if window is None and "event_timestamp" in training_frame and len(training_frame):
+        window = (training_frame["event_timestamp"].min(), training_frame["event_timestamp"].max())
+    if window is not None:
+        import pandas as pd
+
+        start, end = (pd.Timestamp(t) for t in window)
+        start, end = (t.tz_localize("UTC") if t.tzinfo is None else t for t in (start, end))
+        mlflow.set_tags(
+            {
+                TAG_DATA_START: start.tz_convert("UTC").isoformat(),
+                TAG_DATA_END: end.tz_convert("UTC").isoformat(),
+            }
+        )
     mlflow.log_text(yaml.safe_dump(dumped, sort_keys=False), CONFIG_ARTIFACT)
     mlflow.log_params(flatten_params(dumped))
 

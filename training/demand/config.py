@@ -55,6 +55,13 @@ class DemandConfig(BaseConfig):
     horizon_hours: int = Field(48, ge=1, le=168, description="Hours ahead from each origin.")
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
     history_days: int = Field(365, ge=14, description="Training window before a cut-off.")
+    holdout_days: int = Field(
+        0,
+        ge=0,
+        le=90,
+        description="Most recent days kept out of the final model's training, so that promotion "
+        "gates can score it on data it has not seen (the backtest is unaffected).",
+    )
     train_sample: float = Field(
         0.15, gt=0, le=1, description="Share of (origin, horizon) rows kept for training."
     )

@@ -84,6 +84,11 @@ def train_demand(cfg: DemandConfig, ws: Workspace) -> DemandRun:
         _log_metrics(result, reconciliation)
 
         origins = usable_origins(data, cfg)
+        if cfg.holdout_days:  # the most recent days stay unseen (promotion evaluates on them)
+            cut = data.end - pd.Timedelta(days=cfg.holdout_days)
+            origins = origins[origins + cfg.horizon_hours * HOUR <= cut]
+            if origins.empty:
+                raise MissingDataError(f"holdout_days={cfg.holdout_days} leaves no training day")
         final_origins = origins[origins >= origins[-1] - pd.Timedelta(days=cfg.history_days)]
         final = design(data, cfg, final_origins, sample=cfg.train_sample, keep_inputs=True)
         model = QuantileLGBM(cfg.quantiles, cfg.lightgbm, cfg.seed).fit(
@@ -104,6 +109,7 @@ def train_demand(cfg: DemandConfig, ws: Workspace) -> DemandRun:
             feature_service=cfg.feature_service,
             training_frame=training_frame,
             dataset_name="demand_training",
+            window=(final_origins[0], final_origins[-1] + (cfg.horizon_hours - 1) * HOUR),
         )
         uri = log_demand_model(model, final.inputs)
         version = tracking.register(
