@@ -164,7 +164,8 @@ def load_week_profile(ids: pd.Index, m: dict[str, np.ndarray], grid: Grid) -> pd
     issued at midnight can know."""
     free = m["unconstrained"]
     n = len(ids)
-    midnights = np.arange(1, grid.days) * 24  # hour index of each midnight after the first day
+    # every midnight after the first day, the grid's end included (the latest origin)
+    midnights = np.arange(1, grid.days + 1) * 24
     cols = {}
     for k in range(1, 169):
         at = midnights - k
@@ -172,7 +173,7 @@ def load_week_profile(ids: pd.Index, m: dict[str, np.ndarray], grid: Grid) -> pd
         ok = at >= 0
         values[:, ok] = free[:, at[ok]]
         cols[f"load_{k:03d}h_ago"] = values
-    times = grid.day_index()[1:]
+    times = grid.day_index()[1:].append(pd.DatetimeIndex([grid.start + grid.days * DAY]))
     frame = to_long("series_id", ids, times, cols)
     return frame[LOAD_WEEK_PROFILE.columns]
 
