@@ -1,0 +1,126 @@
+"""Audit trail of promotions and rollbacks: who, when, from which version to which, and the
+verdict of every gate.
+
+Three records of each decision:
+- an append-only JSON-lines log in the workspace (`WORKSPACE/audit/promotions.jsonl`), one
+  line per decision, appended under an exclusive file lock and flushed to disk;
+- tags on the registered version (`gridml.promotion.*`);
+- a JSON artifact in the version's training run (`audit/<time>-<action>-v<N>.json`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gridml.workspace import Workspace
+
+AUDIT_FILE = "promotions.jsonl"
+
+
+def audit_path(ws: Workspace) -> Path:
+    return ws.root / "audit" / AUDIT_FILE
+
+
+def who() -> str:
+    """The person (or scheduler) acting: $GRIDML_USER, else the login name."""
+    user = os.environ.get("GRIDML_USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (some containers)
+        return "unknown"
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock across processes (POSIX flock), held for the block."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def entry(
+    action: str,
+    model: str,
+    outcome: str,
+    from_version: int | None,
+    to_version: int | None,
+    gates: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One audit record (JSON-ready)."""
+    return {
+        "time": pd.Timestamp.now(tz="UTC").isoformat(),
+        "user": who(),
+        "host": socket.gethostname(),
+        "action": action,
+        "model": model,
+        "outcome": outcome,
+        "from_version": from_version,
+        "to_version": to_version,
+        "gates": gates or [],
+        **extra,
+    }
+
+
+def append(ws: Workspace, record: dict[str, Any]) -> None:
+    """Append one line to the audit log, under a lock, flushed and fsynced."""
+    path = audit_path(ws)
+    line = json.dumps(record, sort_keys=True, default=str)
+    with file_lock(path.with_name(path.name + ".lock")), open(path, "a") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read(ws: Workspace, model: str | None = None) -> list[dict[str, Any]]:
+    path = audit_path(ws)
+    if not path.is_file():
+        return []
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if model is None or r["model"] == model]
+
+
+def record_in_mlflow(record: dict[str, Any], run_id: str | None) -> None:
+    """Tags on the target version and the record as a JSON artifact of its training run."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    name, version = record["model"], record["to_version"]
+    if version is None:
+        return
+    prefix = f"gridml.{record['action']}"
+    tags = {
+        f"{prefix}.outcome": record["outcome"],
+        f"{prefix}.time": record["time"],
+        f"{prefix}.user": record["user"],
+        f"{prefix}.from_version": str(record["from_version"]),
+        f"{prefix}.gates": ", ".join(
+            f"{gt['gate']}={'pass' if gt['passed'] else 'FAIL'}" for gt in record["gates"]
+        )[:4000],
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, value)
+    if run_id:
+        stamp = record["time"].replace(":", "").replace("+0000", "Z")
+        client.log_text(
+            run_id,
+            json.dumps(record, indent=2, sort_keys=True, default=str),
+            f"audit/{stamp}-{record['action']}-v{version}.json",
+        )

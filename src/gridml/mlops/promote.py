@@ -1,0 +1,158 @@
+"""Move the `champion` alias: promote a challenger when every gate passes, or roll back.
+
+One promotion at most under concurrency: the evaluation runs unlocked (it takes seconds to
+minutes), then the alias move happens under an exclusive file lock beside the registry's
+SQLite file (`mlflow.db.promote.lock`; in the workspace for other back ends, single host)
+after re-checking that the champion did not move while evaluating. Every decision is audited
+(`audit`). Serving follows the alias (it polls `models:/<name>@champion`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridml.errors import UserError
+from gridml.mlops import audit
+from gridml.mlops.config import PromotionConfig
+from gridml.mlops.evaluate import Evaluation, evaluate
+from gridml.mlops.registry import CHALLENGER, CHAMPION, aliases, client, version_info
+from gridml.training import tracking
+from gridml.workspace import Workspace
+
+log = logging.getLogger(__name__)
+TAG_PREVIOUS = "gridml.previous_champion"
+
+
+@dataclass
+class Decision:
+    model: str
+    outcome: str  # "promoted" | "refused" | "dry-run" | "rolled-back"
+    from_version: int | None
+    to_version: int
+    evaluation: Evaluation | None = None
+    reason: str = ""
+
+    @property
+    def moved(self) -> bool:
+        return self.outcome in ("promoted", "rolled-back")
+
+
+def lock_path(ws: Workspace, cfg: PromotionConfig) -> Path:
+    """The promotion lock: beside the registry's SQLite file, else in the workspace."""
+    targets = cfg.tracking.targets(ws, environ=tracking._user_environ())
+    db = tracking._sqlite_path(targets.registry_uri)
+    if db is not None:
+        return db.with_name(db.name + ".promote.lock")
+    return ws.root / "locks" / "promote.lock"
+
+
+@contextlib.contextmanager
+def promotion_lock(ws: Workspace, cfg: PromotionConfig) -> Iterator[None]:
+    with audit.file_lock(lock_path(ws, cfg)):
+        yield
+
+
+def contract_errors(ws: Workspace, cfg: PromotionConfig) -> list[str] | None:
+    if not cfg.validate_contracts:
+        return None
+    from gridml.features.validate import validate_workspace
+
+    return validate_workspace(ws).errors
+
+
+def _record(ws: Workspace, decision: Decision, run_id: str | None, **extra: object) -> None:
+    ev = decision.evaluation
+    record = audit.entry(
+        "rollback" if decision.outcome == "rolled-back" else "promote",
+        decision.model,
+        decision.outcome,
+        decision.from_version,
+        decision.to_version,
+        [r.to_dict() for r in ev.gates] if ev else [],
+        reason=decision.reason,
+        evaluation=ev.to_dict() if ev else None,
+        **extra,
+    )
+    audit.append(ws, record)
+    audit.record_in_mlflow(record, run_id)
+
+
+def promote(
+    ws: Workspace,
+    model: str,
+    cfg: PromotionConfig,
+    version: int | None = None,
+    dry_run: bool = False,
+) -> Decision:
+    """Evaluate `version` (default: the challenger) against the champion; move `champion` to it
+    when every gate passes (and not `dry_run`). Refusals are audited too."""
+    tracking.configure(cfg.tracking, ws)
+    gates_cfg = cfg.gates(model)
+    current = aliases(model)
+    if version is None:
+        if CHALLENGER not in current:
+            raise UserError(f"{model} has no challenger: train one or pass --version")
+        version = current[CHALLENGER]
+    champion_v = current.get(CHAMPION)
+    if version == champion_v:
+        raise UserError(f"{model} v{version} is already the champion")
+    challenger = version_info(model, version)
+    champion = version_info(model, champion_v) if champion_v is not None else None
+    ev = evaluate(ws, model, challenger, champion, gates_cfg, contract_errors(ws, cfg))
+    decision = Decision(model, "refused", champion_v, version, ev)
+    if dry_run:
+        decision.outcome = "dry-run"
+        return decision
+    if not ev.passed:
+        decision.reason = "gates failed: " + ", ".join(r.gate for r in ev.gates if not r.passed)
+        _record(ws, decision, challenger.run_id)
+        return decision
+    with promotion_lock(ws, cfg):
+        now = aliases(model).get(CHAMPION)
+        if now != champion_v:
+            decision.reason = (
+                f"the champion moved from v{champion_v} to v{now} while v{version} was being "
+                "evaluated: evaluate again against the new champion"
+            )
+        else:
+            c = client()
+            if champion_v is not None:
+                c.set_model_version_tag(model, str(version), TAG_PREVIOUS, str(champion_v))
+            c.set_registered_model_alias(model, CHAMPION, str(version))
+            decision.outcome = "promoted"
+            log.info("%s: champion v%s -> v%s", model, champion_v, version)
+        _record(ws, decision, challenger.run_id)
+    return decision
+
+
+def rollback(ws: Workspace, model: str, cfg: PromotionConfig) -> Decision:
+    """Move `champion` back to the version it replaced (recorded on the current champion)."""
+    tracking.configure(cfg.tracking, ws)
+    with promotion_lock(ws, cfg):
+        champion_v = aliases(model).get(CHAMPION)
+        if champion_v is None:
+            raise UserError(f"{model} has no champion to roll back")
+        mv = client().get_model_version(model, str(champion_v))
+        previous = mv.tags.get(TAG_PREVIOUS)
+        if not previous:
+            raise UserError(
+                f"{model} v{champion_v} replaced no earlier champion: nothing to roll back to"
+            )
+        target = version_info(model, int(previous))
+        c = client()
+        c.set_registered_model_alias(model, CHAMPION, str(target.version))
+        c.set_model_version_tag(model, str(champion_v), "gridml.rolled_back", "true")
+        decision = Decision(
+            model,
+            "rolled-back",
+            champion_v,
+            target.version,
+            reason=f"rolled back from v{champion_v}",
+        )
+        _record(ws, decision, target.run_id)
+    log.info("%s: champion rolled back v%s -> v%s", model, champion_v, target.version)
+    return decision
