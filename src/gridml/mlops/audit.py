@@ -26,8 +26,9 @@ from gridml.workspace import Workspace
 AUDIT_FILE = "promotions.jsonl"
 
 
-def audit_path(ws: Workspace) -> Path:
-    return ws.root / "audit" / AUDIT_FILE
+def audit_path(ws: Workspace, path: Path | None = None) -> Path:
+    """The audit log: `path` when configured, else WORKSPACE/audit/promotions.jsonl."""
+    return path if path is not None else ws.root / "audit" / AUDIT_FILE
 
 
 def who() -> str:
@@ -79,9 +80,9 @@ def entry(
     }
 
 
-def append(ws: Workspace, record: dict[str, Any]) -> None:
+def append(ws: Workspace, record: dict[str, Any], path: Path | None = None) -> None:
     """Append one line to the audit log, under a lock, flushed and fsynced."""
-    path = audit_path(ws)
+    path = audit_path(ws, path)
     line = json.dumps(record, sort_keys=True, default=str)
     with file_lock(path.with_name(path.name + ".lock")), open(path, "a") as f:
         f.write(line + "\n")
@@ -89,8 +90,8 @@ def append(ws: Workspace, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def read(ws: Workspace, model: str | None = None) -> list[dict[str, Any]]:
-    path = audit_path(ws)
+def read(ws: Workspace, model: str | None = None, path: Path | None = None) -> list[dict[str, Any]]:
+    path = audit_path(ws, path)
     if not path.is_file():
         return []
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -71,6 +71,9 @@ class PromotionConfig(BaseConfig):
     validate_contracts: bool = Field(
         True, description="Data gate: validate every feed against its contract (pandera)."
     )
+    audit_log: Path | None = Field(
+        None, description="Append-only audit log [default: WORKSPACE/audit/promotions.jsonl]."
+    )
     tracking: TrackingConfig = TrackingConfig()
 
     def gates(self, model: str) -> ModelGates:

@@ -64,7 +64,7 @@ def contract_errors(ws: Workspace, cfg: PromotionConfig) -> list[str] | None:
     return validate_workspace(ws).errors
 
 
-def _record(ws: Workspace, decision: Decision, run_id: str | None, **extra: object) -> None:
+def _record(ws: Workspace, cfg: PromotionConfig, decision: Decision, run_id: str | None) -> None:
     ev = decision.evaluation
     record = audit.entry(
         "rollback" if decision.outcome == "rolled-back" else "promote",
@@ -75,9 +75,8 @@ def _record(ws: Workspace, decision: Decision, run_id: str | None, **extra: obje
         [r.to_dict() for r in ev.gates] if ev else [],
         reason=decision.reason,
         evaluation=ev.to_dict() if ev else None,
-        **extra,
     )
-    audit.append(ws, record)
+    audit.append(ws, record, cfg.audit_log)
     audit.record_in_mlflow(record, run_id)
 
 
@@ -109,7 +108,7 @@ def promote(
         return decision
     if not ev.passed:
         decision.reason = "gates failed: " + ", ".join(r.gate for r in ev.gates if not r.passed)
-        _record(ws, decision, challenger.run_id)
+        _record(ws, cfg, decision, challenger.run_id)
         return decision
     with promotion_lock(ws, cfg):
         now = aliases(model).get(CHAMPION)
@@ -125,7 +124,7 @@ def promote(
             c.set_registered_model_alias(model, CHAMPION, str(version))
             decision.outcome = "promoted"
             log.info("%s: champion v%s -> v%s", model, champion_v, version)
-        _record(ws, decision, challenger.run_id)
+        _record(ws, cfg, decision, challenger.run_id)
     return decision
 
 
@@ -153,6 +152,6 @@ def rollback(ws: Workspace, model: str, cfg: PromotionConfig) -> Decision:
             target.version,
             reason=f"rolled back from v{champion_v}",
         )
-        _record(ws, decision, target.run_id)
+        _record(ws, cfg, decision, target.run_id)
     log.info("%s: champion rolled back v%s -> v%s", model, champion_v, target.version)
     return decision

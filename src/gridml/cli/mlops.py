@@ -1,0 +1,150 @@
+"""`gridml promote | rollback | card | retrain | monitor`: the MLOps commands (thin wiring over
+`gridml.mlops`). Registered at the top level of `gridml` by `gridml.cli.main`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from gridml.cli.common import WorkspaceOption, user_errors, workspace
+
+if TYPE_CHECKING:
+    from gridml.mlops.evaluate import Evaluation
+
+ModelArg = Annotated[
+    str,
+    typer.Argument(
+        help="Registered model: demand-forecast, asset-failure or theft-detection.",
+        show_default=False,
+    ),
+]
+PromotionOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="Promotion gates (YAML, see PromotionConfig)."),
+]
+MonitoringOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="Monitoring thresholds (YAML, see MonitoringConfig)."),
+]
+TrackingUriOption = Annotated[
+    str | None,
+    typer.Option(help="MLflow tracking URI [default: sqlite:///WORKSPACE/mlflow.db]."),
+]
+VersionOption = Annotated[
+    int | None,
+    typer.Option("--version", "-V", help="Registered version [default: the challenger]."),
+]
+
+
+def _with_uri(cfg, tracking_uri: str | None):
+    from gridml.cli.train import with_tracking_uri
+
+    return with_tracking_uri(cfg, tracking_uri)
+
+
+def print_evaluation(ev: Evaluation) -> None:
+    """Side-by-side champion vs challenger table, segments, and every gate's verdict."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from gridml.mlops.evaluate import evaluator
+
+    console = Console()
+    champ = f"champion v{ev.champion.version}" if ev.champion else "champion (none)"
+    h = ev.holdout
+    table = Table(
+        title=f"{ev.model}: v{ev.challenger.version} vs {champ}\nhold-out {h.start:%Y-%m-%d} .. "
+        f"{h.end:%Y-%m-%d}, {h.description}; primary metric {ev.metric} "
+        f"({'higher' if ev.higher_is_better else 'lower'} is better)"
+    )
+    for col in ("metric", champ, f"challenger v{ev.challenger.version}", "baseline"):
+        table.add_column(col, justify="right")
+    for metric, row in ev.table(evaluator(ev.model).shown_metrics).iterrows():
+        table.add_row(str(metric), *(f"{v:.4g}" if v == v else "-" for v in row))
+    console.print(table)
+    seg = Table(title=f"{ev.metric} by segment")
+    segments = ev.segments()
+    for col in segments.columns:
+        seg.add_column(str(col), justify="right")
+    for row in segments.itertuples(index=False):
+        seg.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    console.print(seg)
+    gates = Table(title="gates")
+    for col in ("gate", "kind", "verdict", "detail"):
+        gates.add_column(col)
+    for r in ev.gates:
+        verdict = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
+        gates.add_row(r.gate, r.kind, verdict, r.detail)
+    console.print(gates)
+    for note in ev.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+
+def promote(
+    model: ModelArg,
+    version: VersionOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Evaluate and show the verdict; move nothing.")
+    ] = False,
+    config: PromotionOption = Path("experiments/promotion.yaml"),
+    tracking_uri: TrackingUriOption = None,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Promote a challenger to champion if every gate passes.
+
+    Rebuilds the most recent hold-out window through the model's FeatureService and training
+    code, scores the challenger, the champion and a simple baseline on exactly the same rows
+    (overall and by segment), prints them side by side with each gate's verdict, and moves the
+    `champion` alias only when every gate passes: better than the champion by the penalty
+    factor, no segment much worse, beats the baseline, signature compatible with serving,
+    predictions finite and within physical bounds, latency within budget, training data valid,
+    fresh and not overlapping the hold-out. Every decision is audited. Exit 1 when refused.
+    """
+    from gridml.mlops.config import PromotionConfig
+    from gridml.mlops.promote import promote as run
+
+    with user_errors():
+        cfg = _with_uri(PromotionConfig.read_yaml(config), tracking_uri)
+        decision = run(workspace(ws), model, cfg, version=version, dry_run=dry_run)
+    print_evaluation(decision.evaluation)
+    if decision.outcome == "promoted":
+        typer.secho(
+            f"promoted {model} v{decision.to_version} to champion "
+            f"(was {'v' + str(decision.from_version) if decision.from_version else 'none'})",
+            fg=typer.colors.GREEN,
+        )
+    elif decision.outcome == "dry-run":
+        verdict = "would be promoted" if decision.evaluation.passed else "would be refused"
+        typer.echo(f"dry run: {model} v{decision.to_version} {verdict}; nothing moved")
+        if not decision.evaluation.passed:
+            raise typer.Exit(1)
+    else:
+        typer.secho(f"refused: {decision.reason}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
+def rollback(
+    model: ModelArg,
+    config: PromotionOption = Path("experiments/promotion.yaml"),
+    tracking_uri: TrackingUriOption = None,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Move `champion` back to the version the current champion replaced (audited)."""
+    from gridml.mlops.config import PromotionConfig
+    from gridml.mlops.promote import rollback as run
+
+    with user_errors():
+        cfg = _with_uri(PromotionConfig.read_yaml(config), tracking_uri)
+        decision = run(workspace(ws), model, cfg)
+    typer.secho(
+        f"rolled back {model}: champion v{decision.from_version} -> v{decision.to_version}",
+        fg=typer.colors.GREEN,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the MLOps commands at the top level of `app`."""
+    for command in (promote, rollback):
+        app.command()(command)
