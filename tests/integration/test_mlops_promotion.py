@@ -170,3 +170,29 @@ def _config_file(promo: PromotionConfig) -> Path:
     path = Path(promo.audit_log).with_name("promotion.yaml")
     path.write_text(json.dumps(promo.model_dump(mode="json")))  # JSON is YAML
     return path
+
+
+def test_model_card_holds_lineage_and_segments(first, good: int, store_ws: Workspace) -> None:
+    from mlflow import MlflowClient
+
+    from gridml.mlops.card import write_card
+
+    card = write_card(store_ws, MODEL, good)
+    text = card.markdown.read_text()
+    run = MlflowClient().get_run(first.evaluation.challenger.run_id)
+    for expected in (
+        run.info.run_id,
+        run.data.tags["gridml.git_commit"],
+        run.data.tags["gridml.data_digest"],
+        "demand_forecast_v1",
+        "Intended use",
+        "Limits and caveats",
+        "holdout_days: 7",  # the training config
+        "region_id",  # metrics by segment from the promotion evaluation
+    ):
+        assert expected in text, expected
+    page = card.html.read_text()
+    assert "data:image/png;base64," in page and run.info.run_id in page
+    assert {"card/card.md", "card/card.html"} <= {
+        a.path for a in MlflowClient().list_artifacts(run.info.run_id, "card")
+    }

@@ -144,7 +144,39 @@ def rollback(
     )
 
 
+def card(
+    model: ModelArg,
+    version: VersionOption = None,
+    tracking_uri: TrackingUriOption = None,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Write the model card of a registered version (Markdown and HTML).
+
+    Intended use, training data window and digest, FeatureService, training-run metrics,
+    metrics by segment from the latest promotion evaluation, plots, limits and caveats, and
+    lineage (git commit, config, run id). Written to WORKSPACE/cards/MODEL/vN/ and logged to the
+    version's training run under card/. Default version: the champion, else the challenger.
+    """
+    from gridml.mlops.card import write_card
+    from gridml.mlops.registry import aliases
+    from gridml.training import tracking
+    from gridml.training.tracking import TrackingConfig
+
+    with user_errors():
+        w = workspace(ws)
+        tracking.configure(TrackingConfig(tracking_uri=tracking_uri), w)
+        if version is None:
+            current = aliases(model)
+            version = current.get("champion", current.get("challenger"))
+            if version is None:
+                from gridml.errors import UserError
+
+                raise UserError(f"{model} has no champion or challenger: pass --version")
+        result = write_card(w, model, version)
+    typer.echo(f"model card of {model} v{version}: {result.markdown} and {result.html}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the MLOps commands at the top level of `app`."""
-    for command in (promote, rollback):
+    for command in (promote, rollback, card):
         app.command()(command)
