@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from gridml.cli import data, features, mlops, train, tune
+from gridml.cli import data, features, mlops, serve, train, tune
 
 app = typer.Typer(
     name="gridml",
@@ -18,7 +18,7 @@ app = typer.Typer(
         "ML platform of an electricity utility: data feeds -> Feast features -> MLflow-tracked "
         "training -> BentoML endpoints.\n\nStages: `data` (generate, import and validate feeds), "
         "`features` (the Feast feature store), `train` (models, MLflow); `promote`, `rollback`, "
-        "`card`, `retrain`, `monitor` (MLOps). Run `gridml STAGE --help` for each."
+        "`card`, `retrain`, `monitor` (MLOps); `serve` (BentoML endpoints). Run `gridml STAGE --help` for each."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -28,6 +28,7 @@ app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
 app.add_typer(train.app, name="train")
 app.add_typer(tune.app, name="tune")
+app.add_typer(serve.app, name="serve")
 mlops.register(app)
 
 

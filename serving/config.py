@@ -1,0 +1,62 @@
+"""Typed configuration of the prediction service (`experiments/serving.yaml`).
+
+`bentoml serve` builds the service without arguments, so the service reads its config from the
+file named by `$GRIDML_SERVING_CONFIG` (default `experiments/serving.yaml`, else the defaults
+below) and its workspace from `$GRIDML_WORKSPACE`. API keys never live here: see `auth.py`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+
+from gridml.config import BaseConfig
+from gridml.training.tracking import TrackingConfig
+
+CONFIG_ENV = "GRIDML_SERVING_CONFIG"
+DEFAULT_CONFIG = Path("experiments/serving.yaml")
+
+
+class ModelBinding(BaseConfig):
+    """Which registered model an endpoint serves, and through which aliases."""
+
+    registered_model: str = Field(description="Name in the MLflow model registry.")
+    aliases: tuple[str, ...] = Field(
+        default=("champion", "challenger"),
+        min_length=1,
+        description="Tried in order: the first alias set on the model is served.",
+    )
+
+
+class ServingConfig(BaseConfig):
+    """Everything the service needs that is not a secret."""
+
+    demand: ModelBinding = ModelBinding(registered_model="demand-forecast")
+    maintenance: ModelBinding = ModelBinding(registered_model="asset-failure")
+    theft: ModelBinding = ModelBinding(registered_model="theft-detection")
+    tracking: TrackingConfig = TrackingConfig()
+    store_config: Path | None = Field(
+        default=None,
+        description="Feast feature_store.yaml (default: the embedded one, SQLite online store).",
+    )
+    poll_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often the registry is polled for alias moves (0: only /admin/reload).",
+    )
+    max_ids: int = Field(default=1000, ge=1, description="Most ids one request may ask for.")
+    max_readings: int = Field(default=50_000, ge=1, description="Most readings one POST takes.")
+    max_horizon_hours: int = Field(default=168, ge=1, le=168)
+    default_horizon_hours: int = Field(default=48, ge=1, le=168)
+
+
+def load_config(path: Path | None = None) -> ServingConfig:
+    """The config at `path`, `$GRIDML_SERVING_CONFIG`, `experiments/serving.yaml`, or defaults."""
+    chosen = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    if chosen is not None:
+        return ServingConfig.read_yaml(chosen)
+    if DEFAULT_CONFIG.is_file():
+        return ServingConfig.read_yaml(DEFAULT_CONFIG)
+    return ServingConfig()

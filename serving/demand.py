@@ -1,0 +1,130 @@
+"""The demand model's input, assembled for a request from the online store and the calendar.
+
+The rows have exactly the layout training gives the model (`training/demand/features.py`,
+`INPUT_COLUMNS`): the series' FeatureService values at the forecast origin, the horizon, and the
+context of each target hour. The model computes its features from them itself (pyfunc), so
+nothing here re-implements a feature:
+
+- origin values (`load_hourly`, `load_week_profile`, `series_profile`) come from the Feast
+  online store; the origin is the local midnight the weekly profile was stamped at;
+- the calendar of the target hours comes from `features/tables/grid.region_calendar`, the
+  function that builds the `region_calendar` table;
+- the weather of the target hours is the caller's temperature forecast when given; otherwise a
+  persistence forecast: the region's last observed day, hour by hour (`weather: persistence`
+  in the response). Cooling degrees use the table's own base temperature.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+
+from gridml.features.tables.grid import COOLING_BASE_C, region_calendar
+from gridml.features.tables.load import ZONE_ID
+from gridml.features.tables.timegrid import Grid
+from gridml.serving.snapshot import WEATHER_COLUMNS
+from gridml.training.demand.features import (
+    CONTEXT_COLUMNS,
+    INPUT_COLUMNS,
+    LEVEL_CODES,
+    ORIGIN_COLUMNS,
+    PROFILE_COLUMNS,
+)
+
+HOUR = pd.Timedelta(hours=1)
+ORIGIN_VIEWS = ("load_hourly", "load_week_profile", "series_profile")
+ORIGIN_FEATURE = "load_001h_ago"  # its event timestamp is the origin (a local midnight)
+LEVELS = tuple(LEVEL_CODES)
+
+
+def series_ids(level: str, ids: list[str]) -> list[str]:
+    """`feeder` + `F001` -> `feeder:F001`; full series ids pass through; the zone is `zone:all`."""
+    if level == "zone":
+        return [ZONE_ID for _ in ids] if ids else [ZONE_ID]
+    return [i if i.startswith(f"{level}:") else f"{level}:{i}" for i in ids]
+
+
+def origin_refs(service_refs: dict[str, list[str]]) -> list[str]:
+    return [f"{view}:{f}" for view in ORIGIN_VIEWS for f in service_refs[view]]
+
+
+def origins_from_online(online: pd.DataFrame) -> pd.Series:
+    """The forecast origin of each row: when its weekly profile was stamped (UTC); NaT when the
+    online store holds no profile for it."""
+    seconds = pd.to_numeric(online[f"{ORIGIN_FEATURE}__ts"], errors="coerce")
+    stamps = pd.to_datetime(seconds, unit="s", utc=True)
+    return stamps.where(seconds > 0)
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar(
+    regions: tuple[str, ...], start: pd.Timestamp, days: int, country: str, timezone: str
+) -> pd.DataFrame:
+    """`region_calendar` rows of the days a forecast covers (cached: a calendar is fixed)."""
+    grid = Grid(start, days, timezone)
+    frame = region_calendar(pd.Index(regions), country, grid)
+    return frame.set_index(["region_id", "event_timestamp"])
+
+
+def context_frame(
+    regions: list[str],
+    targets: pd.DatetimeIndex,
+    country: str,
+    timezone: str,
+    weather: pd.DataFrame,
+    temperature: list[float] | None,
+) -> pd.DataFrame:
+    """(region_id, target_time) -> CONTEXT_COLUMNS for every target hour of every region."""
+    grid = Grid.covering(targets.min(), targets.max(), timezone)
+    calendar = _calendar(tuple(regions), grid.start, grid.days, country, timezone)
+    local = targets.tz_convert(timezone)
+    day_start = local.floor("D").tz_convert("UTC")
+    n = len(targets)
+    parts = []
+    for region in regions:
+        cal = calendar.reindex(pd.MultiIndex.from_arrays([[region] * n, day_start]))
+        hourly = weather.reindex(pd.MultiIndex.from_arrays([[region] * n, local.hour]))
+        cols: dict[str, object] = {"region_id": region, "target_time": targets}
+        cols["target_hour"] = local.hour.to_numpy(dtype=float)
+        for col in ("is_holiday", "is_holiday_tomorrow", "day_of_week", "is_weekend"):
+            cols[col] = cal[col].to_numpy(dtype=float)
+        for col in WEATHER_COLUMNS:
+            cols[col] = hourly[col].to_numpy(dtype=float) if col in hourly else np.full(n, np.nan)
+        if temperature is not None:
+            cols["temperature_c"] = np.asarray(temperature[:n], dtype=float)
+        cols["cooling_degree_c"] = np.maximum(0.0, cols["temperature_c"] - COOLING_BASE_C)
+        parts.append(pd.DataFrame(cols))
+    return pd.concat(parts, ignore_index=True)
+
+
+def model_input(
+    online: pd.DataFrame,
+    regions: pd.Series,
+    horizon: int,
+    context: pd.DataFrame,
+) -> pd.DataFrame:
+    """Rows (series x horizon 1..H) in the model's input layout, plus `origin`/`target_time`.
+
+    `online`: one row per series (series_id, the origin views' features, `origin`);
+    `regions`: series_id -> region_id; `context`: from `context_frame`."""
+    n = len(online)
+    numeric = [c for c in ORIGIN_COLUMNS if c != "level"] + PROFILE_COLUMNS
+    # Feast returns None for missing values: a float array turns them into NaN
+    values = np.repeat(np.array(online[numeric].to_numpy(), dtype=float), horizon, axis=0)
+    h = np.tile(np.arange(1, horizon + 1), n)
+    origin = np.repeat(online["origin"].to_numpy(), horizon)
+    target = pd.DatetimeIndex(origin, tz="UTC") + pd.to_timedelta(h - 1, unit="h")
+    region = np.repeat(online["series_id"].map(regions).to_numpy(), horizon)
+    ctx = context.set_index(["region_id", "target_time"])[CONTEXT_COLUMNS]
+    ctx_values = ctx.reindex(pd.MultiIndex.from_arrays([region, target])).to_numpy(dtype=float)
+    cols: dict[str, object] = {
+        "series_id": np.repeat(online["series_id"].astype(str).to_numpy(), horizon),
+        "horizon": h.astype("int64"),
+        "level": np.repeat(online["level"].astype(str).to_numpy(), horizon),
+    }
+    cols |= dict(zip(numeric, values.T, strict=True))
+    cols |= dict(zip(CONTEXT_COLUMNS, ctx_values.T, strict=True))
+    cols |= {"origin": origin, "target_time": target}
+    return pd.DataFrame(cols)[[*INPUT_COLUMNS, "origin", "target_time"]]

@@ -1,0 +1,90 @@
+"""Inputs of the theft and transformer-failure models, assembled for a request.
+
+Theft (`training/theft/pyfunc.py` layout): the meter's FeatureService `theft_detection_v1`
+values from the online store, and its daily kWh and interrupted hours over the model's window
+(`kwh_lag_00` = the day ending at the latest stamp) from the snapshot of the `meter_daily` table.
+
+Transformer failure (`training/maintenance/pyfunc.py` layout): the last `window_days` days of
+FeatureService `asset_failure_v1` per transformer, retrieved point-in-time through Feast from
+the offline store (a window is a history, which an online store does not keep) with the latest
+day taken from the online store, so a fresher materialisation is seen without a rebuild.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gridml.serving.snapshot import DailyHistory
+from gridml.training.theft.pyfunc import KEY_COLUMNS, lag_columns
+
+TIMESTAMP_SUFFIX = "__ts"
+
+
+def theft_input(
+    online: pd.DataFrame,
+    meters: pd.DataFrame,
+    daily: DailyHistory,
+    feature_columns: list[str],
+    days: int,
+) -> pd.DataFrame:
+    """One row per meter of `online` (meter_id, transformer_id, features) in the model layout."""
+    rows = daily.meters.get_indexer(online["meter_id"])
+    kwh = np.full((len(online), days), np.nan)
+    outage = np.zeros((len(online), days))
+    have = min(days, daily.kwh.shape[1])
+    ok = rows >= 0
+    # newest first: lag 0 is the latest day of the snapshot
+    kwh[ok, :have] = daily.kwh[rows[ok]][:, ::-1][:, :have]
+    outage[ok, :have] = daily.outage[rows[ok]][:, ::-1][:, :have]
+    keys = pd.DataFrame(
+        {
+            "meter_id": online["meter_id"].astype(str).to_numpy(),
+            "transformer_id": online["meter_id"].map(meters["transformer_id"]).astype(str),
+        }
+    )
+    feats = online.reindex(columns=feature_columns).apply(pd.to_numeric, errors="coerce")
+    return pd.concat(
+        [
+            keys[list(KEY_COLUMNS)].reset_index(drop=True),
+            feats.astype("float64").reset_index(drop=True),
+            pd.DataFrame(kwh, columns=lag_columns("kwh", days)),
+            pd.DataFrame(outage, columns=lag_columns("outage", days)),
+        ],
+        axis=1,
+    )
+
+
+def window_entities(transformers: pd.Index, stamps: pd.DatetimeIndex, window: int) -> pd.DataFrame:
+    """Entity rows (transformer_id, event_timestamp) for the last `window` day stamps."""
+    last = pd.DatetimeIndex(sorted(stamps.unique()))[-window:]
+    return pd.MultiIndex.from_product(
+        [transformers, last], names=["transformer_id", "event_timestamp"]
+    ).to_frame(index=False)
+
+
+def merge_latest(window: pd.DataFrame, online: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """The offline window with each transformer's online row as its latest day (replacing the
+    offline row of the same stamp, or appended when the online store is fresher)."""
+    ts = online.get(f"{features[0]}{TIMESTAMP_SUFFIX}")
+    if ts is None or online.empty:
+        return window
+    stamps = pd.to_datetime(pd.to_numeric(ts, errors="coerce"), unit="s", utc=True)
+    fresh = online.loc[stamps.notna() & (ts > 0).to_numpy(), ["transformer_id", *features]]
+    fresh = fresh.assign(event_timestamp=stamps[fresh.index])
+    if fresh.empty:
+        return window
+    fresh[features] = fresh[features].apply(pd.to_numeric, errors="coerce").astype("float64")
+    keys = ["transformer_id", "event_timestamp"]
+    merged = pd.concat([window, fresh[window.columns]], ignore_index=True)
+    return merged.drop_duplicates(keys, keep="last").sort_values(keys, ignore_index=True)
+
+
+def failure_input(window: pd.DataFrame, ids: list[str], features: list[str]) -> pd.DataFrame:
+    """The requested transformers' rows, timestamps naive UTC as the model's signature wants."""
+    rows = window[window["transformer_id"].isin(ids)]
+    out = rows[["transformer_id", "event_timestamp", *features]].reset_index(drop=True)
+    out["event_timestamp"] = pd.to_datetime(out["event_timestamp"], utc=True).dt.tz_localize(None)
+    out[features] = out[features].astype("float64")
+    out["transformer_id"] = out["transformer_id"].astype(str)
+    return out

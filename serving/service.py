@@ -1,0 +1,189 @@
+"""The BentoML service of gridml: thin HTTP wiring over `Predictor`.
+
+Run it with `gridml serve` (or `bentoml serve gridml.serving.service:GridML`). Configuration:
+`$GRIDML_WORKSPACE`, `$GRIDML_SERVING_CONFIG` (experiments/serving.yaml), API keys from
+`$GRIDML_API_KEYS_FILE` / `$GRIDML_API_KEYS` (see `auth.py`); worker processes, request threads per
+worker and the request timeout from `$GRIDML_SERVING_WORKERS`, `$GRIDML_SERVING_THREADS` and
+`$GRIDML_SERVING_TIMEOUT` (`gridml serve --workers/--threads` sets them).
+
+Routes: POST /forecast/demand, /maintenance/risk, /theft/score (role reader), POST /readings
+(ingest), POST /admin/reload (admin), GET /models (reader); open: /livez, /readyz, /metrics,
+/docs.json and the Swagger UI at /.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+import bentoml
+from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound, ServiceUnavailable
+from pydantic import BaseModel, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gridml.serving.auth import ApiKeyMiddleware
+
+log = logging.getLogger("gridml.serving")
+
+
+class PayloadTooLarge(BentoMLException):
+    error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+
+
+class Reading(BaseModel):
+    meter_id: str = Field(examples=["M000001"], min_length=1, max_length=64)
+    timestamp: str = Field(
+        description="Start of the hour read, ISO 8601 with offset.",
+        examples=["2024-06-29T10:00:00Z"],
+    )
+    kwh: float = Field(ge=0, description="Energy of the hour, kWh.", examples=[0.42])
+
+
+Ids = Annotated[list[str], Field(min_length=1, description="Entity ids (at most max_ids).")]
+
+
+def _errors(fn):
+    """Map the platform's errors to HTTP statuses with the message (never a 500 for bad input)."""
+    import functools
+
+    from gridml.errors import MissingDataError, UserError
+    from gridml.serving.models import ModelUnavailable
+    from gridml.serving.predictor import TooLarge, UnknownIds
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UnknownIds as exc:
+            raise NotFound(str(exc)) from None
+        except TooLarge as exc:
+            raise PayloadTooLarge(str(exc)) from None
+        except (ModelUnavailable, MissingDataError) as exc:
+            raise ServiceUnavailable(str(exc)) from None
+        except UserError as exc:
+            raise InvalidArgument(str(exc)) from None
+
+    return wrapper
+
+
+def _models_route(request: Request) -> JSONResponse:
+    service = bentoml.get_current_service()
+    return JSONResponse({"models": service.predictor.models()})
+
+
+models_app = Starlette(routes=[Route("/", _models_route, methods=["GET"])])
+
+
+class ModelsPath:
+    """`GET /models` without the slash the mounted app would redirect to (307)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/models":
+            scope = dict(scope, path="/models/", raw_path=b"/models/")
+        await self.app(scope, receive, send)
+
+
+# Process settings BentoML needs when the class is defined; `gridml serve` sets them.
+WORKERS = int(os.environ.get("GRIDML_SERVING_WORKERS", "1"))
+THREADS = int(os.environ.get("GRIDML_SERVING_THREADS", "8"))
+TIMEOUT_S = int(os.environ.get("GRIDML_SERVING_TIMEOUT", "60"))
+
+
+@bentoml.service(name="gridml", workers=WORKERS, threads=THREADS, traffic={"timeout": TIMEOUT_S})
+@bentoml.asgi_app(models_app, path="/models")
+class GridML:
+    """Demand forecasts, transformer failure risk and theft scores by entity id."""
+
+    def __init__(self) -> None:
+        import mlflow
+
+        from gridml import logs
+        from gridml.serving.config import load_config
+        from gridml.serving.predictor import Predictor
+        from gridml.workspace import Workspace
+
+        logs.setup(False)
+        cfg = load_config()
+        ws = Workspace.from_env()
+        targets = cfg.tracking.targets(ws)
+        mlflow.set_tracking_uri(targets.tracking_uri)
+        mlflow.set_registry_uri(targets.registry_uri)
+        self.predictor = Predictor(cfg, ws)
+        self._stop = threading.Event()
+        if cfg.poll_seconds > 0:
+            threading.Thread(target=self._poll, name="registry-poll", daemon=True).start()
+        log.info("serving workspace %s; models: %s", ws.root, self.predictor.models())
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.predictor.cfg.poll_seconds):
+            try:
+                self.predictor.refresh()
+            except Exception:  # keep polling: the next round may reach the registry
+                log.exception("refresh failed")
+
+    def __is_ready__(self) -> bool:
+        return self.predictor.ready
+
+    @bentoml.api(route="/forecast/demand")
+    @_errors
+    def forecast_demand(
+        self,
+        ids: Ids = Field(examples=[["F001"]]),
+        level: Literal["meter", "transformer", "feeder", "substation", "zone"] = "feeder",
+        horizon: int | None = Field(
+            default=None, description="Hours ahead from the origin (default 48, at most 168)."
+        ),
+        quantiles: list[float] | None = Field(
+            default=None,
+            description="Subset of the served quantiles (default: all).",
+            examples=[[0.1, 0.9]],
+        ),
+        temperature_c: list[float] | None = Field(
+            default=None,
+            description="Temperature forecast of the series' region, one value per hour from "
+            "the origin; default: persistence of the last observed day.",
+        ),
+    ) -> dict[str, Any]:
+        """Hourly P50 and quantile forecasts (kWh) of grid series, from the latest local
+        midnight in the online store."""
+        return self.predictor.forecast_demand(ids, level, horizon, quantiles, temperature_c)
+
+    @bentoml.api(route="/maintenance/risk")
+    @_errors
+    def maintenance_risk(self, ids: Ids = Field(examples=[["T00001"]])) -> dict[str, Any]:
+        """Failure probability within the horizon, risk band and drivers of transformers."""
+        return self.predictor.maintenance_risk(ids)
+
+    @bentoml.api(route="/theft/score")
+    @_errors
+    def theft_score(self, ids: Ids = Field(examples=[["M000001"]])) -> dict[str, Any]:
+        """Theft probability, rank among the transformer's meters and reason codes of meters."""
+        return self.predictor.theft_score(ids)
+
+    @bentoml.api(route="/readings")
+    @_errors
+    def readings(
+        self, readings: list[Reading] = Field(min_length=1, description="Hourly meter readings.")
+    ) -> dict[str, Any]:
+        """Ingest fresh readings: validated, landed, pushed to the online store (idempotent)."""
+        return self.predictor.ingest([r.model_dump() for r in readings])
+
+    @bentoml.api(route="/admin/reload")
+    @_errors
+    def reload(self) -> dict[str, Any]:
+        """Load the versions the aliases point to now and re-read rebuilt feature tables."""
+        changed = self.predictor.refresh()
+        return {"changed": changed, "models": self.predictor.models()}
+
+
+GridML.add_asgi_middleware(ApiKeyMiddleware)
+GridML.add_asgi_middleware(ModelsPath)

@@ -1,0 +1,134 @@
+"""What the service keeps of the workspace between requests: topology and short histories.
+
+The Feast online store answers "the latest value of each feature"; some model inputs are short
+histories instead (a transformer's last 30 days, a meter's last 8 weeks of daily kWh, the last
+day of weather for a persistence forecast). Those are read once from the same offline feature
+tables Feast serves, and rebuilt when the tables change (`data_version`), never per request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gridml.errors import MissingDataError
+from gridml.features.store.lookup import entity_table, topology
+from gridml.io import parts, read_parts
+from gridml.workspace import Workspace
+
+log = logging.getLogger(__name__)
+HISTORY_TABLES = ("meter_daily", "weather_hourly", "transformer_daily", "load_week_profile")
+WEATHER_COLUMNS = ("temperature_c", "relative_humidity_pct", "cloud_cover_pct", "irradiance_wm2")
+MAX_DAILY_DAYS = 16 * 7  # the longest daily kWh window a theft model may ask for
+
+
+def data_version(ws: Workspace) -> tuple:
+    """Changes whenever a feature table or the zone is rebuilt (folders are swapped whole)."""
+    stamps = []
+    for table in HISTORY_TABLES:
+        files = parts(ws.table_dir(table))
+        stamps.append((table, len(files), max((f.stat().st_mtime_ns for f in files), default=0)))
+    zone = ws.zone_file
+    stamps.append(("zone", zone.stat().st_mtime_ns if zone.is_file() else 0))
+    return tuple(stamps)
+
+
+@dataclass(frozen=True)
+class Zone:
+    country: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class DailyHistory:
+    """Daily kWh and interrupted hours of every meter over the last days of the table."""
+
+    meters: pd.Index
+    days: pd.DatetimeIndex  # event timestamps (ends of local days), oldest first
+    kwh: np.ndarray  # (meters, days), NaN where missing
+    outage: np.ndarray  # (meters, days), 0 where unknown
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    zone: Zone
+    series: pd.DataFrame  # series_id -> region_id (index series_id)
+    meters: pd.DataFrame  # meter_id -> transformer_id (index meter_id)
+    transformers: pd.Index
+    weather: pd.DataFrame  # (region_id, local hour) -> WEATHER_COLUMNS: the last observed day
+    daily: DailyHistory | None
+    version: tuple
+
+
+def load_snapshot(ws: Workspace) -> Snapshot:
+    """Read topology and histories; the store must have been built (`gridml features build`)."""
+    version = data_version(ws)
+    if not ws.zone_file.is_file():
+        raise MissingDataError(f"{ws.zone_file} not found: generate or import data first")
+    raw = json.loads(ws.zone_file.read_text())
+    zone = Zone(raw.get("country", "CI"), raw["timezone"])
+    series = entity_table(ws, "demand_forecast_v1").set_index("series_id")
+    try:
+        topo = topology(ws)
+        meters = topo[["meter_id", "transformer_id"]].set_index("meter_id")
+        transformers = pd.Index(sorted(topo["transformer_id"].dropna().unique()))
+    except MissingDataError:  # readings-only zone: no topology, only the zone's total
+        meters = pd.DataFrame({"transformer_id": pd.Series(dtype=str)})
+        transformers = pd.Index([], dtype=str)
+    snap = Snapshot(
+        zone,
+        series,
+        meters,
+        transformers,
+        last_day_weather(ws, zone.timezone),
+        daily_history(ws),
+        version,
+    )
+    log.info(
+        "snapshot: %d series, %d meters, %d transformers, daily history to %s",
+        len(series),
+        len(meters),
+        len(transformers),
+        snap.daily.days[-1] if snap.daily is not None and len(snap.daily.days) else "none",
+    )
+    return snap
+
+
+def last_day_weather(ws: Workspace, timezone: str) -> pd.DataFrame:
+    """Each region's last 24 observed hours, keyed by local hour (a persistence forecast)."""
+    frame = read_parts(
+        ws.table_dir("weather_hourly"), columns=["region_id", "event_timestamp", *WEATHER_COLUMNS]
+    )
+    if frame is None or frame.empty:
+        index = pd.MultiIndex.from_arrays([[], []], names=["region_id", "hour"])
+        return pd.DataFrame(columns=list(WEATHER_COLUMNS), index=index, dtype=float)
+    frame = frame.sort_values("event_timestamp").groupby("region_id").tail(24)
+    # weather rows are stamped at the end of the hour observed
+    observed = frame["event_timestamp"] - pd.Timedelta(hours=1)
+    frame = frame.assign(hour=observed.dt.tz_convert(timezone).dt.hour)
+    return frame.set_index(["region_id", "hour"])[list(WEATHER_COLUMNS)].astype(float)
+
+
+def daily_history(ws: Workspace, days: int = MAX_DAILY_DAYS) -> DailyHistory | None:
+    frame = read_parts(
+        ws.table_dir("meter_daily"),
+        columns=["meter_id", "event_timestamp", "kwh_day", "outage_hours_day"],
+    )
+    if frame is None or frame.empty:
+        return None
+    stamps = pd.DatetimeIndex(sorted(frame["event_timestamp"].unique()))[-days:]
+    frame = frame[frame["event_timestamp"].isin(stamps)]
+    kwh = frame.pivot(index="meter_id", columns="event_timestamp", values="kwh_day")
+    kwh = kwh.reindex(columns=stamps)
+    outage = frame.pivot(index="meter_id", columns="event_timestamp", values="outage_hours_day")
+    outage = outage.reindex(index=kwh.index, columns=stamps)
+    return DailyHistory(
+        pd.Index(kwh.index.astype(str)),
+        stamps,
+        kwh.to_numpy(dtype=float),
+        np.nan_to_num(outage.to_numpy(dtype=float)),
+    )

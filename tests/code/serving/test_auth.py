@@ -1,0 +1,53 @@
+"""API keys: roles per route, keys from the environment or a hashed file."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from gridml.errors import UserError
+from gridml.serving.auth import KeyRing, create_key, digest, read_keys_file, required_role
+
+
+def test_routes_need_their_role_and_ops_routes_stay_open() -> None:
+    assert required_role("/forecast/demand") == "reader"
+    assert required_role("/models/") == "reader"
+    assert required_role("/readings") == "ingest"
+    assert required_role("/admin/reload") == "admin"
+    for open_path in ("/livez", "/readyz", "/metrics", "/docs.json", "/"):
+        assert required_role(open_path) is None
+
+
+def test_keys_from_the_environment() -> None:
+    ring = KeyRing.from_env({"GRIDML_API_KEYS": "k1:reader,k2:ingest+reader"})
+    assert ring.roles("k1")[1] == {"reader"}
+    assert ring.roles("k2")[1] == {"ingest", "reader"}
+    assert ring.roles("k3") is None
+    assert ring.roles(None) is None
+
+
+def test_unknown_role_is_refused_with_its_name() -> None:
+    with pytest.raises(UserError, match="superuser"):
+        KeyRing.from_env({"GRIDML_API_KEYS": "k1:superuser"})
+
+
+def test_created_keys_are_stored_hashed_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    reader = create_key(path, "dispatch-app", ["reader"])
+    admin = create_key(path, "ops", ["admin"])
+    text = path.read_text()
+    assert reader not in text and admin not in text
+    assert digest(reader) in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    ring = KeyRing.from_env({"GRIDML_API_KEYS_FILE": str(path)})
+    assert ring.roles(reader) == ("dispatch-app", frozenset({"reader"}))
+    assert ring.roles(admin)[1] == {"admin"}
+
+
+def test_a_broken_keys_file_names_the_entry(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text("keys:\n  - name: a\n    roles: [reader]\n")
+    with pytest.raises(UserError, match=r"keys\[0\].*sha256"):
+        read_keys_file(path)
