@@ -18,7 +18,8 @@ app = typer.Typer(
         "ML platform of an electricity utility: data feeds -> Feast features -> MLflow-tracked "
         "training -> BentoML endpoints.\n\nStages: `data` (generate, import and validate feeds), "
         "`features` (the Feast feature store), `train` (models, MLflow); `promote`, `rollback`, "
-        "`card`, `retrain`, `monitor` (MLOps); `serve` (BentoML endpoints). Run `gridml STAGE --help` for each."
+        "`card`, `retrain`, `monitor` (MLOps); `serve` (BentoML endpoints). "
+        "Run `gridml STAGE --help` for each."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
