@@ -22,7 +22,7 @@ from gridml.features.store.definitions import FRESH_READINGS_VIEW, PUSH_SOURCE
 from gridml.serving import demand, readings, risk
 from gridml.serving.config import ServingConfig
 from gridml.serving.metrics import metrics, observe
-from gridml.serving.models import ModelSlot
+from gridml.serving.models import Loaded, ModelSlot
 from gridml.serving.snapshot import Snapshot, data_version, load_snapshot
 from gridml.training.metrics import quantile_column
 from gridml.workspace import Workspace
@@ -85,6 +85,7 @@ class Predictor:
         }
         self.snapshot: Snapshot = load_snapshot(ws)
         self._windows: dict[tuple, pd.DataFrame] = {}
+        self._horizons: dict[int, int] = {}
         self.refresh()
 
     # --- refresh ------------------------------------------------------------------------------
@@ -147,9 +148,13 @@ class Predictor:
         temperature_c: list[float] | None = None,
     ) -> dict[str, Any]:
         loaded = self.slots["demand"].current
-        horizon = horizon or self.cfg.default_horizon_hours
-        if not 1 <= horizon <= self.cfg.max_horizon_hours:
-            raise UserError(f"'horizon': {horizon} h is outside 1..{self.cfg.max_horizon_hours}")
+        longest = min(self.cfg.max_horizon_hours, self._trained_horizon(loaded))
+        horizon = min(self.cfg.default_horizon_hours, longest) if horizon is None else horizon
+        if not 1 <= horizon <= longest:
+            raise UserError(
+                f"'horizon': {horizon} h is outside 1..{longest} (the served model was trained "
+                f"for up to {self._trained_horizon(loaded)} h)"
+            )
         if level not in demand.LEVELS:
             raise UserError(f"'level': {level!r} is not one of {', '.join(demand.LEVELS)}")
         served_q = tuple(loaded.model.unwrap_python_model().quantiles)
@@ -234,6 +239,16 @@ class Predictor:
                 }
             )
         return answer
+
+    def _trained_horizon(self, loaded: Loaded) -> int:
+        """The longest horizon the demand model was trained for (its run's `horizon_hours`)."""
+        if loaded.version not in self._horizons:
+            from mlflow import MlflowClient
+
+            params = MlflowClient().get_run(loaded.run_id).data.params if loaded.run_id else {}
+            trained = params.get("horizon_hours")
+            self._horizons[loaded.version] = int(trained) if trained else 168
+        return self._horizons[loaded.version]
 
     # --- theft --------------------------------------------------------------------------------
 
