@@ -176,7 +176,79 @@ def card(
     typer.echo(f"model card of {model} v{version}: {result.markdown} and {result.html}")
 
 
+def monitor(
+    model: ModelArg,
+    version: Annotated[
+        int | None,
+        typer.Option("--version", "-V", help="Registered version [default: the champion]."),
+    ] = None,
+    config: MonitoringOption = Path("experiments/monitoring.yaml"),
+    outcomes: Annotated[
+        Path | None,
+        typer.Option(
+            help="theft-detection: inspection outcomes CSV (meter_id, inspected_at, "
+            "theft_found) [default: WORKSPACE/outcomes/theft-detection.csv]."
+        ),
+    ] = None,
+    outcomes_from_labels: Annotated[
+        bool,
+        typer.Option(
+            "--outcomes-from-labels",
+            help="theft-detection, synthetic zones only: the zone's theft labels stand in for "
+            "inspections of every alerted meter.",
+        ),
+    ] = False,
+    tracking_uri: TrackingUriOption = None,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Check data drift and live accuracy of a model; write an HTML report; exit 1 on alert.
+
+    Drift: PSI and KS of every FeatureService feature between the version's training window
+    and the recent window (both read point in time, as serving reads them). Live accuracy:
+    demand MASE by day against the metered load; asset-failure precision of the weekly alerts
+    against the failure log; theft-detection precision of the alerts against logged
+    inspection outcomes. Writes WORKSPACE/monitoring/MODEL/report.{html,md}, drift.csv and
+    live.csv. Exit status 1 when a threshold is crossed, so that a scheduler can alert.
+    """
+    from gridml.mlops.config import MonitoringConfig
+    from gridml.mlops.monitor import monitor as run
+    from gridml.mlops.monitor_report import write_report
+    from gridml.mlops.registry import aliases, version_info
+    from gridml.training import tracking
+
+    with user_errors():
+        cfg = _with_uri(MonitoringConfig.read_yaml(config), tracking_uri)
+        model_cfg = cfg.for_model(model)
+        w = workspace(ws)
+        tracking.configure(cfg.tracking, w)
+        if version is None:
+            current = aliases(model)
+            version = current.get("champion", current.get("challenger"))
+            if version is None:
+                from gridml.errors import UserError
+
+                raise UserError(f"{model} has no champion or challenger: pass --version")
+        result = run(
+            w, model, version_info(model, version), model_cfg, outcomes, outcomes_from_labels
+        )
+        files = write_report(w.root, result, model_cfg)
+    drifted = result.drift[result.drift["drifted"]]
+    typer.echo(
+        f"{model} v{version}: {len(drifted)} of {int(result.drift['judged'].sum())} features "
+        f"drifted; report {files[1]}"
+    )
+    typer.echo(result.drift.head(10).round(3).to_string(index=False))
+    if not result.live.empty:
+        typer.echo(result.live.round(3).to_string(index=False))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    if result.alerts:
+        for alert in result.alerts:
+            typer.secho(f"ALERT {alert}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add the MLOps commands at the top level of `app`."""
-    for command in (promote, rollback, card):
+    for command in (promote, rollback, card, monitor):
         app.command()(command)

@@ -1,0 +1,102 @@
+"""The monitoring report of one `monitor` result: Markdown and self-contained HTML with plots
+(PSI per feature against its threshold, reference vs recent distributions of the most drifted
+features, live accuracy by day), plus drift.csv and live.csv, in WORKSPACE/monitoring/MODEL/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gridml.mlops.config import ModelMonitoring
+from gridml.mlops.monitor import MonitorResult
+from gridml.mlops.report import Section, to_html, to_markdown, write_text_atomic
+
+TOP_FEATURES = 20
+
+
+def _plot_psi(drift: pd.DataFrame, threshold: float, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    top = drift.sort_values("psi", ascending=False).head(TOP_FEATURES)[::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(top) + 1.5))
+    colors = np.where(top["drifted"], "tab:red", "tab:blue")
+    ax.barh(top["feature"], top["psi"].fillna(0), color=colors)
+    ax.axvline(threshold, color="k", linestyle="--", label=f"PSI threshold {threshold:g}")
+    ax.set_xlabel("PSI (reference: training window; current: recent window)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _plot_live(live: pd.DataFrame, threshold: float | None, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 3))
+    metric = str(live["metric"].iloc[0])
+    ax.plot(pd.to_datetime(live["day"]), live["value"], marker="o", label=metric)
+    if threshold is not None:
+        ax.axhline(threshold, color="tab:red", linestyle="--", label=f"threshold {threshold:g}")
+    ax.set_ylabel(metric)
+    ax.legend()
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write_report(ws_root: Path, result: MonitorResult, cfg: ModelMonitoring) -> list[Path]:
+    """Write report.md, report.html, drift.csv, live.csv; return their paths."""
+    folder = ws_root / "monitoring" / result.model
+    plots = folder / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    result.drift.to_csv(folder / "drift.csv", index=False)
+    result.live.to_csv(folder / "live.csv", index=False)
+    ref, rec = result.reference, result.recent
+    status = [f"ALERT: {a}" for a in result.alerts] if result.alerts else ["No threshold crossed."]
+    judged = result.drift[result.drift["judged"]]
+    secs = [
+        Section(
+            "Summary",
+            [
+                f"{result.model} v{result.version}; reference (training window) "
+                f"{ref[0]:%Y-%m-%d} .. {ref[1]:%Y-%m-%d}; recent window {rec[0]:%Y-%m-%d} .. "
+                f"{rec[1]:%Y-%m-%d}.",
+                *status,
+                *result.notes,
+            ],
+        ),
+        Section(
+            "Data drift (PSI and KS per feature)",
+            [
+                f"{int(judged['drifted'].sum())} of {len(judged)} judged features drifted "
+                f"(PSI >= {cfg.drift.psi:g} and KS >= {cfg.drift.ks:g}).",
+                _plot_psi(result.drift, cfg.drift.psi, plots / "psi.png"),
+                result.drift.head(TOP_FEATURES),
+            ],
+        ),
+    ]
+    live = Section("Live accuracy")
+    if result.live.empty:
+        live.blocks.append("No outcomes in the recent window yet.")
+    else:
+        threshold = (
+            cfg.live.max_mase if result.model == "demand-forecast" else cfg.live.min_precision
+        )
+        live.blocks += [_plot_live(result.live, threshold, plots / "live.png"), result.live]
+    secs.append(live)
+    title = f"Monitoring: {result.model} v{result.version}"
+    md, page = folder / "report.md", folder / "report.html"
+    write_text_atomic(md, to_markdown(title, secs, base=folder))
+    write_text_atomic(page, to_html(title, secs))
+    return [md, page, folder / "drift.csv", folder / "live.csv"]
