@@ -32,6 +32,7 @@ from gridml.training.demand.features import (
     ORIGIN_COLUMNS,
     PROFILE_COLUMNS,
 )
+from gridml.training.metrics import quantile_column
 
 HOUR = pd.Timedelta(hours=1)
 ORIGIN_VIEWS = ("load_hourly", "load_week_profile", "series_profile")
@@ -56,6 +57,47 @@ def origins_from_online(online: pd.DataFrame) -> pd.Series:
     seconds = pd.to_numeric(online[f"{ORIGIN_FEATURE}__ts"], errors="coerce")
     stamps = pd.to_datetime(seconds, unit="s", utc=True)
     return stamps.where(seconds > 0)
+
+
+def target_hours(origins: pd.Series, horizon: int) -> pd.DatetimeIndex:
+    """Every target hour of every origin (sorted, unique)."""
+    steps = pd.to_timedelta(np.arange(horizon), unit="h")
+    hours = [pd.DatetimeIndex([o]).repeat(horizon) + steps for o in origins.unique()]
+    return hours[0].append(hours[1:]).unique().sort_values()
+
+
+def shape_forecasts(out: pd.DataFrame, rows: pd.DataFrame, quantiles: list[float]) -> list[dict]:
+    """The model's output rows as one forecast per series: origin, then each hour's P50 and
+    the quantiles asked for."""
+    times = [t.isoformat() for t in pd.DatetimeIndex(rows["target_time"])]
+    origins = pd.DatetimeIndex(rows["origin"])
+    horizon = rows["horizon"].to_numpy().tolist()
+    p50 = out["yhat"].to_numpy(dtype=float).tolist()
+    qs = {
+        quantile_column(q): out[quantile_column(q)].to_numpy(dtype=float).tolist()
+        for q in quantiles
+    }
+    series = rows["series_id"].to_numpy()
+    forecasts: list[dict] = []
+    start = 0
+    for end in [*np.flatnonzero(series[1:] != series[:-1]) + 1, len(series)]:
+        forecasts.append(
+            {
+                "series_id": str(series[start]),
+                "origin": origins[start].isoformat(),
+                "hours": [
+                    {
+                        "target_time": times[i],
+                        "horizon": horizon[i],
+                        "p50": p50[i],
+                        "quantiles": {name: values[i] for name, values in qs.items()},
+                    }
+                    for i in range(start, end)
+                ],
+            }
+        )
+        start = end
+    return forecasts
 
 
 @functools.lru_cache(maxsize=64)
@@ -119,12 +161,17 @@ def model_input(
     region = np.repeat(online["series_id"].map(regions).to_numpy(), horizon)
     ctx = context.set_index(["region_id", "target_time"])[CONTEXT_COLUMNS]
     ctx_values = ctx.reindex(pd.MultiIndex.from_arrays([region, target])).to_numpy(dtype=float)
-    cols: dict[str, object] = {
-        "series_id": np.repeat(online["series_id"].astype(str).to_numpy(), horizon),
-        "horizon": h.astype("int64"),
-        "level": np.repeat(online["level"].astype(str).to_numpy(), horizon),
-    }
-    cols |= dict(zip(numeric, values.T, strict=True))
-    cols |= dict(zip(CONTEXT_COLUMNS, ctx_values.T, strict=True))
-    cols |= {"origin": origin, "target_time": target}
-    return pd.DataFrame(cols)[[*INPUT_COLUMNS, "origin", "target_time"]]
+    floats = pd.DataFrame(
+        np.concatenate([values, ctx_values], axis=1), columns=[*numeric, *CONTEXT_COLUMNS]
+    )
+    keys = pd.DataFrame(
+        {
+            "series_id": np.repeat(online["series_id"].astype(str).to_numpy(), horizon),
+            "horizon": h.astype("int64"),
+            "level": np.repeat(online["level"].astype(str).to_numpy(), horizon),
+            "origin": origin,
+            "target_time": target,
+        }
+    )
+    frame = pd.concat([keys, floats], axis=1)
+    return frame[[*INPUT_COLUMNS, "origin", "target_time"]]

@@ -24,7 +24,6 @@ from gridml.serving.config import ServingConfig
 from gridml.serving.metrics import metrics, observe
 from gridml.serving.models import Loaded, ModelSlot
 from gridml.serving.snapshot import Snapshot, data_version, load_snapshot
-from gridml.training.metrics import quantile_column
 from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -60,14 +59,19 @@ def _unknown(ids: list[str], known: pd.Index, what: str) -> None:
 
 
 def online_frame(response: Any, stamped: tuple[str, ...]) -> pd.DataFrame:
-    """A Feast online response as a frame; event timestamps only for the features asked for
-    (converting all of them doubles the cost of a wide response)."""
-    frame = pd.DataFrame(response.to_dict())
+    """A Feast online response as a frame (one object block: a wide response builds fast;
+    callers convert the columns they use); event timestamps only for the features in
+    `stamped` (converting all of them doubles the cost)."""
+    values = response.to_dict()
     names = list(response.proto.metadata.feature_names.val)
     for name in stamped:
         vector = response.proto.results[names.index(name)]
-        frame[f"{name}{risk.TIMESTAMP_SUFFIX}"] = [ts.seconds for ts in vector.event_timestamps]
-    return frame
+        values[f"{name}{risk.TIMESTAMP_SUFFIX}"] = [ts.seconds for ts in vector.event_timestamps]
+    columns = list(values)
+    matrix = np.empty((len(values[columns[0]]) if columns else 0, len(columns)), dtype=object)
+    for j, col in enumerate(columns):
+        matrix[:, j] = values[col]
+    return pd.DataFrame(matrix, columns=columns)
 
 
 class Predictor:
@@ -86,6 +90,7 @@ class Predictor:
         self.snapshot: Snapshot = load_snapshot(ws)
         self._windows: dict[tuple, pd.DataFrame] = {}
         self._horizons: dict[int, int] = {}
+        self._contexts: dict[tuple, pd.DataFrame] = {}
         self.refresh()
 
     # --- refresh ------------------------------------------------------------------------------
@@ -189,56 +194,43 @@ class Predictor:
         if online.empty:
             return answer
         regions = snap.series["region_id"]
-        targets = pd.DatetimeIndex(
-            sorted(
-                {
-                    o + pd.Timedelta(hours=h)
-                    for o in online["origin"].unique()
-                    for h in range(horizon)
-                }
+        targets = demand.target_hours(online["origin"], horizon)
+        region_ids = tuple(sorted(set(online["series_id"].map(regions))))
+        if temperature_c is None:  # the same for every request at this origin: cached
+            context = self._context(region_ids, targets)
+        else:
+            context = demand.context_frame(
+                list(region_ids),
+                targets,
+                snap.zone.country,
+                snap.zone.timezone,
+                snap.weather,
+                temperature_c,
             )
-        )
-        context = demand.context_frame(
-            sorted(set(online["series_id"].map(regions))),
-            targets,
-            snap.zone.country,
-            snap.zone.timezone,
-            snap.weather,
-            temperature_c,
-        )
         rows = demand.model_input(online, regions, horizon, context)
-        # the rows are built in the signature's layout (tested): skip MLflow's per-column
-        # schema enforcement on this hot path, which costs more than the boosters
-        python_model = loaded.model.unwrap_python_model()
-        out = python_model.predict(None, rows.drop(columns=["origin", "target_time"]))
-        out["target_time"] = rows["target_time"].to_numpy()
-        out["origin"] = rows["origin"].to_numpy()
-        scale = rows["load_mean_168h"].to_numpy()
+        # the rows are built in the signature's layout (tested; the two extra time columns are
+        # not read): skip MLflow's per-column schema enforcement on this hot path, which costs
+        # more than the boosters
+        out = loaded.model.unwrap_python_model().predict(None, rows)
         with np.errstate(all="ignore"):
-            observe(m.relative_load, "demand", out["yhat"].to_numpy() / scale)
+            relative = out["yhat"].to_numpy() / rows["load_mean_168h"].to_numpy()
+        observe(m.relative_load, "demand", relative)
         m.ids.labels("demand", "served").inc(len(online))
-        for sid, block in out.groupby("series_id", sort=False):
-            answer["forecasts"].append(
-                {
-                    "series_id": sid,
-                    "origin": block["origin"].iat[0].isoformat(),
-                    "hours": [
-                        {
-                            "target_time": t.isoformat(),
-                            "horizon": int(h),
-                            "p50": float(p50),
-                            "quantiles": {
-                                quantile_column(q): float(block[quantile_column(q)].iat[i])
-                                for q in quantiles
-                            },
-                        }
-                        for i, (t, h, p50) in enumerate(
-                            zip(block["target_time"], block["horizon"], block["yhat"], strict=True)
-                        )
-                    ],
-                }
-            )
+        answer["forecasts"] = demand.shape_forecasts(out, rows, quantiles)
         return answer
+
+    def _context(self, regions: tuple[str, ...], targets: pd.DatetimeIndex) -> pd.DataFrame:
+        snap = self.snapshot
+        key = (snap.version, regions, targets[0], len(targets))
+        cached = self._contexts.get(key)
+        if cached is None:
+            cached = demand.context_frame(
+                list(regions), targets, snap.zone.country, snap.zone.timezone, snap.weather, None
+            )
+            if len(self._contexts) > 64:
+                self._contexts.clear()
+            self._contexts[key] = cached
+        return cached
 
     def _trained_horizon(self, loaded: Loaded) -> int:
         """The longest horizon the demand model was trained for (its run's `horizon_hours`)."""
