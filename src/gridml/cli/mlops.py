@@ -144,6 +144,46 @@ def rollback(
     )
 
 
+def retrain(
+    model: ModelArg,
+    config: PromotionOption = Path("experiments/promotion.yaml"),
+    train_config: Annotated[
+        Path | None,
+        typer.Option(help="Training config [default: the model's train_config in --config]."),
+    ] = None,
+    materialize: Annotated[
+        bool, typer.Option(help="Load the newest features into the online store first.")
+    ] = True,
+    tracking_uri: TrackingUriOption = None,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Retrain a model and promote the new version when every gate passes (the weekly job).
+
+    Materializes the newest features into the online store, trains with the model's training
+    config (demand keeps the promotion hold-out out of its final model), registers the new
+    version as challenger, evaluates it against the champion on the most recent hold-out and
+    promotes it when every gate passes. Safe to run twice at the same time. Exit 1 when the
+    new version is not promoted.
+    """
+    from gridml.mlops.config import PromotionConfig
+    from gridml.mlops.retrain import retrain as run
+
+    with user_errors():
+        cfg = _with_uri(PromotionConfig.read_yaml(config), tracking_uri)
+        result = run(workspace(ws), model, cfg, train_config, materialize)
+    decision = result.decision
+    print_evaluation(decision.evaluation)
+    if decision.outcome == "promoted":
+        typer.secho(f"retrained and promoted {model} v{result.version}", fg=typer.colors.GREEN)
+    else:
+        typer.secho(
+            f"retrained {model} v{result.version}; not promoted: {decision.reason}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
 def card(
     model: ModelArg,
     version: VersionOption = None,
@@ -250,5 +290,5 @@ def monitor(
 
 def register(app: typer.Typer) -> None:
     """Add the MLOps commands at the top level of `app`."""
-    for command in (promote, rollback, card, monitor):
+    for command in (promote, rollback, retrain, card, monitor):
         app.command()(command)

@@ -1,0 +1,106 @@
+"""`gridml retrain`: the weekly job a scheduler runs: materialize the newest features into the
+online store, train the model with its training config, evaluate the new version against the
+champion and promote it when every gate passes.
+
+Safe to run twice at the same time: materialization runs under a file lock (the SQLite online
+store takes one writer), MLflow's SQLite store is in WAL mode with a busy timeout (each run
+registers its own version), and `promote` moves the alias under the promotion lock after
+re-checking the champion, so no promotion is lost or doubled: the second job either finds the
+champion it evaluated against has moved (refused: evaluate again) or evaluates against the
+first job's champion.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gridml.errors import UserError
+from gridml.mlops.audit import file_lock
+from gridml.mlops.config import PromotionConfig
+from gridml.mlops.promote import Decision, promote
+from gridml.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+#: model -> (run config class, training function), imported when used
+TRAINERS: dict[str, tuple[str, str]] = {
+    "demand-forecast": (
+        "gridml.training.demand.config:DemandConfig",
+        "gridml.training.demand.pipeline:train_demand",
+    ),
+    "asset-failure": (
+        "gridml.training.maintenance.pipeline:MaintenanceRunConfig",
+        "gridml.training.maintenance.pipeline:train_maintenance",
+    ),
+    "theft-detection": (
+        "gridml.training.theft.pipeline:TheftRunConfig",
+        "gridml.training.theft.pipeline:train_theft",
+    ),
+}
+
+
+@dataclass
+class Retrained:
+    model: str
+    version: int
+    run_id: str
+    decision: Decision
+
+
+def _load(ref: str) -> Any:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def training_config(model: str, path: Path, cfg: PromotionConfig) -> Any:
+    """The model's run config from `path`, pointed at the promotion config's stores; demand
+    keeps the promotion hold-out out of its final model."""
+    if model not in TRAINERS:
+        raise UserError(f"no trainer for model {model!r}; known: {', '.join(TRAINERS)}")
+    run_cfg = _load(TRAINERS[model][0]).read_yaml(path)
+    if run_cfg.registered_model != model:
+        raise UserError(
+            f"{path}: registers {run_cfg.registered_model!r}, not {model!r} (registered_model)"
+        )
+    update: dict[str, Any] = {}
+    t = cfg.tracking
+    if t.tracking_uri or t.registry_uri or t.artifact_root:
+        update["tracking"] = run_cfg.tracking.model_copy(
+            update={
+                "tracking_uri": t.tracking_uri,
+                "registry_uri": t.registry_uri,
+                "artifact_root": t.artifact_root,
+            }
+        )
+    if model == "demand-forecast":
+        update["holdout_days"] = max(run_cfg.holdout_days, cfg.gates(model).holdout_days)
+    return run_cfg.model_copy(update=update) if update else run_cfg
+
+
+def materialize_newest(ws: Workspace) -> None:
+    """Load the newest feature values into the online store (one writer at a time)."""
+    from gridml.features.store import repo
+
+    with file_lock(ws.feature_repo / ".materialize.lock"):
+        repo.materialize(ws)
+
+
+def retrain(
+    ws: Workspace,
+    model: str,
+    cfg: PromotionConfig,
+    train_config: Path | None = None,
+    materialize: bool = True,
+) -> Retrained:
+    path = train_config or cfg.gates(model).train_config
+    run_cfg = training_config(model, path, cfg)
+    if materialize:
+        materialize_newest(ws)
+    run = _load(TRAINERS[model][1])(run_cfg, ws)
+    log.info("%s: trained v%s (run %s); evaluating", model, run.version, run.run_id)
+    decision = promote(ws, model, cfg, version=run.version)
+    return Retrained(model, run.version, run.run_id, decision)
