@@ -196,3 +196,28 @@ def test_model_card_holds_lineage_and_segments(first, good: int, store_ws: Works
     assert {"card/card.md", "card/card.html"} <= {
         a.path for a in MlflowClient().list_artifacts(run.info.run_id, "card")
     }
+
+
+def test_a_decision_taken_against_an_old_champion_is_refused(
+    first, good: int, store_ws: Workspace, promo: PromotionConfig
+) -> None:
+    """Two jobs assess the same champion; the first commits; the second must not overwrite."""
+    from mlflow import MlflowClient
+
+    from gridml.mlops.promote import assess, commit
+
+    source = MlflowClient().get_model_version(MODEL, str(good))
+    a, b = (
+        int(MlflowClient().create_model_version(MODEL, source.source, source.run_id).version)
+        for _ in range(2)
+    )
+    champion = aliases(MODEL)["champion"]
+    first_job = assess(store_ws, MODEL, promo, version=a)
+    second_job = assess(store_ws, MODEL, promo, version=b)
+    assert first_job.outcome == second_job.outcome == "pending"
+    assert commit(store_ws, promo, first_job).outcome == "promoted"
+    late = commit(store_ws, promo, second_job)
+    assert late.outcome == "refused" and "moved" in late.reason
+    assert aliases(MODEL)["champion"] == a != champion
+    last = audit.read(store_ws, MODEL, promo.audit_log)[-1]
+    assert (last["outcome"], last["to_version"]) == ("refused", b)

@@ -30,7 +30,7 @@ TAG_PREVIOUS = "gridml.previous_champion"
 @dataclass
 class Decision:
     model: str
-    outcome: str  # "promoted" | "refused" | "dry-run" | "rolled-back"
+    outcome: str  # "pending" | "promoted" | "refused" | "dry-run" | "rolled-back"
     from_version: int | None
     to_version: int
     evaluation: Evaluation | None = None
@@ -80,15 +80,9 @@ def _record(ws: Workspace, cfg: PromotionConfig, decision: Decision, run_id: str
     audit.record_in_mlflow(record, run_id)
 
 
-def promote(
-    ws: Workspace,
-    model: str,
-    cfg: PromotionConfig,
-    version: int | None = None,
-    dry_run: bool = False,
-) -> Decision:
-    """Evaluate `version` (default: the challenger) against the champion; move `champion` to it
-    when every gate passes (and not `dry_run`). Refusals are audited too."""
+def assess(ws: Workspace, model: str, cfg: PromotionConfig, version: int | None = None) -> Decision:
+    """Evaluate `version` (default: the challenger) against the current champion; nothing is
+    moved or recorded (outcome "pending", or "refused" when a gate fails)."""
     tracking.configure(cfg.tracking, ws)
     gates_cfg = cfg.gates(model)
     current = aliases(model)
@@ -102,30 +96,54 @@ def promote(
     challenger = version_info(model, version)
     champion = version_info(model, champion_v) if champion_v is not None else None
     ev = evaluate(ws, model, challenger, champion, gates_cfg, contract_errors(ws, cfg))
-    decision = Decision(model, "refused", champion_v, version, ev)
+    decision = Decision(model, "pending", champion_v, version, ev)
+    if not ev.passed:
+        decision.outcome = "refused"
+        decision.reason = "gates failed: " + ", ".join(r.gate for r in ev.gates if not r.passed)
+    return decision
+
+
+def commit(ws: Workspace, cfg: PromotionConfig, decision: Decision) -> Decision:
+    """Record an assessed decision; move `champion` if it passed and the champion is still the
+    one it was evaluated against (checked under the promotion lock)."""
+    model, version = decision.model, decision.to_version
+    run_id = decision.evaluation.challenger.run_id if decision.evaluation else None
+    with promotion_lock(ws, cfg):
+        if decision.outcome == "pending":
+            now = aliases(model).get(CHAMPION)
+            if now != decision.from_version:
+                decision.outcome = "refused"
+                decision.reason = (
+                    f"the champion moved from v{decision.from_version} to v{now} while "
+                    f"v{version} was being evaluated: evaluate again against the new champion"
+                )
+            else:
+                c = client()
+                if decision.from_version is not None:
+                    c.set_model_version_tag(
+                        model, str(version), TAG_PREVIOUS, str(decision.from_version)
+                    )
+                c.set_registered_model_alias(model, CHAMPION, str(version))
+                decision.outcome = "promoted"
+                log.info("%s: champion v%s -> v%s", model, decision.from_version, version)
+        _record(ws, cfg, decision, run_id)
+    return decision
+
+
+def promote(
+    ws: Workspace,
+    model: str,
+    cfg: PromotionConfig,
+    version: int | None = None,
+    dry_run: bool = False,
+) -> Decision:
+    """Evaluate `version` (default: the challenger) against the champion; move `champion` to it
+    when every gate passes (and not `dry_run`). Refusals are audited too; dry runs are not."""
+    decision = assess(ws, model, cfg, version)
     if dry_run:
         decision.outcome = "dry-run"
         return decision
-    if not ev.passed:
-        decision.reason = "gates failed: " + ", ".join(r.gate for r in ev.gates if not r.passed)
-        _record(ws, cfg, decision, challenger.run_id)
-        return decision
-    with promotion_lock(ws, cfg):
-        now = aliases(model).get(CHAMPION)
-        if now != champion_v:
-            decision.reason = (
-                f"the champion moved from v{champion_v} to v{now} while v{version} was being "
-                "evaluated: evaluate again against the new champion"
-            )
-        else:
-            c = client()
-            if champion_v is not None:
-                c.set_model_version_tag(model, str(version), TAG_PREVIOUS, str(champion_v))
-            c.set_registered_model_alias(model, CHAMPION, str(version))
-            decision.outcome = "promoted"
-            log.info("%s: champion v%s -> v%s", model, champion_v, version)
-        _record(ws, cfg, decision, challenger.run_id)
-    return decision
+    return commit(ws, cfg, decision)
 
 
 def rollback(ws: Workspace, model: str, cfg: PromotionConfig) -> Decision:
