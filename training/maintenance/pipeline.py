@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +55,8 @@ class MaintenanceRun:
     version: int
     metrics: pd.DataFrame  # model (architecture | lightgbm) x metric, held-out period
     input_example: pd.DataFrame
+    models: dict[str, object] = field(default_factory=dict)  # fitted: <architecture>, lightgbm
+    data: MaintenanceData | None = None  # the labelled, split data it was trained on
 
 
 def check_config_against_data(cfg: MaintenanceRunConfig, ws: Workspace) -> None:
@@ -174,4 +176,5 @@ def train_maintenance(cfg: MaintenanceRunConfig, ws: Workspace) -> MaintenanceRu
             uri, cfg.registered_model, "challenger", tags={"run_id": run.info.run_id}
         )
         mlflow.log_metric("total_seconds", time.perf_counter() - t0)
-    return MaintenanceRun(run.info.run_id, uri, version, table, example)
+    models = {m.architecture: net, "lightgbm": gbm}
+    return MaintenanceRun(run.info.run_id, uri, version, table, example, models, data)

@@ -95,6 +95,27 @@ def recall_by_attack(
     return out
 
 
+def at_theft_share(y, score, attack=None, attacks: Sequence[str] = THEFT_ATTACKS):
+    """The ranking judged at an inspection budget equal to the true theft share (as many
+    inspections as there are thieves): `theft_share`, `precision_at_share` (= recall, up to
+    rounding) and, with `attack`, `recall_<type>_at_share` of each attack type."""
+    y, s = _arrays(y, score)
+    share = float(y.mean()) if len(y) else float("nan")
+    if not share > 0:
+        nan = float("nan")
+        out = {"theft_share": share, "precision_at_share": nan, "recall_at_share": nan}
+        return out | ({f"recall_{a}_at_share": nan for a in attacks} if attack is not None else {})
+    out = {
+        "theft_share": share,
+        "precision_at_share": precision_at_budget(y, s, share),
+        "recall_at_share": recall_at_budget(y, s, share),
+    }
+    if attack is not None:
+        by_type = recall_by_attack(y, s, attack, budget=share, attacks=attacks)
+        out |= {f"recall_{a}_at_share": r for a, r in by_type.items()}
+    return out
+
+
 def evaluate(
     y, score, attack=None, budgets: Sequence[float] = (0.01, 0.05), k: int = 100, groups=None
 ) -> dict[str, float]:
@@ -111,6 +132,7 @@ def evaluate(
         tag = f"{b * 100:g}pct".replace(".", "_")
         out[f"precision_at_{tag}"] = precision_at_budget(y, s, b)
         out[f"recall_at_{tag}"] = recall_at_budget(y, s, b)
+    out |= at_theft_share(y, s, attack)
     if attack is not None:
         for a, r in recall_by_attack(y, s, attack, threshold=0.5).items():
             out[f"recall_{a}"] = r

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.config import BaseConfig
+from gridml.features.contracts import THEFT_ATTACKS
 from gridml.training import tracking
 from gridml.training.classification import pr_plot, reliability_plot
 from gridml.training.theft import dataset
@@ -52,6 +53,8 @@ class TheftRun:
     version: int
     metrics: dict[str, float] = field(default_factory=dict)  # "wide_deep.pr_auc", ...
     history: list[dict[str, float]] = field(default_factory=list)  # Wide & Deep per epoch
+    models: dict[str, object] = field(default_factory=dict)  # fitted: wide_deep, lightgbm
+    cutoff: pd.Timestamp | None = None  # test scoring days are after it
 
 
 def lineage_frame(samples: dataset.TheftSamples) -> pd.DataFrame:
@@ -60,12 +63,18 @@ def lineage_frame(samples: dataset.TheftSamples) -> pd.DataFrame:
 
 
 def data_metrics(**parts: dataset.TheftSamples) -> dict[str, float]:
-    """`data.<part>.samples` and `data.<part>.positives` of each labelled part."""
-    return {
-        f"data.{name}.{what}": float(v)
-        for name, part in parts.items()
-        for what, v in (("samples", len(part)), ("positives", part.labels.sum()))
-    }
+    """`data.<part>.samples` and `data.<part>.positives` of each labelled part, and
+    `data.<part>.meters_<attack>`: its thieves of each attack type (distinct meters: the
+    samples of one thief are not independent evidence)."""
+    out = {}
+    for name, part in parts.items():
+        out[f"data.{name}.samples"] = float(len(part))
+        out[f"data.{name}.positives"] = float(part.labels.sum())
+        thieves = part.meta[part.meta["label"] == 1]
+        meters = thieves.groupby("attack_type")["meter_id"].nunique()
+        for a in THEFT_ATTACKS:
+            out[f"data.{name}.meters_{a}"] = float(meters.get(a, 0))
+    return out
 
 
 def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
@@ -152,4 +161,6 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
             uri, cfg.registered_model, "challenger", tags={"run_id": run.info.run_id}
         )
         mlflow.log_metric("total_seconds", time.perf_counter() - t0)
-    return TheftRun(run.info.run_id, uri, version, metrics, list(wide_deep.history))
+    return TheftRun(
+        run.info.run_id, uri, version, metrics, list(wide_deep.history), fitted, parts.cutoff
+    )

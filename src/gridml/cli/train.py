@@ -127,6 +127,7 @@ def theft(
         cfg = with_tracking_uri(cfg, tracking_uri)
         run = train_theft(cfg, workspace(ws))
     names = ["roc_auc", "pr_auc", "precision_at_1pct", "precision_at_5pct", "map_at_100"]
+    names += ["precision_at_share"]  # budget = the true theft share of the test samples
     rows = {
         model: {n: run.metrics.get(f"{model}.{n}", float("nan")) for n in names}
         for model in ("wide_deep", "lightgbm")

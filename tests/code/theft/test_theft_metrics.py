@@ -51,3 +51,26 @@ def test_evaluate_names():
     out = m.evaluate(Y, S, ["h1", "", "h2", "", ""], budgets=(0.01, 0.05))
     assert {"roc_auc", "pr_auc", "map_at_100", "precision_at_1pct", "precision_at_5pct"} <= set(out)
     assert out["recall_h1"] == 1.0
+
+
+def test_at_theft_share_inspects_as_many_meters_as_there_are_thieves():
+    out = m.at_theft_share(Y, S, ["h1", "", "h2", "", ""])
+    # 2 thieves in 5: the top 2 are inspected, [1, 0]: one thief found
+    assert out["theft_share"] == pytest.approx(0.4)
+    assert out["precision_at_share"] == pytest.approx(0.5)
+    assert out["recall_at_share"] == pytest.approx(0.5)
+    assert out["recall_h1_at_share"] == 1.0 and out["recall_h2_at_share"] == 0.0
+    assert math.isnan(out["recall_h3_at_share"])  # no h3 thief: unknown, not 0
+    perfect = m.at_theft_share([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], ["", "h5", "", "h5"])
+    assert perfect["precision_at_share"] == 1.0 and perfect["recall_h5_at_share"] == 1.0
+
+
+def test_at_theft_share_without_thieves_is_nan():
+    out = m.at_theft_share([0, 0, 0], [0.3, 0.2, 0.1], ["", "", ""])
+    assert math.isnan(out["precision_at_share"]) and math.isnan(out["recall_h1_at_share"])
+
+
+def test_evaluate_reports_the_theft_share_budget():
+    out = m.evaluate(Y, S, ["h1", "", "h2", "", ""])
+    assert out["precision_at_share"] == pytest.approx(0.5)
+    assert out["recall_h2_at_share"] == 0.0
