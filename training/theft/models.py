@@ -91,6 +91,12 @@ def numeric_features(samples: TheftSamples) -> pd.DataFrame:
     return frame
 
 
+def tabular_features(samples: TheftSamples) -> pd.DataFrame:
+    """What both models see besides the raw series: the Feast features and the sequence
+    statistics (the Wide & Deep net gets them too, so it never sees less than its baseline)."""
+    return pd.concat([numeric_features(samples), sequence_stats(samples)], axis=1)
+
+
 @dataclass
 class Platt:
     """Logistic calibration p = sigmoid(a * logit + b), fitted by Newton steps."""
@@ -134,7 +140,7 @@ class LightGBMTheft:
         self.columns: list[str] = []
 
     def _x(self, samples: TheftSamples) -> pd.DataFrame:
-        x = pd.concat([numeric_features(samples), sequence_stats(samples)], axis=1)
+        x = tabular_features(samples)
         return x[self.columns] if self.columns else x
 
     def fit(self, train: TheftSamples, val: TheftSamples) -> LightGBMTheft:
@@ -243,7 +249,7 @@ class WideDeepTheft:
         series, mask = samples.sequences()
         flat = np.concatenate([series, mask], axis=1)
         grid = samples.grid()
-        tab = self.scaler.transform(numeric_features(samples))
+        tab = self.scaler.transform(tabular_features(samples))
         return tuple(torch.as_tensor(a, dtype=torch.float32) for a in (flat, grid, tab))
 
     def fit(
@@ -259,7 +265,7 @@ class WideDeepTheft:
         c = self.cfg.wide_deep
         torch.manual_seed(self.cfg.seed)
         rng = np.random.default_rng(self.cfg.seed)
-        self.scaler.fit(numeric_features(train))
+        self.scaler.fit(tabular_features(train))
         xs = self._inputs(train)
         y = torch.as_tensor(train.labels)
         pos = float(y.sum())
