@@ -58,6 +58,7 @@ lint: $(STAMP) ## Fix what ruff can fix and format the code
 bench: $(STAMP) ## Run the benchmarks (prints tables, writes bench/results/*.json)
 	$(BIN)/python -m bench.run_features
 	$(BIN)/python -m bench.run_demand
+	$(BIN)/python -m bench.run_risk
 
 .PHONY: mlflow-ui
 mlflow-ui: $(STAMP) ## Browse runs and the model registry of the workspace (http://127.0.0.1:5000)
