@@ -202,8 +202,13 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
         return next(x for x in t[name] if x["concurrency"] == c)
 
     demand8, mlflow8, floor8 = at("demand", 8), at("mlflow models serve", 8), at("floor", 8)
+    batch8 = at("demand (batch route)", 8)
     return {
         "demand_p99_ms_at_8": demand8["p99_ms"],
+        "demand_batch_route_p99_ms_at_8": batch8["p99_ms"],
+        "demand_batch_route_throughput_vs_mlflow_at_8": round(
+            batch8["throughput_rps"] / mlflow8["throughput_rps"], 2
+        ),
         "demand_throughput_vs_mlflow_at_8": round(
             demand8["throughput_rps"] / mlflow8["throughput_rps"], 2
         ),
@@ -282,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         cmd += ["--workers", str(args.workers)]
         bodies = {
             "demand": ("/forecast/demand", {"ids": ["F001"], "horizon": horizon}),
+            "demand (batch route)": (
+                "/forecast/demand/batch",
+                {"requests": [{"ids": ["F001"], "horizon": horizon}]},
+            ),
             "maintenance": ("/maintenance/risk", {"ids": ["T00001"]}),
             "theft": ("/theft/score", {"ids": ["M000001"]}),
             "readings": (

@@ -32,6 +32,7 @@ KEYS_FILE_ENV = "GRIDML_API_KEYS_FILE"
 KEYS_ENV = "GRIDML_API_KEYS"
 ROUTE_ROLES = {
     "/forecast/demand": "reader",
+    "/forecast/demand/batch": "reader",
     "/maintenance/risk": "reader",
     "/theft/score": "reader",
     "/models": "reader",

@@ -17,6 +17,8 @@ nothing here re-implements a feature:
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,9 +68,41 @@ def target_hours(origins: pd.Series, horizon: int) -> pd.DatetimeIndex:
     return hours[0].append(hours[1:]).unique().sort_values()
 
 
-def shape_forecasts(out: pd.DataFrame, rows: pd.DataFrame, quantiles: list[float]) -> list[dict]:
-    """The model's output rows as one forecast per series: origin, then each hour's P50 and
-    the quantiles asked for."""
+@dataclass(frozen=True)
+class DemandRequest:
+    """A validated forecast request."""
+
+    series: list[str]
+    level: str
+    horizon: int
+    quantiles: list[float]
+    weather: str  # "persistence" or "request"
+
+    def answer(self, loaded: Any, out: pd.DataFrame, missing: list[str]) -> dict[str, Any]:
+        """The response to this request from model output rows over (at least) its series."""
+        mine = out[out["series_id"].isin(self.series)]
+        order = pd.Index(self.series).get_indexer(mine["series_id"])
+        mine = mine.iloc[np.argsort(order, kind="stable")]
+        absent = set(missing)
+        lacking = [s for s in self.series if s in absent]
+        return {
+            "model": loaded.info(),
+            "level": self.level,
+            "horizon": self.horizon,
+            "weather": self.weather,
+            "missing": [
+                {"id": s, "reason": "no load profile in the online store (run materialize)"}
+                for s in lacking
+            ],
+            "forecasts": shape_forecasts(mine, self.quantiles) if len(mine) else [],
+        }
+
+
+def shape_forecasts(out: pd.DataFrame, quantiles: list[float]) -> list[dict]:
+    """Model output rows (series_id, horizon, origin, target_time, yhat, quantile columns),
+    consecutive per series, as one forecast per series: origin, then each hour's P50 and the
+    quantiles asked for."""
+    rows = out
     times = [t.isoformat() for t in pd.DatetimeIndex(rows["target_time"])]
     origins = pd.DatetimeIndex(rows["origin"])
     horizon = rows["horizon"].to_numpy().tolist()

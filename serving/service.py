@@ -46,6 +46,17 @@ class Reading(BaseModel):
 
 
 Ids = Annotated[list[str], Field(min_length=1, description="Entity ids (at most max_ids).")]
+Level = Literal["meter", "transformer", "feeder", "substation", "zone"]
+
+
+class DemandRequest(BaseModel):
+    """One forecast request of the batch route (the fields of POST /forecast/demand)."""
+
+    ids: Ids = Field(examples=[["F001"]])
+    level: Level = "feeder"
+    horizon: int | None = None
+    quantiles: list[float] | None = None
+    temperature_c: list[float] | None = None
 
 
 def _errors(fn):
@@ -96,6 +107,7 @@ class ModelsPath:
 WORKERS = int(os.environ.get("GRIDML_SERVING_WORKERS", "1"))
 THREADS = int(os.environ.get("GRIDML_SERVING_THREADS", "8"))
 TIMEOUT_S = int(os.environ.get("GRIDML_SERVING_TIMEOUT", "60"))
+MAX_BATCH = int(os.environ.get("GRIDML_SERVING_MAX_BATCH", "64"))  # requests merged at most
 
 
 @bentoml.service(name="gridml", workers=WORKERS, threads=THREADS, traffic={"timeout": TIMEOUT_S})
@@ -138,7 +150,7 @@ class GridML:
     def forecast_demand(
         self,
         ids: Ids = Field(examples=[["F001"]]),
-        level: Literal["meter", "transformer", "feeder", "substation", "zone"] = "feeder",
+        level: Level = "feeder",
         horizon: int | None = Field(
             default=None, description="Hours ahead from the origin (default 48, at most 168)."
         ),
@@ -156,6 +168,19 @@ class GridML:
         """Hourly P50 and quantile forecasts (kWh) of grid series, from the latest local
         midnight in the online store."""
         return self.predictor.forecast_demand(ids, level, horizon, quantiles, temperature_c)
+
+    @bentoml.api(
+        route="/forecast/demand/batch",
+        batchable=True,
+        max_batch_size=MAX_BATCH,
+        max_latency_ms=TIMEOUT_S * 1000,  # batch what is queued; never refuse for latency
+    )
+    @_errors
+    def forecast_demand_batch(self, requests: list[DemandRequest]) -> list[dict[str, Any]]:
+        """Several forecast requests in one call. BentoML's adaptive batching also merges the
+        requests of concurrent callers; requests with the same horizon are forecast in one
+        feature fetch and model call. Each answer is a forecast or {"error", "status"}."""
+        return self.predictor.forecast_demand_many([r.model_dump() for r in requests])
 
     @bentoml.api(route="/maintenance/risk")
     @_errors

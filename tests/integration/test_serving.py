@@ -137,6 +137,24 @@ def test_demand_forecast_by_ids(server: str, keys: dict[str, str], serving_ws: W
     assert zone.json()["forecasts"][0]["hours"][0]["p50"] > feeders * 0.5
 
 
+def test_batch_route_answers_each_request_like_the_single_route(
+    server: str, keys: dict[str, str]
+) -> None:
+    one = {"ids": ["F002", "F001"], "horizon": 3, "quantiles": [0.9]}
+    requests = [one, {"ids": ["F999"]}, {"ids": ["F001"], "horizon": 3}]
+    r = call(server, "/forecast/demand/batch", keys["reader"], {"requests": requests})
+    assert r.status_code == 200, r.text
+    first, bad, third = r.json()
+    single = call(server, "/forecast/demand", keys["reader"], one).json()
+    assert first["forecasts"] == single["forecasts"]
+    assert [f["series_id"] for f in first["forecasts"]] == ["feeder:F002", "feeder:F001"]
+    assert bad["status"] == 404 and "F999" in bad["error"]
+    hours = third["forecasts"][0]["hours"]
+    assert [h["p50"] for h in hours] == [h["p50"] for h in single["forecasts"][1]["hours"]]
+    assert all(set(h["quantiles"]) == {"q10", "q50", "q90"} for h in hours)
+    assert call(server, "/forecast/demand/batch", None, {"requests": requests}).status_code == 401
+
+
 def test_served_origin_features_equal_the_training_features(serving_ws: Workspace) -> None:
     """What serving reads online at the origin is what training reads offline at that time."""
     from gridml.serving import demand as demand_input

@@ -68,3 +68,35 @@ def test_model_input_has_the_training_layout() -> None:
     assert rows.loc[rows["series_id"] == "transformer:T00001", "load_001h_ago"].isna().all()
     assert rows["load_003h_ago"].iloc[0] == 2.0
     assert rows["horizon"].dtype == "int64" and rows["load_kwh"].dtype == "float64"
+
+
+def test_a_request_gets_its_own_series_in_its_own_order() -> None:
+    class Loaded:
+        def info(self) -> dict:
+            return {"version": 3}
+
+    origin = pd.Timestamp("2024-08-06", tz="UTC")
+    out = pd.DataFrame(
+        {
+            "series_id": ["feeder:F001"] * 2 + ["feeder:F002"] * 2 + ["feeder:F003"] * 2,
+            "horizon": [1, 2] * 3,
+            "yhat": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            "q10": [0.5, 1.5, 2.5, 3.5, 4.5, 5.5],
+            "q90": [2.0, 3.0, 4.0, 5.0, 6.0, 7.0],
+            "origin": origin,
+            "target_time": [origin, origin + pd.Timedelta(hours=1)] * 3,
+        }
+    )
+    req = demand.DemandRequest(
+        ["feeder:F003", "feeder:F001", "feeder:F009"], "feeder", 2, [0.9], "persistence"
+    )
+    answer = req.answer(Loaded(), out, missing=["feeder:F009", "feeder:F777"])
+    assert [f["series_id"] for f in answer["forecasts"]] == ["feeder:F003", "feeder:F001"]
+    assert answer["forecasts"][0]["hours"][1] == {
+        "target_time": "2024-08-06T01:00:00+00:00",
+        "horizon": 2,
+        "p50": 6.0,
+        "quantiles": {"q90": 7.0},
+    }
+    assert [m["id"] for m in answer["missing"]] == ["feeder:F009"]
+    assert answer["model"] == {"version": 3}
