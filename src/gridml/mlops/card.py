@@ -65,14 +65,19 @@ class Card:
     sections: list[Section]
 
 
-def _metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
-    rows = [(k, v) for k, v in sorted(metrics.items())]
-    triples = [(k.split("."), v) for k, v in rows if k.count(".") == 2]
-    if len(triples) >= 3:  # model.level.metric: one row per (model, level)
-        frame = pd.DataFrame([(*p, v) for p, v in triples], columns=["model", "level", "m", "v"])
+def _metrics_tables(metrics: dict[str, float]) -> list[pd.DataFrame]:
+    """model.level.metric keys as one wide table (demand); every other metric as a list."""
+    triples = [(*k.split("."), v) for k, v in sorted(metrics.items()) if k.count(".") == 2]
+    frame = pd.DataFrame(triples, columns=["model", "level", "m", "v"])
+    wide_ok = frame.groupby(["model", "level"]).size().max() >= 3 if len(frame) else False
+    out = []
+    if wide_ok:
         wide = frame.pivot_table(index=["model", "level"], columns="m", values="v")
-        return wide.reset_index()
-    return pd.DataFrame(rows, columns=["metric", "value"])
+        out.append(wide.reset_index())
+    rest = {k: v for k, v in metrics.items() if not (wide_ok and k.count(".") == 2)}
+    if rest:
+        out.append(pd.DataFrame(sorted(rest.items()), columns=["metric", "value"]))
+    return out
 
 
 def _latest_audit(info: VersionInfo) -> dict | None:
@@ -126,8 +131,7 @@ def sections(info: VersionInfo, plots: list[Path], evaluation: dict | None) -> l
         Section("Training data", [data]),
         Section("Training-run metrics (held-out periods of the training pipeline)", []),
     ]
-    if info.metrics:
-        out[-1].blocks.append(_metrics_table(info.metrics))
+    out[-1].blocks += _metrics_tables(info.metrics)
     seg = Section("Metrics by segment (latest promotion evaluation)")
     if evaluation is None:
         seg.blocks.append(
