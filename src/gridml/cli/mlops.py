@@ -30,11 +30,11 @@ MonitoringOption = Annotated[
 ]
 TrackingUriOption = Annotated[
     str | None,
-    typer.Option(help="MLflow tracking URI [default: sqlite:///WORKSPACE/mlflow.db]."),
+    typer.Option(help="MLflow tracking URI (default: sqlite:///WORKSPACE/mlflow.db)."),
 ]
 VersionOption = Annotated[
     int | None,
-    typer.Option("--version", "-V", help="Registered version [default: the challenger]."),
+    typer.Option("--version", "-V", help="Registered version (default: the challenger)."),
 ]
 
 
@@ -149,7 +149,7 @@ def retrain(
     config: PromotionOption = Path("experiments/promotion.yaml"),
     train_config: Annotated[
         Path | None,
-        typer.Option(help="Training config [default: the model's train_config in --config]."),
+        typer.Option(help="Training config (default: the model's train_config in --config)."),
     ] = None,
     materialize: Annotated[
         bool, typer.Option(help="Load the newest features into the online store first.")
@@ -220,14 +220,14 @@ def monitor(
     model: ModelArg,
     version: Annotated[
         int | None,
-        typer.Option("--version", "-V", help="Registered version [default: the champion]."),
+        typer.Option("--version", "-V", help="Registered version (default: the champion)."),
     ] = None,
     config: MonitoringOption = Path("experiments/monitoring.yaml"),
     outcomes: Annotated[
         Path | None,
         typer.Option(
             help="theft-detection: inspection outcomes CSV (meter_id, inspected_at, "
-            "theft_found) [default: WORKSPACE/outcomes/theft-detection.csv]."
+            "theft_found) (default: WORKSPACE/outcomes/theft-detection.csv)."
         ),
     ] = None,
     outcomes_from_labels: Annotated[
