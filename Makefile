@@ -13,6 +13,9 @@ ZONE ?= experiments/zone.yaml
 DEMAND ?= experiments/demand.yaml
 MAINTENANCE ?= experiments/maintenance.yaml
 THEFT ?= experiments/theft.yaml
+# make demo ends by serving the models in the foreground (SERVE=0: stop after training)
+SERVE ?= 1
+PORT ?= 3000
 export GRIDML_WORKSPACE := $(abspath $(WORKSPACE))
 
 $(STAMP): pyproject.toml
@@ -26,7 +29,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## Create .venv and install gridml with its pinned stack
 
 .PHONY: demo
-demo: $(STAMP) ## Run the platform end to end on the default zone: data, features, the three models
+demo: $(STAMP) ## Run the platform end to end on the default zone: data, features, the three models, serving
 	$(BIN)/gridml data generate --config $(ZONE)
 	$(BIN)/gridml data validate
 	$(BIN)/gridml features build
@@ -38,6 +41,15 @@ demo: $(STAMP) ## Run the platform end to end on the default zone: data, feature
 	$(BIN)/gridml train demand --config $(DEMAND)
 	$(BIN)/gridml train maintenance --config $(MAINTENANCE)
 	$(BIN)/gridml train theft --config $(THEFT)
+	@if [ "$(SERVE)" = "1" ]; then $(MAKE) --no-print-directory serve; fi
+
+.PHONY: serve
+serve: $(STAMP) ## Serve the workspace's models over HTTP (prints example calls; Ctrl-C stops)
+	@key=$$($(BIN)/gridml serve keys create --name demo --role reader --role ingest --role admin 2>/dev/null); \
+	echo "API key 'demo' (reader, ingest, admin; rotated on each make serve): $$key"; \
+	$(BIN)/gridml serve examples --key "$$key" --port $(PORT); \
+	echo "starting the service on http://127.0.0.1:$(PORT) (Ctrl-C to stop)"; \
+	$(BIN)/gridml serve --port $(PORT)
 
 .PHONY: test
 test: $(STAMP) ## Lint, then run every test (unit, integration and slow)

@@ -93,11 +93,12 @@ def read_keys_file(path: Path) -> dict[str, tuple[str, frozenset[str]]]:
 
 
 def create_key(path: Path, name: str, roles: list[str]) -> str:
-    """Append a new key's hash to the keys file (created 0600); return the key itself."""
+    """Add a new key's hash to the keys file (created 0600) under `name`, replacing the key of
+    that name if there was one (rotation); return the key itself."""
     _roles(roles, "--role")
     key = "gml_" + secrets.token_urlsafe(24)
     existing = yaml.safe_load(path.read_text()) if path.is_file() else None
-    keys = (existing or {}).get("keys", [])
+    keys = [k for k in (existing or {}).get("keys", []) if k.get("name") != name]
     keys.append({"name": name, "sha256": digest(key), "roles": roles})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")

@@ -52,12 +52,12 @@ def serve(
     threads: Annotated[int, typer.Option(help="Request threads per worker.")] = 8,
     config: Annotated[
         Path | None,
-        typer.Option("--config", "-c", help="Serving config [default: experiments/serving.yaml]."),
+        typer.Option("--config", "-c", help="Serving config (default: experiments/serving.yaml)."),
     ] = None,
     keys_file: Annotated[
         Path | None,
         typer.Option(
-            help="API keys file [default: $GRIDML_API_KEYS_FILE, else WORKSPACE/api-keys.yaml]."
+            help="API keys file (default: $GRIDML_API_KEYS_FILE, else WORKSPACE/api-keys.yaml)."
         ),
     ] = None,
     ws: WorkspaceOption = None,
@@ -95,11 +95,12 @@ def create(
     ],
     name: Annotated[str, typer.Option(help="Who or what holds the key.")] = "default",
     file: Annotated[
-        Path | None, typer.Option(help="Keys file [default: WORKSPACE/api-keys.yaml].")
+        Path | None, typer.Option(help="Keys file (default: WORKSPACE/api-keys.yaml).")
     ] = None,
     ws: WorkspaceOption = None,
 ) -> None:
-    """Create a key with the given roles; print it once (store it as a secret)."""
+    """Create a key with the given roles; print it once (store it as a secret). A key of the
+    same name is replaced (rotation)."""
     from gridml.serving.auth import create_key
 
     path = file or workspace(ws).root / KEYS_FILE
@@ -123,3 +124,36 @@ def build(
     if version:
         cmd += ["--version", version]
     raise typer.Exit(subprocess.call(cmd, cwd=root))
+
+
+@app.command()
+def examples(
+    key: Annotated[str, typer.Option(help="API key to put in the calls.", envvar="GRIDML_API_KEY")],
+    port: Annotated[int, typer.Option(help="Port the service listens on.")] = 3000,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Print example calls of every endpoint with ids of this workspace."""
+    from gridml.features.store.lookup import topology
+
+    with user_errors():
+        topo = topology(workspace(ws))
+    feeder, transformer, meter = (
+        topo[c].sort_values().iat[0] for c in ("feeder_id", "transformer_id", "meter_id")
+    )
+    base = f"http://127.0.0.1:{port}"
+    head = f"-H 'Authorization: Bearer {key}' -H 'content-type: application/json'"
+    calls = [
+        (
+            "demand forecast, one feeder, day-ahead",
+            "forecast/demand",
+            f'{{"ids": ["{feeder}"], "level": "feeder", "horizon": 24}}',
+        ),
+        ("transformer failure risk", "maintenance/risk", f'{{"ids": ["{transformer}"]}}'),
+        ("theft score", "theft/score", f'{{"ids": ["{meter}"]}}'),
+    ]
+    for title, path, body in calls:
+        typer.echo(f"# {title}\ncurl -s -X POST {base}/{path} {head} -d '{body}'")
+    typer.echo(
+        f"# which model versions are served\ncurl -s {base}/models -H 'Authorization: Bearer {key}'"
+    )
+    typer.echo(f"# Swagger UI: {base}/   metrics: {base}/metrics")

@@ -51,3 +51,12 @@ def test_a_broken_keys_file_names_the_entry(tmp_path: Path) -> None:
     path.write_text("keys:\n  - name: a\n    roles: [reader]\n")
     with pytest.raises(UserError, match=r"keys\[0\].*sha256"):
         read_keys_file(path)
+
+
+def test_creating_a_key_under_an_existing_name_rotates_it(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    old = create_key(path, "demo", ["reader"])
+    new = create_key(path, "demo", ["reader", "ingest"])
+    ring = KeyRing.from_env({"GRIDML_API_KEYS_FILE": str(path)})
+    assert ring.roles(old) is None
+    assert ring.roles(new) == ("demo", frozenset({"reader", "ingest"}))
