@@ -71,6 +71,7 @@ bench: $(STAMP) ## Run the benchmarks (prints tables, writes bench/results/*.jso
 	$(BIN)/python -m bench.run_features
 	$(BIN)/python -m bench.run_demand
 	$(BIN)/python -m bench.run_risk
+	$(BIN)/python -m bench.run_serving
 
 .PHONY: mlflow-ui
 mlflow-ui: $(STAMP) ## Browse runs and the model registry of the workspace (http://127.0.0.1:5000)
