@@ -16,11 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 import bentoml
-from bentoml.exceptions import BentoMLException, InvalidArgument, NotFound, ServiceUnavailable
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,10 +28,6 @@ from starlette.routing import Route
 from gridml.serving.auth import ApiKeyMiddleware
 
 log = logging.getLogger("gridml.serving")
-
-
-class PayloadTooLarge(BentoMLException):
-    error_code = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
 
 
 class Reading(BaseModel):
@@ -60,27 +54,41 @@ class DemandRequest(BaseModel):
 
 
 def _errors(fn):
-    """Map the platform's errors to HTTP statuses with the message (never a 500 for bad input)."""
+    """Answer the platform's errors as `{"error": message}` with their HTTP status (4xx for bad
+    input, 503 while a model or table is missing), logged as one line, never a 500."""
     import functools
 
-    from gridml.errors import MissingDataError, UserError
+    from gridml.errors import UserError
     from gridml.serving.models import ModelUnavailable
-    from gridml.serving.predictor import TooLarge, UnknownIds
+    from gridml.serving.predictor import error_status
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except UnknownIds as exc:
-            raise NotFound(str(exc)) from None
-        except TooLarge as exc:
-            raise PayloadTooLarge(str(exc)) from None
-        except (ModelUnavailable, MissingDataError) as exc:
-            raise ServiceUnavailable(str(exc)) from None
-        except UserError as exc:
-            raise InvalidArgument(str(exc)) from None
+        except (UserError, ModelUnavailable) as exc:
+            status = 503 if isinstance(exc, ModelUnavailable) else error_status(exc)
+            log.info("%s: %d %s", fn.__name__, status, exc)
+            return JSONResponse({"error": str(exc)}, status_code=status)
 
     return wrapper
+
+
+class QuietClientErrors(logging.Filter):
+    """BentoML logs a request body that fails validation with a full traceback at ERROR; it
+    is the caller's mistake (answered 400 naming the field): keep one line, at INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from pydantic import ValidationError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, ValidationError):
+            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+            record.msg = f"{record.msg}: invalid field(s) {', '.join(fields)}"
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
 
 def _models_route(request: Request) -> JSONResponse:
@@ -124,6 +132,7 @@ class GridML:
         from gridml.workspace import Workspace
 
         logs.setup(False)
+        logging.getLogger("bentoml._internal.server.http_app").addFilter(QuietClientErrors())
         cfg = load_config()
         ws = Workspace.from_env()
         targets = cfg.tracking.targets(ws)
@@ -175,12 +184,16 @@ class GridML:
         max_batch_size=MAX_BATCH,
         max_latency_ms=TIMEOUT_S * 1000,  # batch what is queued; never refuse for latency
     )
-    @_errors
     def forecast_demand_batch(self, requests: list[DemandRequest]) -> list[dict[str, Any]]:
         """Several forecast requests in one call. BentoML's adaptive batching also merges the
         requests of concurrent callers; requests with the same horizon are forecast in one
         feature fetch and model call. Each answer is a forecast or {"error", "status"}."""
-        return self.predictor.forecast_demand_many([r.model_dump() for r in requests])
+        from gridml.serving.models import ModelUnavailable
+
+        try:
+            return self.predictor.forecast_demand_many([r.model_dump() for r in requests])
+        except ModelUnavailable as exc:  # one answer per request, as batching requires
+            return [{"error": str(exc), "status": 503} for _ in requests]
 
     @bentoml.api(route="/maintenance/risk")
     @_errors

@@ -182,6 +182,29 @@ def test_served_origin_features_equal_the_training_features(serving_ws: Workspac
     assert online["level"].tolist() == offline["level"].tolist()
 
 
+def test_an_endpoint_without_a_registered_model_says_so(serving_ws: Workspace) -> None:
+    import mlflow
+
+    from gridml.serving.config import ModelBinding, ServingConfig
+    from gridml.serving.models import ModelUnavailable
+    from gridml.serving.predictor import Predictor
+
+    cfg = ServingConfig(theft=ModelBinding(registered_model="no-such-model"))
+    uri = f"sqlite:///{serving_ws.root / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        predictor = Predictor(cfg, serving_ws)
+        assert predictor.ready  # the other endpoints serve
+        with pytest.raises(ModelUnavailable, match="no-such-model"):
+            predictor.theft_score(["M000001"])
+        assert predictor.models()[2]["version"] is None
+        assert predictor.maintenance_risk(["T00001"])["risks"]
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+
+
 def test_maintenance_risk_and_theft_scores(server: str, keys: dict[str, str]) -> None:
     r = call(server, "/maintenance/risk", keys["reader"], {"ids": ["T00001", "T00002"]})
     assert r.status_code == 200, r.text
@@ -291,9 +314,13 @@ def test_alias_move_is_served_without_restart_and_without_errors(
     client = MlflowClient(uri, uri)
     old = _served_version(server, keys["reader"])
     source = client.get_model_version("demand-forecast", str(old)).source
+    mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    new = int(mlflow.register_model(source, "demand-forecast").version)
-    mlflow.set_registry_uri(None)
+    try:
+        new = int(mlflow.register_model(source, "demand-forecast").version)
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
     statuses: list[int] = []
     versions: set[int] = set()
     stop = threading.Event()
