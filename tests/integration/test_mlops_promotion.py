@@ -76,6 +76,7 @@ def test_first_promotion_passes_every_gate(first, good: int, promo: PromotionCon
 def test_promotion_is_audited(first, good: int, store_ws: Workspace, promo) -> None:
     from mlflow import MlflowClient
 
+    tracking.configure(promo.tracking, store_ws)
     records = audit.read(store_ws, MODEL, promo.audit_log)
     last = records[-1]
     assert (last["action"], last["outcome"], last["to_version"]) == ("promote", "promoted", good)
@@ -172,11 +173,14 @@ def _config_file(promo: PromotionConfig) -> Path:
     return path
 
 
-def test_model_card_holds_lineage_and_segments(first, good: int, store_ws: Workspace) -> None:
+def test_model_card_holds_lineage_and_segments(
+    first, good: int, store_ws: Workspace, registry: tracking.TrackingConfig
+) -> None:
     from mlflow import MlflowClient
 
     from gridml.mlops.card import write_card
 
+    tracking.configure(registry, store_ws)
     card = write_card(store_ws, MODEL, good)
     text = card.markdown.read_text()
     run = MlflowClient().get_run(first.evaluation.challenger.run_id)

@@ -64,7 +64,8 @@ def test_two_retrains_at_once(store_ws: Workspace, tmp_path: Path) -> None:
     assert all(c in (0, 1) for c in codes), outputs  # promoted or refused; never a crash
     assert 0 in codes, outputs  # the first promotion of the registry passes
 
-    client = MlflowClient(f"sqlite:///{db}")
+    uri = f"sqlite:///{db}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     versions = client.search_model_versions(f"name='{MODEL}'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
     assert {v.status for v in versions} == {"READY"}
