@@ -17,6 +17,8 @@ from gridml.mlops import audit
 from gridml.mlops.config import PromotionConfig
 from gridml.mlops.promote import promote
 from gridml.mlops.registry import aliases
+from gridml.serving.config import ModelBinding
+from gridml.serving.models import ModelSlot
 from gridml.training import tracking
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.pipeline import train_demand
@@ -155,12 +157,16 @@ def test_rollback_restores_the_previous_champion(first, store_ws, promo, good: i
     decision = promote(store_ws, MODEL, promo, version=copy)
     assert decision.outcome == "promoted", [r for r in decision.evaluation.gates if not r.passed]
     assert aliases(MODEL)["champion"] == copy
+    slot = ModelSlot("demand", ModelBinding(registered_model=MODEL))  # what serving polls
+    assert slot.refresh() and (slot.current.version, slot.current.alias) == (copy, "champion")
 
     config = _config_file(promo)
     args = ["rollback", MODEL, "--workspace", str(store_ws.root), "--config", str(config)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert aliases(MODEL)["champion"] == good
+    tracking.configure(promo.tracking, store_ws)
+    assert slot.refresh() and slot.current.version == good  # serving follows the rollback
     last = audit.read(store_ws, MODEL, promo.audit_log)[-1]
     assert (last["action"], last["from_version"], last["to_version"]) == ("rollback", copy, good)
     mv = MlflowClient().get_model_version(MODEL, str(copy))
