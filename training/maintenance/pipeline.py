@@ -10,6 +10,7 @@ curves, metrics, PR and reliability plots, lineage) -> pyfunc registered as
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,12 @@ from gridml.training.tracking import TrackingConfig
 from gridml.workspace import Workspace
 
 EXAMPLE_TRANSFORMERS = 3
+log = logging.getLogger(__name__)
+NO_FAILURES = (
+    "no failure in the training days: the model cannot have learned failure risk (the default "
+    "zone's 50 transformers fail about twice in two years; experiments/maintenance-zone.yaml "
+    "has enough failures to train on)"
+)
 
 
 class MaintenanceRunConfig(BaseConfig):
@@ -116,6 +123,9 @@ def train_maintenance(cfg: MaintenanceRunConfig, ws: Workspace) -> MaintenanceRu
     y = {name: r["label"].to_numpy() for name, r in rows.items()}
     with mlflow.start_run(run_name=m.name) as run:
         mlflow.set_tag("gridml.task", "asset-failure")
+        if not y["fit"].any():
+            log.warning(NO_FAILURES)
+            mlflow.set_tag("gridml.warning", NO_FAILURES)
         scaler = Scaler.fit(data.cube, data.train_day_mask())
         x = {name: sequences(data, r, scaler, m.window_days) for name, r in rows.items()}
         t1 = time.perf_counter()

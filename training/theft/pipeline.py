@@ -51,7 +51,7 @@ class TheftRun:
     run_id: str
     model_uri: str
     version: int
-    metrics: dict[str, float] = field(default_factory=dict)  # "wide_deep.pr_auc", ...
+    metrics: dict[str, float] = field(default_factory=dict)  # "wide_deep.pr_auc", "data.*"
     history: list[dict[str, float]] = field(default_factory=list)  # Wide & Deep per epoch
     models: dict[str, object] = field(default_factory=dict)  # fitted: wide_deep, lightgbm
     cutoff: pd.Timestamp | None = None  # test scoring days are after it
@@ -95,7 +95,8 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
             }
         )
         mlflow.log_text(CAVEAT + "\n", "caveat.md")
-        mlflow.log_metrics(data_metrics(train=train, val=val, test=test))
+        counts = data_metrics(train=train, val=val, test=test)
+        mlflow.log_metrics(counts)
         fitted: dict[str, object] = {}
         scores: dict[str, np.ndarray] = {}
         metrics: dict[str, float] = {}
@@ -162,5 +163,11 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
         )
         mlflow.log_metric("total_seconds", time.perf_counter() - t0)
     return TheftRun(
-        run.info.run_id, uri, version, metrics, list(wide_deep.history), fitted, parts.cutoff
+        run.info.run_id,
+        uri,
+        version,
+        metrics | counts,
+        list(wide_deep.history),
+        fitted,
+        parts.cutoff,
     )

@@ -93,3 +93,46 @@ def test_help_and_clean(run_risk):
         run_risk.parse_args(["--help"])
     assert exit_.value.code == 0
     assert run_risk.clean({"a": float("nan"), "b": np.float32(1.5)}) == {"a": None, "b": 1.5}
+
+
+def test_render_puts_both_models_side_by_side(run_risk):
+    from rich.console import Console
+
+    tp = {
+        "pyfunc": {"rows_per_s": 100.0, "torch_threads": 2},
+        "pyfunc_1thread": {"rows_per_s": 400.0},
+        "baseline": {"rows_per_s": 1000.0},
+        "ratio": 0.1,
+        "ratio_1thread": 0.4,
+    }
+    theft = theft_result({"samples": 10.0, "positives": 1.0, "fit_seconds": 3.0})
+    theft["metrics"]["data"] = {f"test.meters_{a}": 5.0 for a in THEFT_ATTACKS}
+    maint = maintenance_result(10, failures=9.0, failures_alerted=6.0)
+    maint["data"] |= {
+        "transformers": 300,
+        "failures_test": 9,
+        "valid_positives": 2,
+        "test_positives": 3,
+    }
+    results = {
+        "machine": {
+            "cores": 2,
+            "cpu": "cpu",
+            "ram_gib": 1.0,
+            "python": "3.11",
+            "versions": {"torch": "2"},
+        },
+        "loadavg": {"start": [1.0, 1.0, 1.0]},
+        "theft": theft | {"zone": "default zone", "throughput": tp},
+        "maintenance": [maint | {"zone": "fleet zone", "throughput": tp}],
+    }
+    console = Console(width=250, record=True)
+    tables = run_risk.render(results)
+    for table in tables:
+        console.print(table)
+    text = console.export_text()
+    assert len(tables) == 3
+    assert "Wide & Deep" in text and "LightGBM" in text and "1-D CNN" in text
+    assert "h3 5" in text  # thieves per attack type in the caption
+    assert "6 / 9" in text  # failures alerted / in test
+    assert "0.40" in text  # the one-thread throughput ratio
