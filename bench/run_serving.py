@@ -171,7 +171,7 @@ def demand_rows(ws: Workspace, feeder: str) -> tuple[int, dict[str, Any]]:
         return original(context, model_input, params)
 
     model.predict = capture
-    horizon = predictor._trained_horizon(predictor.slots["demand"].current)
+    horizon = predictor.demand.trained_horizon(predictor.slots["demand"].current)
     predictor.forecast_demand([feeder], "feeder", horizon)
     rows = captured["rows"]
     return horizon, {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}

@@ -15,10 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gridml.serving.online import TIMESTAMP_SUFFIX
 from gridml.serving.snapshot import DailyHistory
 from gridml.training.theft.pyfunc import KEY_COLUMNS, lag_columns
-
-TIMESTAMP_SUFFIX = "__ts"
 
 
 def theft_input(

@@ -59,8 +59,8 @@ def _errors(fn):
     import functools
 
     from gridml.errors import UserError
+    from gridml.serving.errors import error_status
     from gridml.serving.models import ModelUnavailable
-    from gridml.serving.predictor import error_status
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -158,7 +158,7 @@ def test_batch_route_answers_each_request_like_the_single_route(
 def test_served_origin_features_equal_the_training_features(serving_ws: Workspace) -> None:
     """What serving reads online at the origin is what training reads offline at that time."""
     from gridml.serving import demand as demand_input
-    from gridml.serving.predictor import online_frame
+    from gridml.serving.online import online_frame
 
     store = repo.open_store(serving_ws)
     fs = store.get_feature_service("demand_forecast_v1")

@@ -1,0 +1,43 @@
+"""Errors of the endpoints and the checks that raise them; `error_status` maps them to HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from gridml.errors import MissingDataError, UserError
+
+
+class UnknownIds(UserError):
+    """Ids the platform does not know (HTTP 404)."""
+
+
+class TooLarge(UserError):
+    """A request over the configured batch limits (HTTP 413)."""
+
+
+def error_status(exc: UserError) -> int:
+    """The HTTP status of a platform error: 404 unknown ids, 413 too large, 503 a missing
+    table or store, 400 any other bad input."""
+    if isinstance(exc, UnknownIds):
+        return 404
+    if isinstance(exc, TooLarge):
+        return 413
+    if isinstance(exc, MissingDataError):
+        return 503
+    return 400
+
+
+def check_ids(ids: list[str], limit: int, field: str = "ids") -> list[str]:
+    """At least one and at most `limit` ids; unique, in the caller's order."""
+    if not ids:
+        raise UserError(f"'{field}': give at least one id")
+    if len(ids) > limit:
+        raise TooLarge(f"'{field}': {len(ids)} ids, more than max_ids={limit}; split the batch")
+    return list(dict.fromkeys(str(i) for i in ids))
+
+
+def check_known(ids: list[str], known: Collection[str], what: str) -> None:
+    missing = [i for i in ids if i not in known]
+    if missing:
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise UnknownIds(f"'ids': unknown {what}(s): {', '.join(missing[:10])}{more}")

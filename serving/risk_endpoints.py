@@ -1,0 +1,174 @@
+"""`/theft/score` and `/maintenance/risk`: ids in, calibrated probabilities and the reasons out.
+
+Theft ranks a meter among ALL the meters of its transformer (not only those asked for), so a
+rank means the same whoever calls. Transformer risk needs a window of daily features: it is
+read through Feast once per feature-table version and model window, and each request adds the
+transformers' latest day from the online store (`risk.merge_latest`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from gridml.errors import MissingDataError
+from gridml.features.store import repo
+from gridml.features.store.definitions import FRESH_READINGS_VIEW
+from gridml.io import read_parts
+from gridml.serving import risk
+from gridml.serving.config import ServingConfig
+from gridml.serving.errors import check_ids, check_known
+from gridml.serving.metrics import metrics, observe
+from gridml.serving.models import ModelSlot
+from gridml.serving.online import SERVICES, TIMESTAMP_SUFFIX, OnlineFeatures
+from gridml.serving.snapshot import Snapshot
+from gridml.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+def _record(endpoint: str, probabilities: list[float], missing: int) -> None:
+    m = metrics()
+    observe(m.probability, endpoint, probabilities)
+    m.ids.labels(endpoint, "served").inc(len(probabilities))
+    m.ids.labels(endpoint, "missing_features").inc(missing)
+
+
+def _latest_reading(online: pd.DataFrame, meter: str) -> dict[str, Any] | None:
+    seconds = pd.to_numeric(online.at[meter, f"kwh{TIMESTAMP_SUFFIX}"], errors="coerce")
+    if not seconds or pd.isna(seconds):
+        return None
+    stamp = pd.Timestamp(int(seconds), unit="s", tz="UTC").isoformat()
+    return {"timestamp": stamp, "kwh": float(online.at[meter, "kwh"])}
+
+
+class TheftEndpoint:
+    def __init__(
+        self, cfg: ServingConfig, slot: ModelSlot, online: OnlineFeatures, snapshot: Callable
+    ) -> None:
+        self.cfg, self.slot, self.online, self.snapshot = cfg, slot, online, snapshot
+
+    def score(self, ids: list[str]) -> dict[str, Any]:
+        loaded = self.slot.current
+        wanted = check_ids(ids, self.cfg.max_ids)
+        snap: Snapshot = self.snapshot()
+        check_known(wanted, snap.meters.index, "meter")
+        if snap.daily is None:
+            raise MissingDataError("no meter_daily table: run `gridml features build`")
+        model = loaded.model.unwrap_python_model()
+        owner = snap.meters["transformer_id"]
+        peers = owner[owner.isin(set(owner.loc[wanted]))]
+        online = self.online.read(
+            [*self.online.refs("theft"), f"{FRESH_READINGS_VIEW}:kwh"],
+            [{"meter_id": m, "transformer_id": t} for m, t in peers.items()],
+            stamped=(model.feature_columns[0], "kwh"),
+        )
+        stamps = pd.to_numeric(online[f"{model.feature_columns[0]}{TIMESTAMP_SUFFIX}"])
+        have = online[(stamps.fillna(0) > 0).to_numpy()].reset_index(drop=True)
+        frame = risk.theft_input(
+            have, snap.meters, snap.daily, model.feature_columns, model.cfg.days
+        )
+        scored = loaded.model.predict(frame).set_index("meter_id") if len(frame) else None
+        online = online.set_index("meter_id")
+        sizes = owner.value_counts()
+        results, missing = [], []
+        for meter in wanted:
+            if scored is None or meter not in scored.index:
+                missing.append({"id": meter, "reason": "no theft features in the online store"})
+                continue
+            row = scored.loc[meter]
+            reasons = str(row["reason_codes"]).split(" | ")
+            results.append(
+                {
+                    "meter_id": meter,
+                    "transformer_id": owner[meter],
+                    "probability": float(row["probability"]),
+                    "rank_in_transformer": int(row["rank_in_transformer"]),
+                    "meters_in_transformer": int(sizes[owner[meter]]),
+                    "reason_codes": [r for r in reasons if r != "none"],
+                    "latest_reading": _latest_reading(online, meter),
+                }
+            )
+        _record("theft", [r["probability"] for r in results], len(missing))
+        as_of = snap.daily.days[-1].isoformat()
+        return {"model": loaded.info(), "as_of": as_of, "scores": results, "missing": missing}
+
+
+class MaintenanceEndpoint:
+    def __init__(
+        self,
+        cfg: ServingConfig,
+        slot: ModelSlot,
+        online: OnlineFeatures,
+        snapshot: Callable,
+        ws: Workspace,
+    ) -> None:
+        self.cfg, self.slot, self.online, self.snapshot, self.ws = cfg, slot, online, snapshot, ws
+        self._windows: dict[tuple, pd.DataFrame] = {}
+        self._lock = threading.Lock()
+
+    def window(self, window_days: int, features: list[str]) -> pd.DataFrame:
+        """asset_failure_v1 over the last `window_days` day stamps for every transformer,
+        point-in-time through Feast; cached per table version (one read, not one per call)."""
+        snap: Snapshot = self.snapshot()
+        key = (snap.version, window_days, tuple(features))
+        with self._lock:
+            cached = self._windows.get(key)
+            if cached is not None:
+                return cached
+            stamps = read_parts(self.ws.table_dir("transformer_daily"), ["event_timestamp"])
+            if stamps is None or stamps.empty:
+                raise MissingDataError("no transformer_daily table: run `gridml features build`")
+            days = pd.DatetimeIndex(stamps["event_timestamp"].unique())
+            entities = risk.window_entities(snap.transformers, days, window_days)
+            t0 = time.perf_counter()
+            frame = repo.training_set(
+                self.ws, SERVICES["maintenance"], entities, self.cfg.store_config
+            )
+            log.info(
+                "maintenance window: %d rows through Feast in %.2f s",
+                len(frame),
+                time.perf_counter() - t0,
+            )
+            frame = frame[["transformer_id", "event_timestamp", *features]]
+            self._windows = {key: frame}
+        return frame
+
+    def risk(self, ids: list[str]) -> dict[str, Any]:
+        loaded = self.slot.current
+        wanted = check_ids(ids, self.cfg.max_ids)
+        check_known(wanted, self.snapshot().transformers, "transformer")
+        meta = loaded.model.unwrap_python_model().meta
+        features = list(meta["features"])
+        window = self.window(int(meta["window_days"]), features)
+        online = self.online.read(
+            self.online.refs("maintenance"),
+            [{"transformer_id": t} for t in wanted],
+            stamped=(features[0],),
+        )
+        frame = risk.failure_input(risk.merge_latest(window, online, features), wanted, features)
+        scored = loaded.model.predict(frame).set_index("transformer_id") if len(frame) else None
+        results, missing = [], []
+        for t in wanted:
+            if scored is None or t not in scored.index:
+                missing.append({"id": t, "reason": "no asset_failure_v1 features for this unit"})
+                continue
+            row = scored.loc[t]
+            results.append(
+                {
+                    "transformer_id": t,
+                    "probability": float(row["probability"]),
+                    "risk_band": str(row["risk_band"]),
+                    "drivers": [
+                        d for d in str(row["drivers"]).split(", ") if d not in ("", "none")
+                    ],
+                }
+            )
+        _record("maintenance", [r["probability"] for r in results], len(missing))
+        as_of = pd.Timestamp(window["event_timestamp"].max()).isoformat() if len(window) else None
+        return {"model": loaded.info(), "as_of": as_of, "risks": results, "missing": missing}
