@@ -74,6 +74,7 @@ def run(ws: Workspace, registry: tracking.TrackingConfig, version: int):
 
 def test_unshifted_feed_raises_no_alert(store_ws, registry, version: int) -> None:
     result = run(store_ws, registry, version)
+    assert set(result.drift["source"]) == {"recent window", "online store"}
     judged = result.drift[result.drift["judged"]]
     assert len(judged) > 100  # every load lag and profile feature of demand_forecast_v1
     assert not judged["drifted"].any(), judged.head()
@@ -98,4 +99,5 @@ def test_cli_writes_the_report_and_exits_non_zero_on_alert(
     page = report.read_text()
     assert "ALERT: drift: load" in page and "data:image/png;base64," in page
     drift = pd.read_csv(report.with_name("drift.csv"))
-    assert drift.loc[drift["feature"] == "load_mean_24h", "drifted"].item()
+    recent = drift[drift["source"] == "recent window"].set_index("feature")
+    assert recent.loc["load_mean_24h", "drifted"]

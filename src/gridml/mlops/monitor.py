@@ -4,7 +4,8 @@ crossed (the CLI exits non-zero so that a scheduler can alert).
 
 Drift: the FeatureService of the model, read point-in-time (the values serving read) at daily
 stamps over the training window (the version's `gridml.data_start`..`gridml.data_end`) and over
-the last `recent_days`; PSI and KS per feature (`drift`).
+the last `recent_days`, and the online store's current values of every entity (what serving
+reads now: train/serve skew, a broken materialization); PSI and KS per feature (`drift`).
 
 Live accuracy, per model, from an honest source of outcomes:
 - demand-forecast: the champion's day-ahead forecasts of each recent origin (rebuilt through the
@@ -78,7 +79,7 @@ def data_end(ws: Workspace) -> pd.Timestamp:
 # --- live accuracy --------------------------------------------------------------------------
 
 
-def live_demand(ws: Workspace, info: VersionInfo, model, days: int, cfg) -> pd.DataFrame:
+def live_demand(ws: Workspace, info: VersionInfo, model, days: int, cfg, **_: object):
     from gridml.mlops.eval_demand import DemandEvaluator
     from gridml.training.metrics import mase
 
@@ -103,7 +104,7 @@ def _top(frame: pd.DataFrame, budget: float, by: str, key: str) -> pd.DataFrame:
     return frame[rank <= k]
 
 
-def live_failure(ws: Workspace, info: VersionInfo, model, days: int, cfg) -> pd.DataFrame:
+def live_failure(ws: Workspace, info: VersionInfo, model, days: int, cfg, **_: object):
     from gridml.mlops.eval_failure import FailureEvaluator
 
     ev = FailureEvaluator()
@@ -167,7 +168,13 @@ def outcomes_from_labels(ws: Workspace, alerts: pd.DataFrame) -> pd.DataFrame:
 
 
 def live_theft(
-    ws: Workspace, info: VersionInfo, model, days: int, cfg, outcomes: Path, from_labels: bool
+    ws: Workspace,
+    info: VersionInfo,
+    model,
+    days: int,
+    cfg,
+    outcomes: Path | None = None,
+    from_labels: bool = False,
 ) -> pd.DataFrame:
     from gridml.training.theft.dataset import build_samples, read_daily
     from gridml.training.theft.pyfunc import to_frame
@@ -183,7 +190,11 @@ def live_theft(
         frames.append(part.meta.assign(score=p["probability"].to_numpy()))
     scored = pd.concat(frames, ignore_index=True)
     alerts = _top(scored, cfg.budget, "event_timestamp", "meter_id")
-    logged = outcomes_from_labels(ws, alerts) if from_labels else read_outcomes(outcomes)
+    logged = (
+        outcomes_from_labels(ws, alerts)
+        if from_labels
+        else read_outcomes(outcomes or outcomes_path(ws))
+    )
     joined = alerts.merge(logged, on="meter_id", how="inner")
     lag = joined["inspected_at"] - joined["event_timestamp"]
     joined = joined[(lag >= pd.Timedelta(0)) & (lag <= pd.Timedelta(days=OUTCOME_DAYS))]
@@ -195,6 +206,24 @@ def live_theft(
     )
     out.insert(1, "metric", "precision")
     return _precision_alerts(out, cfg)
+
+
+#: model -> live accuracy check (same signature)
+LIVE = {
+    "demand-forecast": live_demand,
+    "asset-failure": live_failure,
+    "theft-detection": live_theft,
+}
+
+
+def online_snapshot(ws: Workspace, service: str) -> pd.DataFrame:
+    """What serving reads now: the online store's values of every entity of the service."""
+    from gridml.features.store import repo
+    from gridml.features.store.lookup import entity_table
+
+    entities = entity_table(ws, service)
+    frame = repo.online_features(ws, service, entities.to_dict("records"))
+    return frame.drop(columns=[c for c in entities.columns if c in frame.columns])
 
 
 # --- the whole check ------------------------------------------------------------------------
@@ -222,7 +251,17 @@ def monitor(
     reference = service_features(ws, service, daily_stamps(info.train_start, info.train_end))
     current = service_features(ws, service, daily_stamps(*recent))
     d = cfg.drift
-    drift = feature_drift(reference, current, d.psi, d.ks, d.bins, d.min_rows, cfg.exclude_features)
+    args = (d.psi, d.ks, d.bins, d.min_rows, cfg.exclude_features)
+    drift = feature_drift(reference, current, *args).assign(source="recent window")
+    try:  # train/serve skew: the online store against the training window
+        online = feature_drift(reference, online_snapshot(ws, service), *args)
+        drift = pd.concat([drift, online.assign(source="online store")], ignore_index=True)
+    except Exception as exc:  # no online store (not materialized): say so, judge the rest
+        log.debug("online snapshot failed", exc_info=True)
+        online_note = f"online store not compared: {type(exc).__name__}: {exc}"
+    else:
+        online_note = None
+    drift = drift.sort_values(["drifted", "psi"], ascending=False, ignore_index=True)
     result = MonitorResult(
         model,
         info.version,
@@ -231,22 +270,26 @@ def monitor(
         drift,
         pd.DataFrame(columns=["day", "metric", "value", "n", "alert"]),
     )
+    if online_note:
+        result.notes.append(online_note)
     for row in drift[drift["drifted"]].itertuples():
-        result.alerts.append(f"drift: {row.feature} PSI {row.psi:.3f}, KS {row.ks:.3f}")
+        result.alerts.append(
+            f"drift: {row.feature} PSI {row.psi:.3f}, KS {row.ks:.3f} ({row.source})"
+        )
 
     loaded = mlflow.pyfunc.load_model(info.uri)
     try:
-        if model == "demand-forecast":
-            live = live_demand(ws, info, loaded, cfg.recent_days, cfg.live)
-        elif model == "asset-failure":
-            live = live_failure(ws, info, loaded, cfg.recent_days, cfg.live)
-        else:
-            path = outcomes or outcomes_path(ws)
-            live = live_theft(
-                ws, info, loaded, cfg.recent_days, cfg.live, path, outcomes_from_labels
-            )
-            if live.empty:
-                result.notes.append(f"no inspection outcome logged yet for the alerts ({path})")
+        live = LIVE[model](
+            ws,
+            info,
+            loaded,
+            cfg.recent_days,
+            cfg.live,
+            outcomes=outcomes,
+            from_labels=outcomes_from_labels,
+        )
+        if live.empty:
+            result.notes.append("no outcome logged yet for the recent alerts or forecasts")
     except MissingDataError as exc:
         live = result.live
         result.notes.append(f"live accuracy not available: {exc}")

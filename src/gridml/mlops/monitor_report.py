@@ -23,11 +23,12 @@ def _plot_psi(drift: pd.DataFrame, threshold: float, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     top = drift.sort_values("psi", ascending=False).head(TOP_FEATURES)[::-1]
+    labels = top["feature"] + np.where(top.get("source", "") == "online store", " (online)", "")
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(top) + 1.5))
     colors = np.where(top["drifted"], "tab:red", "tab:blue")
-    ax.barh(top["feature"], top["psi"].fillna(0), color=colors)
+    ax.barh(labels, top["psi"].fillna(0), color=colors)
     ax.axvline(threshold, color="k", linestyle="--", label=f"PSI threshold {threshold:g}")
-    ax.set_xlabel("PSI (reference: training window; current: recent window)")
+    ax.set_xlabel("PSI against the training window (recent window; online store)")
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
