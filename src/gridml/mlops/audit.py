@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import math
 import os
 import socket
 from collections.abc import Iterator
@@ -56,6 +57,19 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def plain(value: Any) -> Any:
+    """JSON-safe: NaN and infinities as null, numpy scalars as Python numbers (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def entry(
     action: str,
     model: str,
@@ -66,24 +80,26 @@ def entry(
     **extra: Any,
 ) -> dict[str, Any]:
     """One audit record (JSON-ready)."""
-    return {
-        "time": pd.Timestamp.now(tz="UTC").isoformat(),
-        "user": who(),
-        "host": socket.gethostname(),
-        "action": action,
-        "model": model,
-        "outcome": outcome,
-        "from_version": from_version,
-        "to_version": to_version,
-        "gates": gates or [],
-        **extra,
-    }
+    return plain(
+        {
+            "time": pd.Timestamp.now(tz="UTC").isoformat(),
+            "user": who(),
+            "host": socket.gethostname(),
+            "action": action,
+            "model": model,
+            "outcome": outcome,
+            "from_version": from_version,
+            "to_version": to_version,
+            "gates": gates or [],
+            **extra,
+        }
+    )
 
 
 def append(ws: Workspace, record: dict[str, Any], path: Path | None = None) -> None:
     """Append one line to the audit log, under a lock, flushed and fsynced."""
     path = audit_path(ws, path)
-    line = json.dumps(record, sort_keys=True, default=str)
+    line = json.dumps(record, sort_keys=True, default=str, allow_nan=False)
     with file_lock(path.with_name(path.name + ".lock")), open(path, "a") as f:
         f.write(line + "\n")
         f.flush()

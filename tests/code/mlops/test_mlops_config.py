@@ -53,7 +53,7 @@ def test_report_renders_markdown_and_html() -> None:
 
 def test_outcomes_file_needs_its_columns(tmp_path: Path) -> None:
     from gridml.errors import MissingDataError
-    from gridml.mlops.monitor import read_outcomes
+    from gridml.mlops.live import read_outcomes
 
     assert read_outcomes(tmp_path / "none.csv").empty
     path = tmp_path / "o.csv"
@@ -63,3 +63,31 @@ def test_outcomes_file_needs_its_columns(tmp_path: Path) -> None:
     path.write_text("meter_id,when\nM1,2024-03-01\n")
     with pytest.raises(MissingDataError, match="theft_found"):
         read_outcomes(path)
+
+
+def test_audit_records_are_strict_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import numpy as np
+
+    from gridml.mlops import audit
+    from gridml.workspace import Workspace
+
+    monkeypatch.setenv("GRIDML_USER", "ops-anna")
+    record = audit.entry(
+        "promote",
+        "demand-forecast",
+        "refused",
+        1,
+        2,
+        [{"gate": "x", "passed": False}],
+        scores={"mase": float("nan"), "n": np.int64(3)},
+    )
+    ws = Workspace(tmp_path)
+    audit.append(ws, record)
+    audit.append(ws, record)
+    lines = audit.audit_path(ws).read_text().splitlines()
+    assert len(lines) == 2
+    parsed = json.loads(lines[0], parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    assert parsed["user"] == "ops-anna" and parsed["scores"] == {"mase": None, "n": 3}
+    assert audit.read(ws, "demand-forecast")[1]["to_version"] == 2
