@@ -101,3 +101,11 @@ def test_cli_writes_the_report_and_exits_non_zero_on_alert(
     drift = pd.read_csv(report.with_name("drift.csv"))
     recent = drift[drift["source"] == "recent window"].set_index("feature")
     assert recent.loc["load_mean_24h", "drifted"]
+    from mlflow import MlflowClient
+
+    uri = registry.tracking_uri
+    runs = MlflowClient(uri, uri).search_runs(
+        [MlflowClient(uri, uri).get_experiment_by_name("gridml-monitoring").experiment_id],
+        "tags.`gridml.task` = 'monitoring'",
+    )
+    assert len(runs) == 1 and runs[0].data.metrics["psi.recent.load_mean_24h"] > 0.25

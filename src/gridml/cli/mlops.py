@@ -252,7 +252,7 @@ def monitor(
     """
     from gridml.mlops.config import MonitoringConfig
     from gridml.mlops.monitor import monitor as run
-    from gridml.mlops.monitor_report import write_report
+    from gridml.mlops.monitor_report import log_to_mlflow, write_report
     from gridml.mlops.registry import aliases, version_info
     from gridml.training import tracking
 
@@ -272,10 +272,11 @@ def monitor(
             w, model, version_info(model, version), model_cfg, outcomes, outcomes_from_labels
         )
         files = write_report(w.root, result, model_cfg)
+        run_id = log_to_mlflow(result, files)
     drifted = result.drift[result.drift["drifted"]]
     typer.echo(
         f"{model} v{version}: {len(drifted)} of {int(result.drift['judged'].sum())} features "
-        f"drifted; report {files[1]}"
+        f"drifted; report {files[1]}; MLflow run {run_id}"
     )
     typer.echo(result.drift.head(10).round(3).to_string(index=False))
     if not result.live.empty:

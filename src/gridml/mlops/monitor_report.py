@@ -101,3 +101,36 @@ def write_report(ws_root: Path, result: MonitorResult, cfg: ModelMonitoring) -> 
     write_text_atomic(md, to_markdown(title, secs, base=folder))
     write_text_atomic(page, to_html(title, secs))
     return [md, page, folder / "drift.csv", folder / "live.csv"]
+
+
+def log_to_mlflow(result: MonitorResult, files: list[Path]) -> str:
+    """One MLflow run per check (active experiment): PSI/KS per judged feature, live accuracy
+    by day (as steps), alert count, and the report as artifacts; returns the run id."""
+    import re
+
+    import mlflow
+
+    with mlflow.start_run(run_name=f"monitor {result.model} v{result.version}") as run:
+        mlflow.set_tags(
+            {
+                "gridml.task": "monitoring",
+                "gridml.monitor.model": result.model,
+                "gridml.monitor.version": str(result.version),
+                "gridml.monitor.alerts": str(len(result.alerts)),
+            }
+        )
+        metrics = {"alerts": float(len(result.alerts))}
+        judged = result.drift[result.drift["judged"]]
+        for row in judged.itertuples():
+            source = "online" if row.source == "online store" else "recent"
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", str(row.feature))
+            metrics[f"psi.{source}.{name}"] = float(row.psi)
+            metrics[f"ks.{source}.{name}"] = float(row.ks)
+        metrics["drifted_features"] = float(judged["drifted"].sum())
+        mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})
+        for step, row in enumerate(result.live.itertuples()):
+            if row.value == row.value:
+                mlflow.log_metric(f"live.{row.metric}", float(row.value), step=step)
+        for path in files:
+            mlflow.log_artifact(str(path), "monitoring")
+        return run.info.run_id
