@@ -172,7 +172,7 @@ def demand_rows(ws: Workspace, feeder: str) -> tuple[int, dict[str, Any]]:
 
     model.predict = capture
     horizon = predictor.demand.trained_horizon(predictor.slots["demand"].current)
-    predictor.forecast_demand([feeder], "feeder", horizon)
+    predictor.demand.forecast([feeder], "feeder", horizon)
     rows = captured["rows"]
     return horizon, {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
 

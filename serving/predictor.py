@@ -65,6 +65,8 @@ class Predictor:
             if slot.ready:
                 cur = slot.current
                 m.model_version.labels(name, cur.name, cur.alias).set(cur.version)
+        if any(changed.values()):
+            self.maintenance.warm()
         return changed
 
     @property
@@ -76,26 +78,8 @@ class Predictor:
             slot.info() | {"feature_service": SERVICES[name]} for name, slot in self.slots.items()
         ]
 
-    # --- endpoints ----------------------------------------------------------------------------
-
-    def forecast_demand(
-        self,
-        ids: list[str],
-        level: str = "feeder",
-        horizon: int | None = None,
-        quantiles: list[float] | None = None,
-        temperature_c: list[float] | None = None,
-    ) -> dict[str, Any]:
-        return self.demand.forecast(ids, level, horizon, quantiles, temperature_c)
-
-    def forecast_demand_many(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return self.demand.forecast_many(requests)
-
-    def theft_score(self, ids: list[str]) -> dict[str, Any]:
-        return self.theft.score(ids)
-
-    def maintenance_risk(self, ids: list[str]) -> dict[str, Any]:
-        return self.maintenance.risk(ids)
+    # the endpoints are self.demand (forecast, forecast_many), self.theft (score),
+    # self.maintenance (risk); readings are ingested here
 
     def ingest(self, items: list[dict]) -> dict[str, Any]:
         """Validate, land and push fresh readings (see `readings.py`)."""

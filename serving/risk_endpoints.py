@@ -139,6 +139,16 @@ class MaintenanceEndpoint:
             self._windows = {key: frame}
         return frame
 
+    def warm(self) -> None:
+        """Read the window of the model now served, so no request waits for it."""
+        if not self.slot.ready:
+            return
+        meta = self.slot.current.model.unwrap_python_model().meta
+        try:
+            self.window(int(meta["window_days"]), list(meta["features"]))
+        except MissingDataError as exc:  # answered per request (503) until the tables exist
+            log.warning("maintenance window not read: %s", exc)
+
     def risk(self, ids: list[str]) -> dict[str, Any]:
         loaded = self.slot.current
         wanted = check_ids(ids, self.cfg.max_ids)

@@ -176,7 +176,7 @@ class GridML:
     ) -> dict[str, Any]:
         """Hourly P50 and quantile forecasts (kWh) of grid series, from the latest local
         midnight in the online store."""
-        return self.predictor.forecast_demand(ids, level, horizon, quantiles, temperature_c)
+        return self.predictor.demand.forecast(ids, level, horizon, quantiles, temperature_c)
 
     @bentoml.api(
         route="/forecast/demand/batch",
@@ -191,7 +191,7 @@ class GridML:
         from gridml.serving.models import ModelUnavailable
 
         try:
-            return self.predictor.forecast_demand_many([r.model_dump() for r in requests])
+            return self.predictor.demand.forecast_many([r.model_dump() for r in requests])
         except ModelUnavailable as exc:  # one answer per request, as batching requires
             return [{"error": str(exc), "status": 503} for _ in requests]
 
@@ -199,13 +199,13 @@ class GridML:
     @_errors
     def maintenance_risk(self, ids: Ids = Field(examples=[["T00001"]])) -> dict[str, Any]:
         """Failure probability within the horizon, risk band and drivers of transformers."""
-        return self.predictor.maintenance_risk(ids)
+        return self.predictor.maintenance.risk(ids)
 
     @bentoml.api(route="/theft/score")
     @_errors
     def theft_score(self, ids: Ids = Field(examples=[["M000001"]])) -> dict[str, Any]:
         """Theft probability, rank among the transformer's meters and reason codes of meters."""
-        return self.predictor.theft_score(ids)
+        return self.predictor.theft.score(ids)
 
     @bentoml.api(route="/readings")
     @_errors

@@ -197,9 +197,9 @@ def test_an_endpoint_without_a_registered_model_says_so(serving_ws: Workspace) -
         predictor = Predictor(cfg, serving_ws)
         assert predictor.ready  # the other endpoints serve
         with pytest.raises(ModelUnavailable, match="no-such-model"):
-            predictor.theft_score(["M000001"])
+            predictor.theft.score(["M000001"])
         assert predictor.models()[2]["version"] is None
-        assert predictor.maintenance_risk(["T00001"])["risks"]
+        assert predictor.maintenance.risk(["T00001"])["risks"]
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
