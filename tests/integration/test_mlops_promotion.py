@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gridml.cli.main import app
+from gridml.errors import UserError
 from gridml.mlops import audit
 from gridml.mlops.config import PromotionConfig
 from gridml.mlops.promote import promote
@@ -171,6 +172,9 @@ def test_rollback_restores_the_previous_champion(first, store_ws, promo, good: i
     assert (last["action"], last["from_version"], last["to_version"]) == ("rollback", copy, good)
     mv = MlflowClient().get_model_version(MODEL, str(copy))
     assert mv.tags["gridml.rolled_back"] == "true"
+    MlflowClient().set_registered_model_alias(MODEL, "challenger", str(copy))
+    with pytest.raises(UserError, match="rolled back"):  # not re-promoted by accident
+        promote(store_ws, MODEL, promo)
 
 
 def _config_file(promo: PromotionConfig) -> Path:

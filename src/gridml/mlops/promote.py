@@ -25,6 +25,7 @@ from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
 TAG_PREVIOUS = "gridml.previous_champion"
+TAG_ROLLED_BACK = "gridml.rolled_back"
 
 
 @dataclass
@@ -86,6 +87,7 @@ def assess(ws: Workspace, model: str, cfg: PromotionConfig, version: int | None 
     tracking.configure(cfg.tracking, ws)
     gates_cfg = cfg.gates(model)
     current = aliases(model)
+    explicit = version is not None
     if version is None:
         if CHALLENGER not in current:
             raise UserError(f"{model} has no challenger: train one or pass --version")
@@ -94,6 +96,11 @@ def assess(ws: Workspace, model: str, cfg: PromotionConfig, version: int | None 
     if version == champion_v:
         raise UserError(f"{model} v{version} is already the champion")
     challenger = version_info(model, version)
+    if not explicit and challenger.version_tags.get(TAG_ROLLED_BACK) == "true":
+        raise UserError(
+            f"{model} v{version} (the challenger) was rolled back: pass --version {version} "
+            "to evaluate it again, or train a new challenger"
+        )
     champion = version_info(model, champion_v) if champion_v is not None else None
     ev = evaluate(ws, model, challenger, champion, gates_cfg, contract_errors(ws, cfg))
     decision = Decision(model, "pending", champion_v, version, ev)
@@ -162,7 +169,7 @@ def rollback(ws: Workspace, model: str, cfg: PromotionConfig) -> Decision:
         target = version_info(model, int(previous))
         c = client()
         c.set_registered_model_alias(model, CHAMPION, str(target.version))
-        c.set_model_version_tag(model, str(champion_v), "gridml.rolled_back", "true")
+        c.set_model_version_tag(model, str(champion_v), TAG_ROLLED_BACK, "true")
         decision = Decision(
             model,
             "rolled-back",
