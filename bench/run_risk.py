@@ -7,8 +7,8 @@ on the held-out split, training time, and batch-scoring throughput of the logged
 its LightGBM baseline's predict, measured in the same run (ratio). Nothing passes or fails: the
 goals are stated and marked met / not met. See bench/README.md ("Risk models").
 
-    python -m bench.run_risk            # full run (~10-15 min on 2 cores)
-    python -m bench.run_risk --quick    # smoke run (~3-5 min): zones cut to 240 days
+    python -m bench.run_risk            # full run (~6-15 min on 2 cores)
+    python -m bench.run_risk --quick    # smoke run (~2 min): zones cut to 240 days
 """
 
 from __future__ import annotations
@@ -490,7 +490,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--quick",
         action="store_true",
-        help=f"smoke run (~3-5 min): zones cut to {QUICK_DAYS} days, the fleet zone to "
+        help=f"smoke run (~2 min): zones cut to {QUICK_DAYS} days, the fleet zone to "
         f"{QUICK_FLEET_METERS} meters",
     )
     p.add_argument(
