@@ -41,7 +41,8 @@ demo: $(STAMP) ## Run the platform end to end on the default zone: data, feature
 	$(BIN)/gridml train demand --config $(DEMAND)
 	$(BIN)/gridml train maintenance --config $(MAINTENANCE)
 	$(BIN)/gridml train theft --config $(THEFT)
-	-$(BIN)/gridml promote theft-detection  # a refusal (exit 1) is reported, not fatal
+	-$(BIN)/gridml promote demand-forecast  # a refusal (exit 1) is reported, not fatal
+	-$(BIN)/gridml promote theft-detection
 	$(BIN)/gridml card theft-detection
 	@if [ "$(SERVE)" = "1" ]; then $(MAKE) --no-print-directory serve; fi
 
