@@ -91,6 +91,16 @@ class QuietClientErrors(logging.Filter):
         return True
 
 
+def _one_thread_per_request() -> None:
+    """Requests run in a pool of request threads: a model call that also spreads over every
+    core (torch's intra-op pool) oversubscribes them and slows everything under load. The
+    LightGBM pyfuncs already predict with one thread; torch gets `$GRIDML_SERVING_TORCH_THREADS`
+    (default 1)."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("GRIDML_SERVING_TORCH_THREADS", "1")))
+
+
 def _models_route(request: Request) -> JSONResponse:
     service = bentoml.get_current_service()
     return JSONResponse({"models": service.predictor.models()})
@@ -132,6 +142,7 @@ class GridML:
         from gridml.workspace import Workspace
 
         logs.setup(False)
+        _one_thread_per_request()
         logging.getLogger("bentoml._internal.server.http_app").addFilter(QuietClientErrors())
         cfg = load_config()
         ws = Workspace.from_env()
