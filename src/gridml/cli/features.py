@@ -66,7 +66,7 @@ def materialize(
     store_config: StoreConfigOption = None,
     end: Annotated[
         dt.datetime | None,
-        typer.Option(help="Materialize up to this time (UTC) [default: end of the data]."),
+        typer.Option(help="Materialize up to this time, UTC (default: end of the data)."),
     ] = None,
     days: Annotated[
         int, typer.Option(help="How far back to load into the online store, days.")
@@ -110,7 +110,7 @@ def online(
     service: Annotated[str, typer.Argument(help="FeatureService to read.")] = "demand_forecast_v1",
     ids: Annotated[
         list[str] | None,
-        typer.Option("--id", help="Entity id(s) [default: the first few of the zone]."),
+        typer.Option("--id", help="Entity id(s) (default: the first few of the zone)."),
     ] = None,
     ws: WorkspaceOption = None,
     store_config: StoreConfigOption = None,

@@ -14,7 +14,7 @@ app = typer.Typer(help="Train models: backtest, MLflow tracking, registry.", no_
 
 TrackingUriOption = Annotated[
     str | None,
-    typer.Option(help="MLflow tracking URI [default: sqlite:///WORKSPACE/mlflow.db]."),
+    typer.Option(help="MLflow tracking URI (default: sqlite:///WORKSPACE/mlflow.db)."),
 ]
 C = TypeVar("C", bound=BaseModel)
 

@@ -22,7 +22,7 @@ StorageOption = Annotated[
     typer.Option(
         help="Optuna storage: sqlite:///FILE (one process), postgresql://... (workers on "
         "several hosts) or journal:FILE (workers on one host) "
-        "[default: sqlite:///WORKSPACE/optuna.db].",
+        "(default: sqlite:///WORKSPACE/optuna.db).",
         show_default=False,
     ),
 ]
@@ -35,7 +35,7 @@ SamplerSeedOption = Annotated[
     int | None,
     typer.Option(
         help="Seed of the TPE sampler; give each parallel worker its own "
-        "[default: the config's seed + trials already in the study].",
+        "(default: the config's seed + trials already in the study).",
         show_default=False,
     ),
 ]
