@@ -42,7 +42,7 @@ import logging
 import os
 import re
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,23 +147,6 @@ def _sqlite_path(uri: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock across processes (POSIX; a no-op where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _prepare_sqlite(db: Path) -> None:
     """Switch the database file to WAL journaling (persistent; readers stop blocking writers)."""
     import sqlite3
@@ -189,6 +172,8 @@ def configure(cfg: TrackingConfig, ws: Workspace) -> str:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from gridml.io import file_lock  # pandas and pyarrow: not at import time (fast CLI)
+
     user_env = _user_environ()
     t = cfg.targets(ws, environ=user_env)
     mlflow.set_tracking_uri(t.tracking_uri)
@@ -198,7 +183,7 @@ def configure(cfg: TrackingConfig, ws: Workspace) -> str:
     dbs = {p for p in (_sqlite_path(t.tracking_uri), _sqlite_path(t.registry_uri)) if p}
     with contextlib.ExitStack() as stack:
         for db in sorted(dbs):
-            stack.enter_context(_file_lock(db.with_name(db.name + ".lock")))
+            stack.enter_context(file_lock(db.with_name(db.name + ".lock")))
             _prepare_sqlite(db)
         # Building the stores creates the schema of a new database (MLflow does it unlocked).
         client = MlflowClient(t.tracking_uri, t.registry_uri)

@@ -21,6 +21,24 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock across processes, held for the block (POSIX flock; a no-op
+    where fcntl is missing). The lock file is created beside what it guards."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
     """Write `df` to `path` so that readers see the old file or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,18 +10,17 @@ Three records of each decision:
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import math
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from gridml.io import file_lock
 from gridml.workspace import Workspace
 
 AUDIT_FILE = "promotions.jsonl"
@@ -41,20 +40,6 @@ def who() -> str:
         return getpass.getuser()
     except Exception:  # no login name (some containers)
         return "unknown"
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock across processes (POSIX flock), held for the block."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def plain(value: Any) -> Any:

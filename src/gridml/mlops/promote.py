@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gridml.errors import UserError
+from gridml.io import file_lock
 from gridml.mlops import audit
 from gridml.mlops.config import PromotionConfig
 from gridml.mlops.evaluate import Evaluation, evaluate
@@ -53,7 +54,7 @@ def lock_path(ws: Workspace, cfg: PromotionConfig) -> Path:
 
 @contextlib.contextmanager
 def promotion_lock(ws: Workspace, cfg: PromotionConfig) -> Iterator[None]:
-    with audit.file_lock(lock_path(ws, cfg)):
+    with file_lock(lock_path(ws, cfg)):
         yield
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gridml.errors import UserError
-from gridml.mlops.audit import file_lock
+from gridml.io import file_lock
 from gridml.mlops.config import PromotionConfig
 from gridml.mlops.promote import Decision, promote
 from gridml.workspace import Workspace
