@@ -62,16 +62,18 @@ def live_failure(ws: Workspace, info: VersionInfo, model, days: int, cfg, **_: o
         scores.append(day.assign(score=p.reindex(day["transformer_id"].astype(str)).to_numpy()))
     scored = pd.concat(scores, ignore_index=True)
     alerts = _top(scored, cfg.budget, "event_timestamp", "transformer_id")
+    return _precision_alerts(alerts, "label", cfg)
+
+
+def _precision_alerts(alerts: pd.DataFrame, outcome: str, cfg) -> pd.DataFrame:
+    """Daily precision of the alerts (share whose `outcome` is true), flagged when the overall
+    precision, once enough outcomes are in, is under the configured minimum."""
     out = (
-        alerts.groupby(alerts["event_timestamp"].dt.floor("D"))["label"]
+        alerts.groupby(alerts["event_timestamp"].dt.floor("D"))[outcome]
         .agg(value="mean", n="size")
         .reset_index(names="day")
     )
     out.insert(1, "metric", "precision")
-    return _precision_alerts(out, cfg)
-
-
-def _precision_alerts(out: pd.DataFrame, cfg) -> pd.DataFrame:
     judged = out["n"] >= 1
     total_n = int(out["n"].sum())
     out["alert"] = False
@@ -145,13 +147,7 @@ def live_theft(
     lag = joined["inspected_at"] - joined["event_timestamp"]
     joined = joined[(lag >= pd.Timedelta(0)) & (lag <= pd.Timedelta(days=OUTCOME_DAYS))]
     joined = joined.drop_duplicates(["meter_id", "event_timestamp"])
-    out = (
-        joined.groupby(joined["event_timestamp"].dt.floor("D"))["theft_found"]
-        .agg(value="mean", n="size")
-        .reset_index(names="day")
-    )
-    out.insert(1, "metric", "precision")
-    return _precision_alerts(out, cfg)
+    return _precision_alerts(joined, "theft_found", cfg)
 
 
 #: model -> live accuracy check (same signature)
