@@ -26,7 +26,6 @@ import json
 import logging
 import shutil
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -39,7 +38,15 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from bench.run_features import gridml_cmd, loadavg, machine_info, run_child, write_json
+from bench.run_features import (
+    finish_run,
+    gridml_cmd,
+    loadavg,
+    machine_info,
+    run_child,
+    work_folder,
+    write_json,
+)
 from gridml.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -747,13 +754,7 @@ def main(argv: list[str] | None = None) -> int:
     per_tf = args.meters_per_transformer or (2 if args.quick else 4)
     scale_days = 30 if args.quick else 365
     scale_meters = per_tf * args.series
-    own_workdir = args.workdir is None
-    workdir = (
-        Path(tempfile.mkdtemp(prefix="gridml-bench-demand-", dir="/tmp"))
-        if own_workdir
-        else args.workdir.resolve()
-    )
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir, own_workdir = work_folder(args.workdir, "gridml-bench-demand-")
     t_start = time.perf_counter()
     cfg = load_config(config, **({"backtest": {"folds": folds}} if folds else {}))
     results: dict[str, Any] = {
@@ -831,16 +832,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(big.root, ignore_errors=True)
         results["complete"] = True
     finally:
-        results["total_s"] = time.perf_counter() - t_start
-        results["loadavg"]["end"] = loadavg()
-        write_json(results, out)
-        try:
-            for table in render(results):
-                console.print(table)
-            console.print(f"total {results['total_s'] / 60:.1f} min; results written to {out}")
-        finally:
-            if own_workdir and not args.keep:
-                shutil.rmtree(workdir, ignore_errors=True)
+        remove = workdir if own_workdir and not args.keep else None
+        finish_run(results, out, t_start, render(results), remove, console)
     return 0
 
 

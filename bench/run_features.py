@@ -681,6 +681,36 @@ def write_json(results: dict[str, Any], out: Path) -> None:
 # main
 
 
+def work_folder(given: Path | None, prefix: str) -> tuple[Path, bool]:
+    """The benchmark's work folder: `given`, else a new one under /tmp; True when it is the
+    benchmark's own (removed at the end unless --keep)."""
+    folder = given.resolve() if given else Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, given is None
+
+
+def finish_run(
+    results: dict[str, Any],
+    out: Path,
+    t_start: float,
+    tables: list,
+    remove: Path | None,
+    printer: Console = console,
+) -> None:
+    """Stamp total time and load, write the JSON, print the tables (with `printer`), remove
+    the work folder (`remove`, if given) whatever happens while printing."""
+    results["total_s"] = time.perf_counter() - t_start
+    results["loadavg"]["end"] = loadavg()
+    write_json(results, out)
+    try:
+        for table in tables:
+            printer.print(table)
+        printer.print(f"total {results['total_s'] / 60:.1f} min; results written to {out}")
+    finally:
+        if remove is not None:
+            shutil.rmtree(remove, ignore_errors=True)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench.run_features",
@@ -725,13 +755,7 @@ def main(argv: list[str] | None = None) -> int:
     reps = args.reps or (100 if args.quick else 300)
     demo_days = 182 if args.quick else None
     run_large = not (args.quick or args.skip_20k)
-    own_workdir = args.workdir is None
-    workdir = (
-        Path(tempfile.mkdtemp(prefix="gridml-bench-", dir="/tmp"))
-        if own_workdir
-        else args.workdir.resolve()
-    )
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir, own_workdir = work_folder(args.workdir, "gridml-bench-")
     t_start = time.perf_counter()
     results: dict[str, Any] = {
         "benchmark": "features",
@@ -790,15 +814,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(large.root, ignore_errors=True)
         results["complete"] = True
     finally:
-        results["total_s"] = time.perf_counter() - t_start
-        results["loadavg"]["end"] = loadavg()
-        write_json(results, out)
-        try:
-            console.print(render(results))
-            console.print(f"total {results['total_s'] / 60:.1f} min; results written to {out}")
-        finally:
-            if own_workdir and not args.keep:
-                shutil.rmtree(workdir, ignore_errors=True)
+        remove = workdir if own_workdir and not args.keep else None
+        finish_run(results, out, t_start, [render(results)], remove)
     return 0
 
 

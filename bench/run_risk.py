@@ -17,9 +17,7 @@ import argparse
 import datetime as dt
 import importlib
 import math
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +29,15 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.run_demand import mark, prepare_zone, quiet
-from bench.run_features import loadavg, machine_info, median, timed, write_json
+from bench.run_features import (
+    finish_run,
+    loadavg,
+    machine_info,
+    median,
+    timed,
+    work_folder,
+    write_json,
+)
 from gridml.features.contracts import THEFT_ATTACKS
 from gridml.workspace import Workspace
 
@@ -529,13 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet()
     out = _abs(args.out or (QUICK_OUT if args.quick else DEFAULT_OUT))
     days = QUICK_DAYS if args.quick else None
-    own_workdir = args.workdir is None
-    workdir = (
-        Path(tempfile.mkdtemp(prefix="gridml-bench-risk-", dir="/tmp"))
-        if own_workdir
-        else args.workdir.resolve()
-    )
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir, own_workdir = work_folder(args.workdir, "gridml-bench-risk-")
     t_start = time.perf_counter()
     results: dict[str, Any] = {
         "benchmark": "risk",
@@ -590,16 +590,8 @@ def main(argv: list[str] | None = None) -> int:
             write_json(results, out)
         results["complete"] = True
     finally:
-        results["total_s"] = time.perf_counter() - t_start
-        results["loadavg"]["end"] = loadavg()
-        write_json(results, out)
-        try:
-            for table in render(results):
-                console.print(table)
-            console.print(f"total {results['total_s'] / 60:.1f} min; results written to {out}")
-        finally:
-            if own_workdir and not args.keep:
-                shutil.rmtree(workdir, ignore_errors=True)
+        remove = workdir if own_workdir and not args.keep else None
+        finish_run(results, out, t_start, render(results), remove, console)
     return 0
 
 
