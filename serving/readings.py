@@ -5,7 +5,8 @@ generator use) and against the known meters; nothing is written unless all of it
 
 1. it is landed as one Parquet file under `WORKSPACE/landing/readings/`, named by the digest of
    its sorted rows and written atomically: posting the same batch twice writes the same file
-   (idempotent on meter and timestamp); the next feature build can take the landed files in;
+   (idempotent on meter and timestamp). Nothing is lost; merging landed files into the
+   readings feed before a feature build is not done yet;
 2. each meter's newest reading is pushed to the Feast push source `meter_readings_push`
    (online view `meter_latest_reading`), unless the store already holds a newer one, so a late
    or replayed batch never moves a meter's latest reading back in time.
