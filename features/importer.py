@@ -7,7 +7,11 @@ raises one `ContractError` listing them all (file, 1-based data rows, column) an
 workspace untouched. On success the imported set replaces the whole feeds folder atomically.
 
 Readings may come every 15, 30 or 60 minutes (detected per meter, stamped at the START of the
-interval); they are summed into hourly kWh, keeping only complete hours. See
+interval); they are summed into hourly kWh, keeping only complete hours. Load measurements
+(`load_measurements`, any level) likewise per series, converted once from the file's unit
+(power averages or energy per interval) into hourly energy in the series' unit (kWh or MWh)
+and checked against their level's plausible bound. Weather may leave out its region and every
+column but the temperature; sub-hourly weather is averaged into hours. See
 docs/data-contract.md.
 """
 
