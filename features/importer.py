@@ -551,13 +551,16 @@ def hierarchy_series(frames: Mapping[str, pd.DataFrame]) -> set[str]:
 
 def zone_region(frames: Mapping[str, pd.DataFrame], region: str | None) -> str:
     """The region of whatever has none (weather and measurements without `region_id`, the total
-    of a zone without topology): `region`, else the transformers' only region, else R00."""
+    of a zone without topology): `region`, else the only region of the transformers (or, without
+    them, of the weather), else R00."""
     if region:
         return region
-    if "transformers" in frames and "region_id" in frames["transformers"].columns:
-        regions = frames["transformers"]["region_id"].dropna().unique()
-        if len(regions) == 1:
-            return str(regions[0])
+    for name in ("transformers", "weather"):
+        if name in frames and "region_id" in frames[name].columns:
+            regions = frames[name]["region_id"].dropna().unique()
+            if len(regions) == 1:
+                return str(regions[0])
+            return ZONE_REGION
     return ZONE_REGION
 
 

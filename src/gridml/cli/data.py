@@ -157,7 +157,8 @@ def import_(
         str | None,
         typer.Option(
             help="region_id of weather and measurements that have none, and of the zone's "
-            "total without topology (default: the transformers' only region, else R00).",
+            "total without topology (default: the transformers' only region, else the "
+            "weather's only region, else R00).",
             show_default=False,
         ),
     ] = None,

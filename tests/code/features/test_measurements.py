@@ -270,6 +270,11 @@ def test_readings_only_zone_serves_its_total_with_its_weather(
     snap = load_snapshot(ws)
     assert snap.series.to_dict("index") == {"zone:all": {"region_id": "R00", "unit": "kWh"}}
     assert set(pd.read_parquet(ws.table_dir("weather_hourly"))["region_id"]) == {"R00"}
+    # a weather file naming its one region: the zone's total takes that region
+    weather["region_id"] = "ABJ"
+    import_feeds(files | {"weather": _csv(weather, tmp_path / "w.csv")}, ws)
+    build_tables(ws, progress=False)
+    assert load_snapshot(ws).series["region_id"].to_dict() == {"zone:all": "ABJ"}
 
 
 # --- holidays by subdivision ------------------------------------------------------------------
