@@ -17,7 +17,7 @@ import pandas as pd
 
 from gridml.errors import MissingDataError
 from gridml.features.store.lookup import entity_table, topology
-from gridml.features.tables.load import HIERARCHY_UNIT
+from gridml.features.tables.series import series_units
 from gridml.io import parts, read_parts
 from gridml.workspace import Workspace
 
@@ -105,15 +105,6 @@ def load_snapshot(ws: Workspace) -> Snapshot:
         snap.daily.days[-1] if snap.daily is not None and len(snap.daily.days) else "none",
     )
     return snap
-
-
-def series_units(ws: Workspace, ids: pd.Index) -> pd.Series:
-    """The energy unit of each series' load (series_profile.unit; kWh where not recorded)."""
-    profile = read_parts(ws.table_dir("series_profile"))
-    if profile is None or "unit" not in profile.columns:
-        return pd.Series(HIERARCHY_UNIT, index=ids)
-    units = profile.drop_duplicates("series_id").set_index("series_id")["unit"]
-    return units.reindex(ids).fillna(HIERARCHY_UNIT)
 
 
 def last_day_weather(ws: Workspace, timezone: str) -> pd.DataFrame:

@@ -70,3 +70,13 @@ def zone_series(
         meters = reading_meters(ws)
         hierarchy = load.zone_only_series(meters, zone_region(zone)) if meters else None
     return load.with_measured_series(hierarchy, measured_series(ws))
+
+
+def series_units(ws: Workspace, ids: pd.Index) -> pd.Series:
+    """The energy unit of each series' load, indexed by `ids` (series_profile.unit as built by
+    `gridml features build`; kWh where not recorded): what plots, cards and responses say."""
+    profile = read_parts(ws.table_dir("series_profile"))
+    if profile is None or "unit" not in profile.columns:
+        return pd.Series(load.HIERARCHY_UNIT, index=ids, name="unit")
+    units = profile.drop_duplicates("series_id").set_index("series_id")["unit"]
+    return units.reindex(ids).fillna(load.HIERARCHY_UNIT).rename("unit")
