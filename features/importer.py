@@ -486,14 +486,18 @@ def _hourly_measurements(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Measured load as hourly energy in each series' unit: one level per series, supported
     intervals, per-level bounds on every row and on the hourly totals."""
-    levels = rows.groupby("series_id")["level"].nunique()
-    mixed = sorted(levels.index[levels > 1])
-    if mixed:
-        at = rows.index[rows["series_id"].isin(mixed)]
-        return rows, [
-            f"{source}: column 'level' differs within series {', '.join(mixed[:MAX_SHOWN])} at "
-            f"{describe_rows(list(at))}; a series has one level"
-        ]
+    errors = []
+    for column in ("level", "region_id"):
+        count = rows.groupby("series_id")[column].nunique()
+        mixed = sorted(count.index[count > 1])
+        if mixed:
+            at = rows.index[rows["series_id"].isin(mixed)]
+            errors.append(
+                f"{source}: column {column!r} differs within series "
+                f"{', '.join(mixed[:MAX_SHOWN])} at {describe_rows(list(at))}; a series has one"
+            )
+    if errors:
+        return rows, errors
     minutes = detect_intervals(rows, "series_id")
     errors = check_intervals(rows, minutes, source, "series_id")
     if errors:

@@ -173,6 +173,11 @@ def test_one_level_per_series_and_supported_intervals(ws: Workspace, tmp_path: P
     with pytest.raises(ContractError) as exc:
         import_feeds({"load_measurements": _csv(mixed, tmp_path / "m.csv")}, ws)
     _message(exc, "m.csv", "column 'level' differs within series feeder:F", "rows 1, 2, 3")
+    regions = _measurements("feeder:F", "feeder", 60, [1.0, 1.0], "MW").assign(region_id="A")
+    regions.loc[1, "region_id"] = "B"
+    with pytest.raises(ContractError) as exc:
+        import_feeds({"load_measurements": _csv(regions, tmp_path / "r.csv")}, ws)
+    _message(exc, "r.csv", "column 'region_id' differs within series feeder:F", "rows 1, 2")
     odd = _measurements("feeder:F", "feeder", 5, [1.0] * 12, "MW")
     with pytest.raises(ContractError) as exc:
         import_feeds({"load_measurements": _csv(odd, tmp_path / "odd.csv")}, ws)
