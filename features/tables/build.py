@@ -223,7 +223,7 @@ def _context_tables(ctx: _Context, out: _Writer) -> None:
     weather = _feed(ctx.ws, "weather")
     if weather is not None:
         out.write(TABLES["weather_hourly"], grid_tables.weather_hourly(weather, ctx.grid))
-    regions = {zone_series_mod.zone_region(ctx.zone), *ctx.series["region_id"].dropna()}
+    regions = set(ctx.series["region_id"].dropna()) or {zone_series_mod.zone_region(ctx.zone)}
     for frame in (ctx.transformers, weather):
         if frame is not None:
             regions |= set(frame["region_id"].dropna())
