@@ -362,6 +362,12 @@ def check_zone(country: str, timezone: str, subdivision: str | None = None) -> l
     return errors
 
 
+def observes_dst(timezone: str, start: pd.Timestamp, end: pd.Timestamp) -> bool:
+    """Whether the zone's UTC offset changes between `start` and `end` (daylight saving)."""
+    days = pd.date_range(start.floor("D"), end.ceil("D"), freq="D", tz="UTC")
+    return days.tz_convert(timezone).map(lambda t: t.utcoffset()).nunique() > 1
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -691,6 +697,14 @@ def import_feeds(
     frames = {n: df[list(FEEDS[n].schema.columns)] for n, df in frames.items()}
     hours = pd.concat([frames[n]["timestamp"] for n in LOAD_FEEDS if n in frames])
     report.start, report.end = hours.min(), hours.max() + pd.Timedelta(hours=1)
+    if observes_dst(timezone, report.start, report.end):
+        log.warning(
+            "time zone %s changes its UTC offset (daylight saving) within the data: the "
+            "platform's local days are 24 hours from the first local midnight, so days, hours "
+            "and holidays are shifted by the change for part of the period; prefer a zone with "
+            "a fixed offset matching the utility's clock (e.g. Australia/Brisbane for AEST)",
+            timezone,
+        )
     with staged_dir(ws.feeds) as staging:
         report.readings_parts = write_feeds(frames, staging, meters_per_part)
         write_json_atomic(

@@ -14,7 +14,7 @@ import pytest
 from gridml.errors import ContractError
 from gridml.features.contracts import MAX_HOURLY_KWH_BY_LEVEL
 from gridml.features.feeds.config import ZoneConfig
-from gridml.features.importer import import_feeds, interval_kwh
+from gridml.features.importer import import_feeds, interval_kwh, observes_dst
 from gridml.features.tables.build import build_tables
 from gridml.features.tables.grid import region_calendar
 from gridml.features.tables.timegrid import Grid
@@ -314,3 +314,11 @@ def test_unknown_subdivision_is_refused_by_import_and_zone_config(
         ZoneConfig(country="AU", subdivision="XX")
     cfg = ZoneConfig(country="AU", subdivision="VIC", start=dt.date(2024, 1, 1))
     assert cfg.subdivision == "VIC"
+
+
+def test_time_zones_with_daylight_saving_are_recognised() -> None:
+    winter = pd.Timestamp("2014-06-01", tz="UTC"), pd.Timestamp("2014-08-31", tz="UTC")
+    year = pd.Timestamp("2014-01-01", tz="UTC"), pd.Timestamp("2014-12-31", tz="UTC")
+    assert observes_dst("Australia/Melbourne", *year)
+    assert not observes_dst("Australia/Melbourne", *winter)  # no change inside the period
+    assert not observes_dst("Australia/Brisbane", *year)
