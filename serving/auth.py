@@ -322,6 +322,7 @@ class ApiKeyMiddleware:
         log_access(
             {
                 "event": "access",
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "route": route,
                 "key_name": name,
                 "roles": sorted(roles) if roles else None,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -51,6 +52,10 @@ DOCS_PAGE = """<!DOCTYPE html>
 </html>
 """
 
+DESCRIPTION = (
+    "Demand forecasts, transformer failure risk and theft scores by entity id, and the intake "
+    "of fresh meter readings. Send an API key as `Authorization: Bearer KEY` or `X-API-Key`."
+)
 ERROR_SCHEMA: dict[str, Any] = {
     "description": "An error, named in `error`.",
     "content": {"application/json": {"schema": {}}},
@@ -102,11 +107,7 @@ def hardened_spec(
     per route (`api_routes`: route -> role), every error status an API route answers, no
     framework contact or version (`version` is gridml's)."""
     out = copy.deepcopy(spec)
-    out["info"] = {
-        "title": title,
-        "version": version,
-        "description": spec["info"].get("description") or "",
-    }
+    out["info"] = {"title": title, "version": version, "description": DESCRIPTION}
     schemes = out.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes["bearer"] = {"type": "http", "scheme": "bearer"}
     schemes["apiKey"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
@@ -129,6 +130,17 @@ def hardened_spec(
                     k: v for k, v in op["requestBody"]["content"].items() if k == "application/json"
                 }
     return out
+
+
+class NoQueryInAccessLog(logging.Filter):
+    """Uvicorn's access line shows the full URL: keep the path, drop the query string (a
+    refused `?api_key=` must not reach a log)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
 
 
 async def _answer(send, status: int, body: bytes, media: bytes = b"application/json") -> None:

@@ -87,6 +87,29 @@ class QuietClientErrors(logging.Filter):
         return True
 
 
+def _plain_logging() -> None:
+    """One plain line per record (the CLI's rich handler costs too much per line under load),
+    and the access log (`gridml.access`) as bare JSON lines on stderr."""
+    import sys
+
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    plain = logging.StreamHandler(sys.stderr)
+    plain.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(plain)
+    access = logging.getLogger("gridml.access")
+    if not access.handlers:
+        bare = logging.StreamHandler(sys.stderr)
+        bare.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(bare)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    from gridml.serving.http import NoQueryInAccessLog
+
+    logging.getLogger("uvicorn.access").addFilter(NoQueryInAccessLog())
+
+
 def _one_thread_per_request() -> None:
     """Requests run in a pool of request threads: a model call that also spreads over every
     core (torch's intra-op pool) oversubscribes them and slows everything under load. The
@@ -139,6 +162,7 @@ class GridML:
         from gridml.workspace import Workspace
 
         logs.setup(False)
+        _plain_logging()
         LiveKeys.from_env()  # a missing or broken keys file refuses start-up, naming it
         _one_thread_per_request()
         logging.getLogger("bentoml._internal.server.http_app").addFilter(QuietClientErrors())
