@@ -235,22 +235,22 @@ def required_role(path: str) -> str | None:
 
 
 def _key_of(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The key a request carries; None when absent or not a plausible key (too long, or bytes
-    that are not ASCII: such a header is answered 401 at once)."""
+    """The key a request carries (`Authorization: Bearer` first, else `X-API-Key`); None when
+    absent or not a plausible key (too long, or bytes that are not ASCII: such a header is
+    answered 401 at once)."""
+    bearer = api_key = None
     for name, value in headers:
-        if name == b"authorization" and value[:7].lower() == b"bearer ":
-            raw = value[7:]
-        elif name == b"x-api-key":
-            raw = value
-        else:
-            continue
-        if len(raw) > MAX_KEY_CHARS:
-            return None
-        try:
-            return raw.decode("ascii").strip()
-        except UnicodeDecodeError:
-            return None
-    return None
+        if name == b"authorization" and value[:7].lower() == b"bearer " and bearer is None:
+            bearer = value[7:]
+        elif name == b"x-api-key" and api_key is None:
+            api_key = value
+    raw = bearer if bearer is not None else api_key
+    if raw is None or len(raw) > MAX_KEY_CHARS:
+        return None
+    try:
+        return raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return None
 
 
 def log_access(entry: dict[str, Any]) -> None:

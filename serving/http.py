@@ -107,7 +107,23 @@ def hardened_spec(
     per route (`api_routes`: route -> role), every error status an API route answers, no
     framework contact or version (`version` is gridml's)."""
     out = copy.deepcopy(spec)
+    # the schemas are pydantic's JSON Schema 2020-12 (numeric exclusive bounds, "type": "null"),
+    # which is OpenAPI 3.1, whatever BentoML declares
+    out["openapi"] = "3.1.0"
     out["info"] = {"title": title, "version": version, "description": DESCRIPTION}
+    out.setdefault("paths", {})["/models"] = {
+        "get": {
+            "description": "Which registered model, version and alias each endpoint serves, and "
+            "any load error.",
+            "operationId": "gridml__models",
+            "responses": {
+                "200": {
+                    "description": "The models.",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    }
     schemes = out.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes["bearer"] = {"type": "http", "scheme": "bearer"}
     schemes["apiKey"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}

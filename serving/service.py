@@ -166,7 +166,6 @@ class GridML:
         LiveKeys.from_env()  # a missing or broken keys file refuses start-up, naming it
         _one_thread_per_request()
         logging.getLogger("bentoml._internal.server.http_app").addFilter(QuietClientErrors())
-        logging.getLogger("_bentoml_impl.server.app").addFilter(QuietClientErrors())
         cfg = load_config()
         ws = Workspace.from_env()
         targets = cfg.tracking.targets(ws)

@@ -106,3 +106,9 @@ def test_live_keys_follow_the_file_and_keep_the_last_good_ring(tmp_path: Path) -
 )
 def test_undecodable_or_huge_key_headers_carry_no_key(headers) -> None:
     assert _key_of(headers) is None
+
+
+def test_the_bearer_header_wins_over_x_api_key_whatever_the_order() -> None:
+    headers = [(b"x-api-key", b"other"), (b"authorization", b"Bearer mine")]
+    assert _key_of(headers) == "mine"
+    assert _key_of(headers[:1]) == "other"
