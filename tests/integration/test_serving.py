@@ -107,6 +107,8 @@ def test_an_endpoint_without_a_registered_model_says_so(serving_ws: Workspace) -
         with pytest.raises(ModelUnavailable, match="no-such-model"):
             predictor.theft.score(["M000001"])
         assert predictor.models()[2]["version"] is None
+        ready, body = predictor.readiness()  # GET /readyz: 200, naming what has no model
+        assert ready and set(body["no_model"]) == {"theft"} and "theft" not in body["serving"]
         assert predictor.maintenance.risk(["T00001"])["risks"]
     finally:
         mlflow.set_tracking_uri(None)

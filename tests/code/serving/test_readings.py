@@ -135,3 +135,25 @@ def test_only_the_newest_reading_not_older_than_online_is_pushed() -> None:
     push = readings.newest_to_push(frame, online)
     assert push["meter_id"].tolist() == ["M1"]
     assert push["kwh"].tolist() == [3.0]
+
+
+def test_landing_is_durable_file_then_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import stat
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    batch, _ = readings.validate(
+        readings.readings_frame(items(("M1", "2024-01-01T01:00:00Z", 1.0))), KNOWN
+    )
+    path = readings.land(Workspace(tmp_path), batch)
+    assert synced == ["file", "dir"]
+    pd.testing.assert_frame_equal(pd.read_parquet(path), batch)
