@@ -80,15 +80,16 @@ def keys(serving_ws: Workspace) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def served(serving_ws: Workspace, keys: dict[str, str], tmp_path_factory) -> Iterator:
-    """The service running on the serving workspace (a `serving_server.Server`)."""
+    """The service running on the serving workspace (a `serving_server.Server`), one per test
+    module so that no server outlives its tests (the workspace is built once per session)."""
     from serving_server import SERVING_CONFIG, running
 
     with running(serving_ws.root, tmp_path_factory.mktemp("server"), SERVING_CONFIG) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(served) -> str:
     return served.url
