@@ -31,7 +31,6 @@ KEY_PARAMS = frozenset(
     {"api_key", "apikey", "api-key", "key", "token", "access_token", "auth", "authorization"}
 )
 JSON_TYPES = frozenset({"application/json", ""})
-STATIC_PREFIXES = ("/static_content/",)
 
 DOCS_PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -180,15 +179,14 @@ def _unknown_counter() -> Any:
 
 
 class EdgeGuard:
-    """Pure ASGI middleware; `routes`: the exact paths served, `prefixes`: mounted folders,
-    `api_routes`: POST routes taking JSON; `spec`: builds the OpenAPI document once;
-    `readiness`: () -> (ready, body) or None while the service instance is starting."""
+    """Pure ASGI middleware; `routes`: the exact paths served, `api_routes`: POST routes taking
+    JSON; `spec`: builds the OpenAPI document once; `readiness`: () -> (ready, body), or None
+    while the service instance is starting."""
 
     def __init__(
         self,
         app,
         routes: frozenset[str],
-        prefixes: tuple[str, ...],
         api_routes: frozenset[str],
         spec: Callable[[], dict[str, Any]],
         readiness: Callable[[], tuple[bool, dict[str, Any]] | None],
@@ -196,15 +194,11 @@ class EdgeGuard:
     ) -> None:
         self.app = app
         self.routes = routes
-        self.prefixes = prefixes
         self.api_routes = api_routes
         self.spec = spec
         self.readiness = readiness
         self.max_body_bytes = max_body_bytes
         self._spec_body: bytes | None = None
-
-    def known(self, path: str) -> bool:
-        return path in self.routes or path.startswith(self.prefixes)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -216,7 +210,7 @@ class EdgeGuard:
                 send, 400, "API keys are not accepted in the URL: send 'Authorization: Bearer KEY'"
             )
             return
-        if not self.known(path):
+        if path not in self.routes:
             _unknown_counter().inc()
             await _error(send, 404, "no such route (see /docs.json)")
             return

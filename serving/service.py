@@ -269,9 +269,9 @@ def _readiness() -> tuple[bool, dict[str, Any]] | None:
     return None if predictor is None else predictor.readiness()
 
 
-def _served_paths(app: Starlette) -> tuple[frozenset[str], tuple[str, ...]]:
+def _served_paths(app: Starlette) -> frozenset[str]:
     """Every exact path the app answers (static assets file by file, so a random path under
-    them is an unknown route too), and the prefixes that stay open."""
+    them is an unknown route too)."""
     from starlette.staticfiles import StaticFiles
 
     exact: set[str] = set()
@@ -287,7 +287,7 @@ def _served_paths(app: Starlette) -> tuple[frozenset[str], tuple[str, ...]]:
         exact.add(path or "/")
         if isinstance(route, Mount):
             exact.add(f"{path}/")
-    return frozenset(exact), ()
+    return frozenset(exact)
 
 
 class GuardedService(Service):
@@ -303,13 +303,12 @@ class GuardedService(Service):
         from gridml.serving.http import EdgeGuard, hardened_spec
 
         app = super().to_asgi(is_main)
-        routes, prefixes = _served_paths(app)
+        routes = _served_paths(app)
         api_routes = frozenset(api.route for api in self.apis.values())
         version = importlib.metadata.version("gridml")
         app.add_middleware(
             EdgeGuard,
             routes=routes,
-            prefixes=prefixes,
             api_routes=api_routes,
             spec=lambda: hardened_spec(self.openapi_spec.asdict(), ROUTE_ROLES, version),
             readiness=_readiness,
@@ -318,6 +317,8 @@ class GuardedService(Service):
         return app
 
 
+# `@bentoml.service` builds a plain Service; BentoML offers no hook in front of its own
+# middlewares, so the instance becomes a GuardedService (same slots, one method overridden)
 GridML.__class__ = GuardedService
 GridML.add_asgi_middleware(ApiKeyMiddleware)
 GridML.add_asgi_middleware(ModelsPath)
