@@ -276,9 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             # mlflow models serve starts `uvicorn` from PATH
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
-        from gridml.features.store.repo import zone_window
-
-        _, end = zone_window(ws)
+        now = dt.datetime.now(dt.UTC)
+        this_hour = now.replace(minute=0, second=0, microsecond=0).isoformat()
         horizon, payload = demand_rows(ws, "F001")
         results["settings"]["demand_horizon_hours"] = horizon
         port = free_port()
@@ -295,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
             "theft": ("/theft/score", {"ids": ["M000001"]}),
             "readings": (
                 "/readings",
-                {"readings": [{"meter_id": "M000001", "timestamp": end.isoformat(), "kwh": 0.5}]},
+                # the current hour: the live feed refuses readings older than
+                # readings_max_age_days (the zone may lie years back)
+                {"readings": [{"meter_id": "M000001", "timestamp": this_hour, "kwh": 0.5}]},
             ),
         }
         console.print(f"gridml service on {url}")

@@ -3,7 +3,9 @@
 `service` (HTTP wiring) -> `predictor` (ids in, predictions out) -> `demand_endpoint`,
 `risk_endpoints` -> input assembly (`demand`, `risk`, `readings`) over `online` (Feast),
 `snapshot` (topology and short histories) and `models` (registry aliases, hot swap); `auth`
-(API keys and roles), `metrics` (Prometheus), `config` (experiments/serving.yaml).
+(API keys, roles, access log), `http` (the edge: unknown paths, content types, keys in URLs,
+docs page, readiness), `schema` (bounded request bodies), `metrics` (Prometheus), `config`
+(experiments/serving.yaml).
 """
 
 __all__ = [
@@ -12,6 +14,7 @@ __all__ = [
     "demand",
     "demand_endpoint",
     "errors",
+    "http",
     "metrics",
     "models",
     "online",
@@ -19,6 +22,7 @@ __all__ = [
     "readings",
     "risk",
     "risk_endpoints",
+    "schema",
     "service",
     "snapshot",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import Field
 
 from gridml.config import BaseConfig
+from gridml.serving.schema import MAX_IDS_CEILING, MAX_READINGS_CEILING
 from gridml.training.tracking import TrackingConfig
 
 CONFIG_ENV = "GRIDML_SERVING_CONFIG"
@@ -46,8 +47,23 @@ class ServingConfig(BaseConfig):
         ge=0,
         description="How often the registry is polled for alias moves (0: only /admin/reload).",
     )
-    max_ids: int = Field(default=1000, ge=1, description="Most ids one request may ask for.")
-    max_readings: int = Field(default=50_000, ge=1, description="Most readings one POST takes.")
+    max_ids: int = Field(
+        default=1000, ge=1, le=MAX_IDS_CEILING, description="Most ids one request may ask for."
+    )
+    max_readings: int = Field(
+        default=50_000, ge=1, le=MAX_READINGS_CEILING, description="Most readings one POST takes."
+    )
+    max_body_bytes: int = Field(
+        default=32 * 2**20, ge=1024, description="Largest request body (declared length), bytes."
+    )
+    readings_max_ahead_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="How far ahead of the service's clock a posted reading may be (clock skew).",
+    )
+    readings_max_age_days: float = Field(
+        default=400.0, gt=0, description="How old a posted reading may be."
+    )
     max_horizon_hours: int = Field(default=168, ge=1, le=168)
     default_horizon_hours: int = Field(default=48, ge=1, le=168)
 

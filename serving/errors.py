@@ -15,13 +15,19 @@ class TooLarge(UserError):
     """A request over the configured batch limits (HTTP 413)."""
 
 
+class Conflict(UserError):
+    """Readings that contradict readings already landed (HTTP 409)."""
+
+
 def error_status(exc: UserError) -> int:
-    """The HTTP status of a platform error: 404 unknown ids, 413 too large, 503 a missing
-    table or store, 400 any other bad input."""
+    """The HTTP status of a platform error: 404 unknown ids, 413 too large, 409 conflict,
+    503 a missing table or store, 400 any other bad input."""
     if isinstance(exc, UnknownIds):
         return 404
     if isinstance(exc, TooLarge):
         return 413
+    if isinstance(exc, Conflict):
+        return 409
     if isinstance(exc, MissingDataError):
         return 503
     return 400

@@ -6,7 +6,12 @@
   and failure; the P50 divided by the series' recent mean load for demand, so a feeder and the
   zone share buckets) — the first place a drifting input shows;
 - `gridml_ids_total{endpoint, outcome}`: ids served, and ids answered without a prediction
-  because the online store lacks their features.
+  because the online store lacks their features;
+- `gridml_model_load_failures_total{endpoint, registered_model}`: versions that failed to load,
+  and `gridml_model_load_error{endpoint}`: 1 while the endpoint's last load failed (GET /models
+  says why);
+- `gridml_http_unknown_route_total` (`http.py`): requests to paths the service does not have,
+  one series whatever the path.
 
 Created lazily, once per process (BentoML exposes the process registry in multiprocess mode).
 """
@@ -27,6 +32,8 @@ class Metrics:
     probability: Any
     relative_load: Any
     ids: Any
+    load_failures: Any
+    load_error: Any
 
 
 @functools.cache
@@ -53,6 +60,17 @@ def metrics() -> Metrics:
             buckets=RELATIVE_LOAD_BUCKETS,
         ),
         ids=Counter("gridml_ids", "Ids asked for, by outcome.", ["endpoint", "outcome"]),
+        load_failures=Counter(
+            "gridml_model_load_failures",
+            "Registered versions that failed to load.",
+            ["endpoint", "registered_model"],
+        ),
+        load_error=Gauge(
+            "gridml_model_load_error",
+            "1 while the endpoint's last model load failed.",
+            ["endpoint"],
+            multiprocess_mode="mostrecent",
+        ),
     )
 
 

@@ -4,6 +4,14 @@ A `ModelSlot` resolves its aliases (`champion`, then `challenger` by default) to
 loads that version completely, and only then replaces the model it serves: a request sees the
 old model or the new one, never a half-loaded one. `refresh` is what the poll loop and
 `/admin/reload` call; it is a no-op while the alias points where it did.
+
+A version that fails to load is reported, never hidden: `info()` (GET /models) carries an
+`error` naming the alias, the version and the reason, and `gridml_model_load_failures_total`
+counts it. While a model is served, a broken target leaves it serving (the poll does not retry
+the same broken version; `/admin/reload` does). With nothing served yet (start-up), the next
+alias is tried: a broken champion falls back to the challenger. A response names the alias
+and version it came from and says `promoted: false` (with a `warning`) when that is not the
+first alias (a challenger, not promoted).
 """
 
 from __future__ import annotations
@@ -33,15 +41,20 @@ class Loaded:
     run_id: str
     uri: str
     model: Any  # mlflow.pyfunc.PyFuncModel
+    promoted: bool = True  # served through the first alias (the champion)
 
     def info(self) -> dict[str, Any]:
-        return {
+        out = {
             "registered_model": self.name,
             "version": self.version,
             "alias": self.alias,
+            "promoted": self.promoted,
             "run_id": self.run_id,
             "model_uri": self.uri,
         }
+        if not self.promoted:
+            out["warning"] = f"served through alias {self.alias!r}: this version was not promoted"
+        return out
 
 
 class ModelSlot:
@@ -53,6 +66,7 @@ class ModelSlot:
         self._current: Loaded | None = None
         self._lock = threading.Lock()  # one load at a time; reads never wait for it
         self.last_error: str | None = None
+        self._failed: dict[int, str] = {}  # version -> why it did not load
 
     @property
     def current(self) -> Loaded:
@@ -69,48 +83,86 @@ class ModelSlot:
     def ready(self) -> bool:
         return self._current is not None
 
-    def refresh(self) -> bool:
-        """Load the version the aliases now point to, if it changed. True when swapped."""
+    def candidates(self) -> list[tuple[int, str]]:
+        """(version, alias) of each alias set, in the configured order, distinct versions."""
+        name, aliases = self.binding.registered_model, tuple(self.binding.aliases)
+        found: list[tuple[int, str]] = []
+        for i in range(len(aliases)):
+            hit = tracking.resolve(name, aliases[i:])
+            if hit is None:
+                break
+            if hit not in found and hit[0] not in {v for v, _ in found}:
+                found.append(hit)
+            if hit[1] == aliases[-1]:
+                break
+        return found
+
+    def refresh(self, force: bool = False) -> bool:
+        """Load the version the aliases now point to, if it changed. True when swapped.
+        `force`: retry versions that failed to load before."""
         import mlflow
         from mlflow import MlflowClient
+
+        from gridml.serving.metrics import metrics
 
         with self._lock:
             name = self.binding.registered_model
             try:
-                found = tracking.resolve(name, tuple(self.binding.aliases))
+                found = self.candidates()
             except Exception as exc:  # registry unreachable: keep serving what we have
                 self.last_error = f"registry: {exc}"
                 log.warning("%s: cannot read the registry: %s", self.endpoint, exc)
                 return False
-            if found is None:
+            if force:
+                self._failed.clear()
+            if not found:
                 self.last_error = None
                 return False
-            version, alias = found
             old = self._current
-            if old is not None and old.version == version:
-                if old.alias != alias:
-                    self._current = Loaded(name, version, alias, old.run_id, old.uri, old.model)
-                return False
-            uri = f"models:/{name}/{version}"
-            try:
-                model = mlflow.pyfunc.load_model(uri)
-                run_id = MlflowClient().get_model_version(name, str(version)).run_id or ""
-            except Exception as exc:  # a broken version must not take the endpoint down
-                self.last_error = f"loading {uri}: {exc}"
-                log.error("%s: could not load %s: %s", self.endpoint, uri, exc)
-                return False
-            self._current = Loaded(name, version, alias, run_id, uri, model)
-            self.last_error = None
-            log.info(
-                "%s now serves %s v%d (%s, run %s)%s",
-                self.endpoint,
-                name,
-                version,
-                alias,
-                run_id,
-                f"; was v{old.version}" if old else "",
-            )
-            return True
+            errors = []
+            # while something serves, only the first alias set is a target; with nothing
+            # served (start-up), fall back alias by alias
+            for version, alias in found if old is None else found[:1]:
+                promoted = alias == self.binding.aliases[0]
+                if old is not None and old.version == version:
+                    if old.alias != alias:
+                        self._current = Loaded(
+                            name, version, alias, old.run_id, old.uri, old.model, promoted
+                        )
+                    self.last_error = None
+                    return False
+                uri = f"models:/{name}/{version}"
+                if version in self._failed:
+                    errors.append(self._failed[version])
+                    continue
+                try:
+                    model = mlflow.pyfunc.load_model(uri)
+                    run_id = MlflowClient().get_model_version(name, str(version)).run_id or ""
+                except Exception as exc:  # a broken version must not take the endpoint down
+                    reason = f"alias {alias!r} -> v{version} failed to load: {str(exc)[:300]}"
+                    self._failed[version] = reason
+                    errors.append(reason)
+                    metrics().load_failures.labels(self.endpoint, name).inc()
+                    log.error("%s: could not load %s: %s", self.endpoint, uri, exc)
+                    continue
+                self._current = Loaded(name, version, alias, run_id, uri, model, promoted)
+                self.last_error = "; ".join(errors) or None
+                log.info(
+                    "%s now serves %s v%d (%s, run %s)%s",
+                    self.endpoint,
+                    name,
+                    version,
+                    alias,
+                    run_id,
+                    f"; was v{old.version}" if old else "",
+                )
+                return True
+            self.last_error = "; ".join(errors) or None
+            if old is not None and self.last_error:
+                self.last_error += (
+                    f"; still serving v{old.version}, which alias {old.alias!r} pointed to before"
+                )
+            return False
 
     def info(self) -> dict[str, Any]:
         loaded = self._current
@@ -121,4 +173,4 @@ class ModelSlot:
                 "version": None,
                 "error": self.last_error,
             }
-        return base | loaded.info()
+        return base | loaded.info() | {"error": self.last_error}

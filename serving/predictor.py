@@ -48,20 +48,23 @@ class Predictor:
         self.maintenance = MaintenanceEndpoint(
             cfg, self.slots["maintenance"], self.online, current, ws
         )
+        self.landed = readings.LandedIndex(readings.landing_dir(ws))
         self.refresh()
 
     def _current_snapshot(self) -> Snapshot:
         return self.snapshot
 
-    def refresh(self) -> dict[str, bool]:
-        """Pick up alias moves and rebuilt feature tables. Returns what changed."""
-        changed = {name: slot.refresh() for name, slot in self.slots.items()}
+    def refresh(self, force: bool = False) -> dict[str, bool]:
+        """Pick up alias moves and rebuilt feature tables. Returns what changed. `force`:
+        retry versions that failed to load."""
+        changed = {name: slot.refresh(force) for name, slot in self.slots.items()}
         if data_version(self.ws) != self.snapshot.version:
             with self._snapshot_lock:
                 self.snapshot = load_snapshot(self.ws)
             changed["data"] = True
         m = metrics()
         for name, slot in self.slots.items():
+            m.load_error.labels(name).set(1 if slot.last_error else 0)
             if slot.ready:
                 cur = slot.current
                 m.model_version.labels(name, cur.name, cur.alias).set(cur.version)
@@ -72,6 +75,13 @@ class Predictor:
     @property
     def ready(self) -> bool:
         return any(slot.ready for slot in self.slots.values())
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """(ready, body of GET /readyz): ready while at least one endpoint serves a model; the
+        body names the endpoints without one and why."""
+        serving = {n: s.current.version for n, s in self.slots.items() if s.ready}
+        missing = {n: s.last_error or "no alias set" for n, s in self.slots.items() if not s.ready}
+        return bool(serving), {"ready": bool(serving), "serving": serving, "no_model": missing}
 
     def models(self) -> list[dict[str, Any]]:
         return [
@@ -90,8 +100,14 @@ class Predictor:
         if not items:
             raise UserError("'readings': give at least one reading")
         frame = readings.readings_frame(items)
-        batch, repeats = readings.validate(frame, self.snapshot.meters.index)
-        landed = readings.land(self.ws, batch)
+        now = pd.Timestamp.now(tz="UTC")
+        window = readings.Window(
+            now,
+            pd.Timedelta(minutes=self.cfg.readings_max_ahead_minutes),
+            pd.Timedelta(days=self.cfg.readings_max_age_days),
+        )
+        batch, repeats = readings.validate(frame, self.snapshot.meters.index, window)
+        split, landed = readings.land_new(self.ws, self.landed, batch)
         meters = sorted(batch["meter_id"].unique())
         online = self.online.read(
             [f"{FRESH_READINGS_VIEW}:kwh"], [{"meter_id": m} for m in meters], stamped=("kwh",)
@@ -101,17 +117,20 @@ class Predictor:
         push = readings.newest_to_push(batch, online_ts)
         if len(push):
             self.online.push(PUSH_SOURCE, push)
+        duplicates = repeats + split.repeats
         log.info(
-            "readings: %d received, %d repeated, %d meters pushed, landed %s",
+            "readings: %d received, %d new, %d duplicates, %d meters pushed, landed %s",
             len(items),
-            repeats,
+            len(split.new),
+            duplicates,
             len(push),
-            landed.name,
+            landed.name if landed else "nothing new",
         )
         return {
             "received": len(items),
-            "duplicates": repeats,
+            "new": len(split.new),
+            "duplicates": duplicates,
             "meters_updated": len(push),
             "meters_already_newer": len(meters) - len(push),
-            "landed": landed.name,
+            "landed": landed.name if landed else None,
         }

@@ -1,13 +1,24 @@
-"""Fresh meter readings posted to the service: validated, landed, pushed online.
+"""Fresh meter readings posted to the service: validated, deduplicated, landed, pushed online.
 
-A batch is checked against the `readings` data contract (the one the importer and the
-generator use) and against the known meters; nothing is written unless all of it passes. Then:
+A batch passes the same contract as `gridml data import` (the importer's timestamp parser: an
+explicit UTC offset on every timestamp; the `readings` contract through `check_frame`: ids, kWh
+within 0..MAX_HOURLY_KWH, one row per key) plus what only a live feed needs: each timestamp on
+the hour, not ahead of the service's clock by more than `readings_max_ahead_minutes` (clock
+skew) and not older than `readings_max_age_days`. Unknown meters are refused. Nothing is
+written unless all of it passes; every error names the items (1-based rows of the list).
 
-1. it is landed as one Parquet file under `WORKSPACE/landing/readings/`, named by the digest of
-   its sorted rows and written atomically: posting the same batch twice writes the same file
-   (idempotent on meter and timestamp). Nothing is lost; merging landed files into the
-   readings feed before a feature build is not done yet;
-2. each meter's newest reading is pushed to the Feast push source `meter_readings_push`
+Then, under a lock shared by the workers (`landing/readings/.lock`):
+
+1. each reading is checked against every reading already landed (`LandedIndex`, kept in step
+   with the landing folder): an exact repeat of a landed (meter_id, timestamp, kwh) is counted
+   in `duplicates` and not landed again; a DIFFERENT kWh for a landed (meter_id, timestamp) is
+   a conflict: the whole batch is refused (HTTP 409) naming the readings, since a landed
+   reading is never changed by the live feed (a correction goes through `gridml data import`);
+2. the new readings are landed as one Parquet file under `WORKSPACE/landing/readings/`, named by
+   the digest of their sorted rows, written atomically and durably (file and folder fsynced
+   before the answer). Merging landed files into the readings feed before a feature build is
+   not done yet;
+3. each meter's newest reading is pushed to the Feast push source `meter_readings_push`
    (online view `meter_latest_reading`), unless the store already holds a newer one, so a late
    or replayed batch never moves a meter's latest reading back in time.
 """
@@ -15,49 +26,93 @@ generator use) and against the known meters; nothing is written unless all of it
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gridml.errors import ContractError
 from gridml.features.contracts import FEEDS
-from gridml.features.validate import check_frame
-from gridml.io import write_parquet_atomic
+from gridml.features.importer import parse_timestamps
+from gridml.features.validate import check_frame, describe_rows
+from gridml.io import file_lock, parts, write_parquet_atomic
+from gridml.serving.errors import Conflict
 from gridml.workspace import Workspace
 
 KEY = ["meter_id", "timestamp"]
 SOURCE = "request body 'readings'"
+MAX_SHOWN = 5
 
 
 @dataclass(frozen=True)
-class Ingested:
-    received: int
-    duplicates: int
-    pushed: int  # meters whose latest reading moved
-    stale: int  # meters whose newer reading was already online
-    landed: Path
+class Window:
+    """The times a live reading may have, relative to the service's clock."""
+
+    now: pd.Timestamp
+    max_ahead: pd.Timedelta
+    max_age: pd.Timedelta
 
 
 def readings_frame(items: list[dict]) -> pd.DataFrame:
-    """The posted items as a readings frame (UTC timestamps); raises ContractError naming the
-    item when a timestamp cannot be read."""
+    """The posted items as a readings frame (UTC timestamps). Raises ContractError naming the
+    items whose timestamp has no UTC offset or cannot be read."""
     frame = pd.DataFrame(items, columns=["meter_id", "timestamp", "kwh"])
-    stamps = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce", format="ISO8601")
-    bad = frame.index[stamps.isna()]
-    if len(bad):
-        raise ContractError(
-            f"{SOURCE}: item(s) {', '.join(str(i) for i in bad[:5])} have no valid 'timestamp' "
-            "(ISO 8601 with a UTC offset, e.g. 2024-06-29T10:00:00Z)"
-        )
+    stamps, failed, errors = parse_timestamps(frame["timestamp"], "timestamp", SOURCE)
+    if errors or len(failed):
+        raise ContractError("; ".join(errors) or f"{SOURCE}: unreadable 'timestamp'")
     frame["timestamp"] = stamps.astype(pd.DatetimeTZDtype("ns", "UTC"))
     frame["meter_id"] = frame["meter_id"].astype(str)
     frame["kwh"] = frame["kwh"].astype(float)
     return frame
 
 
-def validate(frame: pd.DataFrame, known_meters: pd.Index) -> tuple[pd.DataFrame, int]:
-    """Drop exact repeats, then check the contract and the meter ids. Returns (batch, repeats)."""
+def _shown(frame: pd.DataFrame, rows: pd.Index) -> str:
+    values = ", ".join(
+        f"{frame.at[i, 'meter_id']}@{frame.at[i, 'timestamp'].isoformat()}"
+        for i in rows[:MAX_SHOWN]
+    )
+    return f"{describe_rows(list(rows))} ({values})"
+
+
+def check_times(frame: pd.DataFrame, window: Window) -> list[str]:
+    """Every timestamp on the hour and inside the window; one message per failed rule."""
+    ts = frame["timestamp"]
+    errors = []
+    off_grid = frame.index[(ts != ts.dt.floor("h")).to_numpy()]
+    if len(off_grid):
+        errors.append(
+            f"{SOURCE}: 'timestamp' is not on the hour at {_shown(frame, off_grid)}; the live "
+            "feed takes hourly readings stamped at the start of the hour (import 15/30-min "
+            "readings with `gridml data import`)"
+        )
+    ahead = frame.index[(ts > window.now + window.max_ahead).to_numpy()]
+    if len(ahead):
+        errors.append(
+            f"{SOURCE}: 'timestamp' is in the future at {_shown(frame, ahead)}; the service's "
+            f"clock says {window.now.isoformat()} and allows {window.max_ahead} of clock skew "
+            "(readings_max_ahead_minutes)"
+        )
+    old = frame.index[(ts < window.now - window.max_age).to_numpy()]
+    if len(old):
+        errors.append(
+            f"{SOURCE}: 'timestamp' is older than {window.max_age.days} days at "
+            f"{_shown(frame, old)} (readings_max_age_days; import history with "
+            "`gridml data import`)"
+        )
+    return errors
+
+
+def validate(
+    frame: pd.DataFrame, known_meters: pd.Index, window: Window | None = None
+) -> tuple[pd.DataFrame, int]:
+    """Drop exact repeats, then check times, the contract and the meter ids. Returns
+    (batch sorted by key, repeats within the batch)."""
+    if window is not None:
+        errors = check_times(frame, window)
+        if errors:
+            raise ContractError("; ".join(errors))
     unique = frame.drop_duplicates().sort_values(KEY, ignore_index=True)
     repeats = len(frame) - len(unique)
     errors = check_frame(unique, FEEDS["readings"], SOURCE)
@@ -78,10 +133,102 @@ def batch_digest(batch: pd.DataFrame) -> str:
 
 
 def land(ws: Workspace, batch: pd.DataFrame) -> Path:
-    path = ws.root / "landing" / "readings" / f"part-{batch_digest(batch)}.parquet"
+    """Write `batch` durably as one part named by its digest (a no-op if it exists)."""
+    path = landing_dir(ws) / f"part-{batch_digest(batch)}.parquet"
     if not path.is_file():
-        write_parquet_atomic(batch, path)
+        write_parquet_atomic(batch, path, durable=True)
     return path
+
+
+def landing_dir(ws: Workspace) -> Path:
+    return ws.root / "landing" / "readings"
+
+
+def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
+    stamps = pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC").as_unit("ns").asi8
+    return pd.MultiIndex.from_arrays([frame["meter_id"].astype(str).to_numpy(), stamps], names=KEY)
+
+
+@dataclass
+class Split:
+    """A validated batch against what already landed."""
+
+    new: pd.DataFrame  # readings not landed yet
+    repeats: int  # readings landed before with the same kWh
+    conflicts: pd.DataFrame  # meter_id, timestamp, kwh (posted), landed_kwh
+
+
+@dataclass
+class LandedIndex:
+    """kWh of every landed (meter_id, timestamp), read part by part as parts appear (each part
+    once). One per worker; `ingest_lock` orders the workers' check-and-write."""
+
+    folder: Path
+    _files: set[str] = field(default_factory=set)
+    _kwh: pd.Series = field(
+        default_factory=lambda: pd.Series(
+            dtype=float,
+            index=pd.MultiIndex.from_arrays([[], np.array([], dtype="int64")], names=KEY),
+        )
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh(self) -> None:
+        new = [p for p in parts(self.folder) if p.name not in self._files]
+        if not new:
+            return
+        frames = [pd.read_parquet(p, columns=[*KEY, "kwh"]) for p in new]
+        self.add(pd.concat(frames, ignore_index=True))
+        self._files |= {p.name for p in new}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        more = pd.Series(frame["kwh"].to_numpy(dtype=float), index=_keys(frame))
+        merged = pd.concat([self._kwh, more])
+        self._kwh = merged[~merged.index.duplicated(keep="first")]
+
+    def split(self, batch: pd.DataFrame) -> Split:
+        landed = self._kwh.reindex(_keys(batch)).to_numpy()
+        seen = ~np.isnan(landed)
+        same = seen & np.isclose(landed, batch["kwh"].to_numpy(dtype=float), rtol=0, atol=1e-9)
+        conflicts = batch[seen & ~same].assign(landed_kwh=landed[seen & ~same])
+        return Split(batch[~seen].reset_index(drop=True), int(same.sum()), conflicts)
+
+    def __len__(self) -> int:
+        return len(self._kwh)
+
+
+def check_conflicts(split: Split) -> None:
+    if split.conflicts.empty:
+        return
+    c = split.conflicts
+    shown = ", ".join(
+        f"{m}@{t.isoformat()} posted {k:g} kWh, landed {lk:g}"
+        for m, t, k, lk in c[[*KEY, "kwh", "landed_kwh"]].head(MAX_SHOWN).itertuples(index=False)
+    )
+    more = f" and {len(c) - MAX_SHOWN} more" if len(c) > MAX_SHOWN else ""
+    raise Conflict(
+        f"{SOURCE}: {len(c)} reading(s) differ from readings already landed: {shown}{more}; "
+        "a landed reading is not changed by the live feed (nothing of this batch was written; "
+        "correct history with `gridml data import`)"
+    )
+
+
+def land_new(ws: Workspace, index: LandedIndex, batch: pd.DataFrame) -> tuple[Split, Path | None]:
+    """Under the landing lock: split `batch` against the landed readings, refuse conflicts,
+    land the new readings durably. Returns (split, the landed file or None when all repeat)."""
+    folder = landing_dir(ws)
+    with index._lock, file_lock(folder / ".lock"):
+        index.refresh()
+        split = index.split(batch)
+        check_conflicts(split)
+        if split.new.empty:
+            return split, None
+        path = land(ws, split.new)
+        index.add(split.new)
+        index._files.add(path.name)
+        return split, path
 
 
 def newest_to_push(batch: pd.DataFrame, online_ts: pd.Series) -> pd.DataFrame:

@@ -8,7 +8,8 @@ worker and the request timeout from `$GRIDML_SERVING_WORKERS`, `$GRIDML_SERVING_
 
 Routes: POST /forecast/demand, /maintenance/risk, /theft/score (role reader), POST /readings
 (ingest), POST /admin/reload (admin), GET /models (reader); open: /livez, /readyz, /metrics,
-/docs.json and the Swagger UI at /.
+/docs.json and the Swagger UI at /. Request bodies are bounded field by field (`schema.py`);
+`http.EdgeGuard` answers unknown paths, non-JSON bodies and keys in URLs before BentoML sees them.
 """
 
 from __future__ import annotations
@@ -16,41 +17,30 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Any
 
 import bentoml
-from pydantic import BaseModel, Field
+from _bentoml_sdk.service.factory import Service
+from pydantic import Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from gridml.serving.auth import ApiKeyMiddleware
+from gridml.serving.auth import ROUTE_ROLES, ApiKeyMiddleware, call_facts, shared_keys
+from gridml.serving.schema import (
+    DemandRequests,
+    Horizon,
+    Ids,
+    Level,
+    Quantiles,
+    Readings,
+    Temperatures,
+    clip,
+)
 
 log = logging.getLogger("gridml.serving")
-
-
-class Reading(BaseModel):
-    meter_id: str = Field(examples=["M000001"], min_length=1, max_length=64)
-    timestamp: str = Field(
-        description="Start of the hour read, ISO 8601 with offset.",
-        examples=["2024-06-29T10:00:00Z"],
-    )
-    kwh: float = Field(ge=0, description="Energy of the hour, kWh.", examples=[0.42])
-
-
-Ids = Annotated[list[str], Field(min_length=1, description="Entity ids (at most max_ids).")]
-Level = Literal["meter", "transformer", "feeder", "substation", "zone"]
-
-
-class DemandRequest(BaseModel):
-    """One forecast request of the batch route (the fields of POST /forecast/demand)."""
-
-    ids: Ids = Field(examples=[["F001"]])
-    level: Level = "feeder"
-    horizon: int | None = None
-    quantiles: list[float] | None = None
-    temperature_c: list[float] | None = None
 
 
 def _errors(fn):
@@ -64,12 +54,18 @@ def _errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        facts = call_facts.get()
+        if facts is not None:
+            for name in ("ids", "readings"):
+                if isinstance(kwargs.get(name), list):
+                    facts[name] = len(kwargs[name])
         try:
             return fn(*args, **kwargs)
         except (UserError, ModelUnavailable) as exc:
             status = 503 if isinstance(exc, ModelUnavailable) else error_status(exc)
-            log.info("%s: %d %s", fn.__name__, status, exc)
-            return JSONResponse({"error": str(exc)}, status_code=status)
+            message = clip(exc, 2000)
+            log.info("%s: %d %s", fn.__name__, status, clip(message, 300))
+            return JSONResponse({"error": message}, status_code=status)
 
     return wrapper
 
@@ -89,6 +85,29 @@ class QuietClientErrors(logging.Filter):
             record.exc_text = None
             record.levelno, record.levelname = logging.INFO, "INFO"
         return True
+
+
+def _plain_logging() -> None:
+    """One plain line per record (the CLI's rich handler costs too much per line under load),
+    and the access log (`gridml.access`) as bare JSON lines on stderr."""
+    import sys
+
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    plain = logging.StreamHandler(sys.stderr)
+    plain.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(plain)
+    access = logging.getLogger("gridml.access")
+    if not access.handlers:
+        bare = logging.StreamHandler(sys.stderr)
+        bare.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(bare)
+    access.setLevel(logging.INFO)
+    access.propagate = False
+    from gridml.serving.http import NoQueryInAccessLog
+
+    logging.getLogger("uvicorn.access").addFilter(NoQueryInAccessLog())
 
 
 def _one_thread_per_request() -> None:
@@ -137,11 +156,14 @@ class GridML:
         import mlflow
 
         from gridml import logs
+        from gridml.serving.auth import LiveKeys
         from gridml.serving.config import load_config
         from gridml.serving.predictor import Predictor
         from gridml.workspace import Workspace
 
         logs.setup(False)
+        _plain_logging()
+        LiveKeys.from_env()  # a missing or broken keys file refuses start-up, naming it
         _one_thread_per_request()
         logging.getLogger("bentoml._internal.server.http_app").addFilter(QuietClientErrors())
         cfg = load_config()
@@ -171,18 +193,18 @@ class GridML:
         self,
         ids: Ids = Field(examples=[["F001"]]),
         level: Level = "feeder",
-        horizon: int | None = Field(
+        horizon: Horizon | None = Field(
             default=None, description="Hours ahead from the origin (default 48, at most 168)."
         ),
-        quantiles: list[float] | None = Field(
+        quantiles: Quantiles | None = Field(
             default=None,
             description="Subset of the served quantiles (default: all).",
             examples=[[0.1, 0.9]],
         ),
-        temperature_c: list[float] | None = Field(
+        temperature_c: Temperatures | None = Field(
             default=None,
-            description="Temperature forecast of the series' region, one value per hour from "
-            "the origin; default: persistence of the last observed day.",
+            description="Temperature forecast (C, -60..70) of the series' region, one value per "
+            "hour from the origin; default: persistence of the last observed day.",
         ),
     ) -> dict[str, Any]:
         """Hourly P50 and quantile forecasts (kWh) of grid series, from the latest local
@@ -195,10 +217,11 @@ class GridML:
         max_batch_size=MAX_BATCH,
         max_latency_ms=TIMEOUT_S * 1000,  # batch what is queued; never refuse for latency
     )
-    def forecast_demand_batch(self, requests: list[DemandRequest]) -> list[dict[str, Any]]:
-        """Several forecast requests in one call. BentoML's adaptive batching also merges the
-        requests of concurrent callers; requests with the same horizon are forecast in one
-        feature fetch and model call. Each answer is a forecast or {"error", "status"}."""
+    def forecast_demand_batch(self, requests: DemandRequests) -> list[dict[str, Any]]:
+        """Several forecast requests in one call (at most 256). BentoML's adaptive batching
+        also merges the requests of concurrent callers; requests with the same horizon are
+        forecast in one feature fetch and model call. Each answer is a forecast or
+        {"error", "status"}."""
         from gridml.serving.models import ModelUnavailable
 
         try:
@@ -220,19 +243,82 @@ class GridML:
 
     @bentoml.api(route="/readings")
     @_errors
-    def readings(
-        self, readings: list[Reading] = Field(min_length=1, description="Hourly meter readings.")
-    ) -> dict[str, Any]:
-        """Ingest fresh readings: validated, landed, pushed to the online store (idempotent)."""
+    def readings(self, readings: Readings) -> dict[str, Any]:
+        """Ingest fresh hourly readings: checked against the readings contract (offset, on the
+        hour, plausible kWh, not in the future beyond the allowed clock skew nor older than
+        the allowed age), deduplicated per (meter_id, timestamp) against what already landed
+        (exact repeats are counted, a different value for a landed hour is refused 409),
+        landed durably, pushed to the online store."""
         return self.predictor.ingest([r.model_dump() for r in readings])
 
     @bentoml.api(route="/admin/reload")
     @_errors
     def reload(self) -> dict[str, Any]:
-        """Load the versions the aliases point to now and re-read rebuilt feature tables."""
+        """Load the versions the aliases point to now, re-read rebuilt feature tables and the
+        API keys file."""
         changed = self.predictor.refresh()
+        keys = shared_keys[0]
+        if keys is not None:
+            changed["keys"] = keys.reload()
         return {"changed": changed, "models": self.predictor.models()}
 
 
+def _readiness() -> tuple[bool, dict[str, Any]] | None:
+    instance = bentoml.get_current_service()
+    predictor = getattr(instance, "predictor", None)
+    return None if predictor is None else predictor.readiness()
+
+
+def _served_paths(app: Starlette) -> frozenset[str]:
+    """Every exact path the app answers (static assets file by file, so a random path under
+    them is an unknown route too)."""
+    from starlette.staticfiles import StaticFiles
+
+    exact: set[str] = set()
+    for route in app.routes:
+        path = getattr(route, "path", None)
+        if path is None:
+            continue
+        if isinstance(route, Mount) and isinstance(route.app, StaticFiles):
+            folder = route.app.directory
+            if folder is not None:
+                exact |= {f"{path}/{f.name}" for f in Path(folder).iterdir()}
+            continue
+        exact.add(path or "/")
+        if isinstance(route, Mount):
+            exact.add(f"{path}/")
+    return frozenset(exact)
+
+
+class GuardedService(Service):
+    """The BentoML service with `http.EdgeGuard` outermost, in front of BentoML's own
+    middlewares (its per-path request metrics, tracing and access log)."""
+
+    __slots__ = ()
+
+    def to_asgi(self, is_main: bool = True) -> Any:
+        import importlib.metadata
+
+        from gridml.serving.config import load_config
+        from gridml.serving.http import EdgeGuard, hardened_spec
+
+        app = super().to_asgi(is_main)
+        routes = _served_paths(app)
+        api_routes = frozenset(api.route for api in self.apis.values())
+        version = importlib.metadata.version("gridml")
+        app.add_middleware(
+            EdgeGuard,
+            routes=routes,
+            api_routes=api_routes,
+            spec=lambda: hardened_spec(self.openapi_spec.asdict(), ROUTE_ROLES, version),
+            readiness=_readiness,
+            max_body_bytes=load_config().max_body_bytes,
+        )
+        return app
+
+
+# `@bentoml.service` builds a plain Service; BentoML offers no hook in front of its own
+# middlewares, so the instance becomes a GuardedService (same slots, one method overridden)
+GridML.__class__ = GuardedService
 GridML.add_asgi_middleware(ApiKeyMiddleware)
 GridML.add_asgi_middleware(ModelsPath)

@@ -1,7 +1,9 @@
 """Atomic file and folder writes, and reading feeds/tables stored as folders of Parquet parts.
 
 A writer never leaves a half-written store: files are written beside their target and renamed
-into place; multi-part folders are built in a staging folder and swapped in whole.
+into place; multi-part folders are built in a staging folder and swapped in whole. A write that
+is acknowledged to someone (a landed batch of readings) is also durable (`durable=True`): the
+file and then its folder are fsynced, so a power cut after the answer cannot lose it.
 """
 
 from __future__ import annotations
@@ -39,15 +41,40 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write `df` to `path` so that readers see the old file or the new one, never a part."""
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in `folder` durable (a no-op where folders cannot be
+    opened, as on Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: Path, durable: bool = False) -> None:
+    """Write `df` to `path` so that readers see the old file or the new one, never a part.
+    `durable`: fsync the file before the rename and the folder after it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if durable:
+            with open(tmp, "wb") as handle:
+                pq.write_table(table, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        else:
+            pq.write_table(table, tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:

@@ -39,3 +39,57 @@ def clean_mlflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
+
+
+# --- the prediction service (tests/integration/test_serving*.py) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def serving_ws(medium_zone: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """Medium zone -> features -> Feast (online store loaded) -> the three small models."""
+    import shutil
+
+    from gridml.training.demand.config import DemandConfig
+    from gridml.training.demand.pipeline import train_demand
+    from gridml.training.maintenance.pipeline import MaintenanceRunConfig, train_maintenance
+    from gridml.training.theft.pipeline import TheftRunConfig, train_theft
+
+    ws = Workspace(tmp_path_factory.mktemp("serving"))
+    shutil.copytree(medium_zone.feeds, ws.feeds)
+    shutil.copytree(medium_zone.labels, ws.labels)
+    build_tables(ws, progress=False)
+    repo.apply_definitions(ws)
+    repo.materialize(ws)
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
+            mp.delenv(var, raising=False)
+        exp = SMALL_ZONE.parent
+        train_demand(DemandConfig.read_yaml(exp / "demand-small.yaml"), ws)
+        train_maintenance(MaintenanceRunConfig.read_yaml(exp / "maintenance-small.yaml"), ws)
+        train_theft(TheftRunConfig.read_yaml(exp / "theft-small.yaml"), ws)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def keys(serving_ws: Workspace) -> dict[str, str]:
+    from gridml.serving.auth import create_key
+
+    path = serving_ws.root / "api-keys.yaml"
+    return {
+        role: create_key(path, f"test-{role}", [role]) for role in ("reader", "ingest", "admin")
+    }
+
+
+@pytest.fixture(scope="module")
+def served(serving_ws: Workspace, keys: dict[str, str], tmp_path_factory) -> Iterator:
+    """The service running on the serving workspace (a `serving_server.Server`), one per test
+    module so that no server outlives its tests (the workspace is built once per session)."""
+    from serving_server import SERVING_CONFIG, running
+
+    with running(serving_ws.root, tmp_path_factory.mktemp("server"), SERVING_CONFIG) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(served) -> str:
+    return served.url

@@ -6,112 +6,20 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
+from serving_server import GRIDML, call
 
 from gridml.features.store import repo
-from gridml.features.tables.build import build_tables
-from gridml.serving.auth import create_key
 from gridml.workspace import Workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[2]
-GRIDML = str(Path(sys.executable).parent / "gridml")
-MAX_IDS = 50
-
-
-@pytest.fixture(scope="module")
-def serving_ws(medium_zone: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """Medium zone -> features -> Feast (online store loaded) -> the three small models."""
-    from gridml.training.demand.config import DemandConfig
-    from gridml.training.demand.pipeline import train_demand
-    from gridml.training.maintenance.pipeline import MaintenanceRunConfig, train_maintenance
-    from gridml.training.theft.pipeline import TheftRunConfig, train_theft
-
-    ws = Workspace(tmp_path_factory.mktemp("serving"))
-    shutil.copytree(medium_zone.feeds, ws.feeds)
-    shutil.copytree(medium_zone.labels, ws.labels)
-    build_tables(ws, progress=False)
-    repo.apply_definitions(ws)
-    repo.materialize(ws)
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
-            mp.delenv(var, raising=False)
-        exp = ROOT / "experiments"
-        train_demand(DemandConfig.read_yaml(exp / "demand-small.yaml"), ws)
-        train_maintenance(MaintenanceRunConfig.read_yaml(exp / "maintenance-small.yaml"), ws)
-        train_theft(TheftRunConfig.read_yaml(exp / "theft-small.yaml"), ws)
-    return ws
-
-
-@pytest.fixture(scope="module")
-def keys(serving_ws: Workspace) -> dict[str, str]:
-    path = serving_ws.root / "api-keys.yaml"
-    return {
-        role: create_key(path, f"test-{role}", [role]) for role in ("reader", "ingest", "admin")
-    }
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(serving_ws: Workspace, keys: dict[str, str], tmp_path_factory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("server")
-    config = tmp / "serving.yaml"
-    config.write_text(f"poll_seconds: 1\nmax_ids: {MAX_IDS}\n")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GRIDML_"))}
-    env |= {"BENTOML_HOME": str(tmp / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [GRIDML, "serve", "--port", str(port), "-c", str(config), "-w", str(serving_ws.root)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # bentoml starts worker processes: stop the whole group
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {(tmp / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail(f"server not ready: {(tmp / 'server.log').read_text()[-3000:]}")
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
-
-
-def call(url: str, path: str, key: str | None, body: object) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.post(f"{url}{path}", json=body, headers=headers, timeout=60)
 
 
 def test_demand_forecast_by_ids(server: str, keys: dict[str, str], serving_ws: Workspace) -> None:
@@ -199,6 +107,8 @@ def test_an_endpoint_without_a_registered_model_says_so(serving_ws: Workspace) -
         with pytest.raises(ModelUnavailable, match="no-such-model"):
             predictor.theft.score(["M000001"])
         assert predictor.models()[2]["version"] is None
+        ready, body = predictor.readiness()  # GET /readyz: 200, naming what has no model
+        assert ready and set(body["no_model"]) == {"theft"} and "theft" not in body["serving"]
         assert predictor.maintenance.risk(["T00001"])["risks"]
     finally:
         mlflow.set_tracking_uri(None)
@@ -285,7 +195,7 @@ def test_pushed_readings_show_in_the_next_score_and_ingest_is_idempotent(
     assert first.status_code == 200, first.text
     assert first.json()["meters_updated"] == 1
     again = call(server, "/readings", keys["ingest"], batch)
-    assert again.json()["landed"] == first.json()["landed"]
+    assert (again.json()["landed"], again.json()["duplicates"], again.json()["new"]) == (None, 1, 0)
     landed = list((serving_ws.root / "landing" / "readings").glob("part-*.parquet"))
     assert len(landed) == 1
     older = {"readings": [{"meter_id": "M000007", "timestamp": end.isoformat(), "kwh": 9.0}]}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +21,7 @@ app = typer.Typer(
 )
 SERVICE = "gridml.serving.service:GridML"
 BENTOFILE = Path(__file__).resolve().parents[3] / "serving" / "bentofile.yaml"
-KEYS_FILE = "api-keys.yaml"
+STOP_GRACE_S = 30.0  # how long a forwarded SIGTERM may take before the group is killed
 
 
 def _tool(name: str) -> str:
@@ -31,16 +34,58 @@ def service_env(
     ws_root: Path, config: Path | None, keys_file: Path | None, workers: int, threads: int
 ) -> dict[str, str]:
     """The environment `bentoml serve` runs the service with."""
+    from gridml.serving.auth import KEYS_FILE_ENV
+    from gridml.serving.auth import keys_file as resolve_keys_file
+
     env = dict(os.environ, GRIDML_WORKSPACE=str(ws_root))
     env |= {"GRIDML_SERVING_WORKERS": str(workers), "GRIDML_SERVING_THREADS": str(threads)}
     if config is not None:
         env["GRIDML_SERVING_CONFIG"] = str(config.resolve())
-    default_keys = ws_root / KEYS_FILE
     if keys_file is not None:
-        env["GRIDML_API_KEYS_FILE"] = str(keys_file.resolve())
-    elif "GRIDML_API_KEYS_FILE" not in env and default_keys.is_file():
-        env["GRIDML_API_KEYS_FILE"] = str(default_keys)
+        env[KEYS_FILE_ENV] = str(keys_file.resolve())
+    elif KEYS_FILE_ENV in env or (ws_root / "api-keys.yaml").is_file():
+        env[KEYS_FILE_ENV] = str(resolve_keys_file(env, ws_root))
     return env
+
+
+def run_forwarding_signals(cmd: list[str], env: dict[str, str]) -> int:
+    """Run `cmd` in its own process group; SIGTERM and SIGINT sent to this process are passed
+    to the whole group (BentoML's arbiter and its workers), then waited for (killed after
+    STOP_GRACE_S). Returns the exit code."""
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+
+    def forward(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stop_group(proc.pid)
+
+
+def stop_group(pgid: int, grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM to what is left of a process group, SIGKILL after `grace_s`."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.1)
+    if _group_alive(pgid):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 @app.callback(invoke_without_command=True)
@@ -57,7 +102,8 @@ def serve(
     keys_file: Annotated[
         Path | None,
         typer.Option(
-            help="API keys file (default: $GRIDML_API_KEYS_FILE, else WORKSPACE/api-keys.yaml)."
+            help="API keys file (default: $GRIDML_API_KEYS_FILE, else WORKSPACE/api-keys.yaml); "
+            "re-read when it changes"
         ),
     ] = None,
     ws: WorkspaceOption = None,
@@ -70,9 +116,13 @@ def serve(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from gridml.serving.auth import KEYS_FILE_ENV, LiveKeys
+
     root = workspace(ws).root
     env = service_env(root, config, keys_file, workers, threads)
-    if "GRIDML_API_KEYS_FILE" not in env and "GRIDML_API_KEYS" not in env:
+    with user_errors():
+        LiveKeys.from_env(env)  # refuse to start on a missing or broken keys file
+    if KEYS_FILE_ENV not in env and "GRIDML_API_KEYS" not in env:
         typer.secho(
             "warning: no API keys configured: every prediction call will get 401 "
             "(create one: gridml serve keys create --role reader)",
@@ -81,7 +131,7 @@ def serve(
         )
     cmd = [_tool("bentoml"), "serve", SERVICE, "--host", host, "--port", str(port)]
     typer.echo(f"serving {root} on http://{host}:{port} (Swagger UI at /)")
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    raise typer.Exit(run_forwarding_signals(cmd, env))
 
 
 keys = typer.Typer(help="API keys of the service (only their SHA-256 is stored).")
@@ -95,15 +145,19 @@ def create(
     ],
     name: Annotated[str, typer.Option(help="Who or what holds the key.")] = "default",
     file: Annotated[
-        Path | None, typer.Option(help="Keys file (default: WORKSPACE/api-keys.yaml).")
+        Path | None,
+        typer.Option(
+            help="Keys file (default: $GRIDML_API_KEYS_FILE, else WORKSPACE/api-keys.yaml: the "
+            "file `gridml serve` reads)."
+        ),
     ] = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Create a key with the given roles; print it once (store it as a secret). A key of the
     same name is replaced (rotation)."""
-    from gridml.serving.auth import create_key
+    from gridml.serving.auth import create_key, keys_file
 
-    path = file or workspace(ws).root / KEYS_FILE
+    path = file or keys_file(os.environ, workspace(ws).root)
     with user_errors():
         key = create_key(path, name, role)
     typer.echo(key)
