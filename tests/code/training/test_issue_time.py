@@ -27,9 +27,7 @@ HOUR = pd.Timedelta(hours=1)
 def _keys(origin_local: str, timezone: str, horizon: int = 48) -> pd.DataFrame:
     origin = pd.Timestamp(origin_local, tz=timezone).tz_convert("UTC")
     h = np.arange(1, horizon + 1)
-    return pd.DataFrame(
-        {"origin": origin, "target_time": origin + (h - 1) * HOUR, "horizon": h}
-    )
+    return pd.DataFrame({"origin": origin, "target_time": origin + (h - 1) * HOUR, "horizon": h})
 
 
 def test_issued_at_ten_delivers_the_next_local_day_with_its_lead_times() -> None:
