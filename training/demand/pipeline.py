@@ -73,14 +73,12 @@ def _log_metrics(result: BacktestResult, reconciliation: pd.DataFrame) -> None:
 
 
 def _log_final_settings(cfg: DemandConfig, model: QuantileLGBM, sample: float) -> None:
-    """The issue time and the values every `auto` setting resolved to for the final model."""
+    """The values every `auto` setting resolved to for the final model (the config itself, the
+    issue time included, is logged with the lineage)."""
     import mlflow
 
     s = model.settings
     params = {
-        "issue.time": cfg.issue.time.strftime("%H:%M"),
-        "issue.delivery_start_days": cfg.issue.delivery_start_days,
-        "issue.delivery_hours": cfg.issue.delivery_hours,
         "resolved.train_sample": round(sample, 4),
         "resolved.calibrated": model.shifts is not None,
     }
