@@ -1,7 +1,9 @@
 """Data contracts: one pandera schema per feed, shared by the generator and the importer.
 
-A feed is a table the utility (or the generator) provides. `readings` is the only required feed;
-the platform works with whichever others exist. Timestamps are timezone-aware UTC; energy is kWh.
+A feed is a table the utility (or the generator) provides. A zone needs meter `readings` or
+`load_measurements` (load measured at any level); the platform works with whichever others
+exist. Timestamps are timezone-aware UTC; meter energy is kWh, measured load is hourly energy in
+the series' own unit (kWh or MWh, `ENERGY_UNITS`).
 `docs/data-contract.md` documents the same schemas for people.
 """
 
@@ -22,6 +24,38 @@ DGA_GASES = ("h2_ppm", "ch4_ppm", "c2h2_ppm", "c2h4_ppm", "c2h6_ppm", "co_ppm", 
 # Readings above this are not a meter reading but a unit or wiring error (a large industrial
 # customer on an LV meter draws well under 2 MWh in an hour).
 MAX_HOURLY_KWH = 2_000.0
+
+# Load measured at a level of the grid (SCADA, feeder-head or system meters). A whole system or
+# zone is level `zone`, the top of the hierarchy. `meter` and `transformer` series are kept in
+# kWh, the levels above in MWh (numbers stay readable: a system of 6 GW is 6,000 MWh per hour).
+MEASURED_LEVELS = ("meter", "transformer", "feeder", "substation", "zone")
+# Plausible hourly energy per level, kWh (a larger value is a unit or wiring error): a large
+# customer on one meter, a 5 MVA distribution transformer overloaded 2x, a 33 kV feeder of
+# 100 MW, a 2 GW transmission substation, a national system of 2 TW.
+MAX_HOURLY_KWH_BY_LEVEL = {
+    "meter": MAX_HOURLY_KWH,
+    "transformer": 10_000.0,
+    "feeder": 100_000.0,
+    "substation": 2_000_000.0,
+    "zone": 2_000_000_000.0,
+}
+ENERGY_UNITS = {"kWh": 1.0, "MWh": 1_000.0}  # stored unit -> kWh
+# Units accepted at import: power (the average over the interval) or energy per interval, -> kW
+# or kWh.
+POWER_UNITS = {"kW": 1.0, "MW": 1_000.0, "GW": 1_000_000.0}
+IMPORT_ENERGY_UNITS = {"kWh": 1.0, "MWh": 1_000.0, "GWh": 1_000_000.0}
+IMPORT_UNITS = (*POWER_UNITS, *IMPORT_ENERGY_UNITS)
+
+
+def series_unit(level: str) -> str:
+    """The energy unit a measured series of `level` is stored in (and shown in)."""
+    return "kWh" if level in ("meter", "transformer") else "MWh"
+
+
+def within_level_bounds(df: pd.DataFrame) -> pd.Series:
+    """Per row of a stored `load_measurements` frame: the value lies within its level's bound."""
+    kwh = df["value"] * df["unit"].map(ENERGY_UNITS)
+    return kwh.le(df["level"].map(MAX_HOURLY_KWH_BY_LEVEL)) | kwh.isna()
 
 
 def _id(**kwargs: object) -> pa.Column:
@@ -48,7 +82,6 @@ class Feed:
     name: str
     schema: pa.DataFrameSchema
     key: tuple[str, ...]
-    required: bool = False
     time_column: str | None = None
     entity_column: str | None = None
     # column -> (feed, column) it must reference when that feed exists
@@ -66,6 +99,8 @@ def _schema(
 
 
 FEEDS: dict[str, Feed] = {}
+# A zone needs at least one of these: the load of its meters or load measured at some level.
+LOAD_FEEDS = ("readings", "load_measurements")
 
 
 def _register(feed: Feed) -> None:
@@ -82,12 +117,59 @@ _register(
             ["meter_id", "timestamp"],
         ),
         key=("meter_id", "timestamp"),
-        required=True,
         time_column="timestamp",
         entity_column="meter_id",
         references={"meter_id": ("meters", "meter_id")},
     )
 )
+
+
+def _measurement_columns(units: tuple[str, ...]) -> dict[str, pa.Column]:
+    return {
+        "series_id": _id(),
+        "level": pa.Column(str, pa.Check.isin(MEASURED_LEVELS)),
+        "region_id": pa.Column(str, pa.Check.str_length(1, 64), nullable=True),
+        "timestamp": _ts(),
+        "value": _num(0.0),
+        "unit": pa.Column(str, pa.Check.isin(units)),
+    }
+
+
+_register(
+    Feed(
+        name="load_measurements",
+        description="Load measured at a level of the grid, hourly energy in the series' unit "
+        "(imported power averages or energy per 15/30/60 min are converted and summed).",
+        schema=_schema(
+            "load_measurements",
+            _measurement_columns(tuple(ENERGY_UNITS)),
+            ["series_id", "timestamp"],
+            checks=[
+                pa.Check(
+                    within_level_bounds,
+                    error="value above the plausible hourly energy of its level",
+                )
+            ],
+        ),
+        key=("series_id", "timestamp"),
+        time_column="timestamp",
+        entity_column="series_id",
+    )
+)
+# The same rows as a utility's file gives them, before conversion: any unit of IMPORT_UNITS,
+# any interval; the bounds are checked by the importer on the converted values.
+MEASUREMENTS_AS_GIVEN = Feed(
+    name="load_measurements",
+    schema=_schema(
+        "load_measurements",
+        _measurement_columns(IMPORT_UNITS),
+        ["series_id", "timestamp"],
+    ),
+    key=("series_id", "timestamp"),
+    time_column="timestamp",
+    entity_column="series_id",
+)
+
 _register(
     Feed(
         name="meters",
@@ -130,17 +212,17 @@ _register(
 _register(
     Feed(
         name="weather",
-        description="Hourly weather per region (observed).",
+        description="Hourly weather per region (observed); only the temperature is required.",
         schema=_schema(
             "weather",
             {
                 "region_id": _id(),
                 "timestamp": _ts(),
                 "temperature_c": _num(-30.0, 60.0),
-                "relative_humidity_pct": _num(0.0, 100.0),
-                "cloud_cover_pct": _num(0.0, 100.0),
-                "irradiance_wm2": _num(0.0, 1_400.0),
-                "rainfall_mm": _num(0.0, 300.0),
+                "relative_humidity_pct": _num(0.0, 100.0, nullable=True),
+                "cloud_cover_pct": _num(0.0, 100.0, nullable=True),
+                "irradiance_wm2": _num(0.0, 1_400.0, nullable=True),
+                "rainfall_mm": _num(0.0, 300.0, nullable=True),
             },
             ["region_id", "timestamp"],
         ),
@@ -264,6 +346,9 @@ _register(
         references={"meter_id": ("meters", "meter_id")},
     )
 )
+
+# Weather a file may leave out (missing values); the temperature is always needed.
+OPTIONAL_WEATHER = ("relative_humidity_pct", "cloud_cover_pct", "irradiance_wm2", "rainfall_mm")
 
 # Ground truth that the utility does not see; kept out of `feeds/` so feature code cannot read it.
 THEFT_ATTACKS = ("h1", "h2", "h3", "h4", "h5", "h6")

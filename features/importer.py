@@ -7,7 +7,11 @@ raises one `ContractError` listing them all (file, 1-based data rows, column) an
 workspace untouched. On success the imported set replaces the whole feeds folder atomically.
 
 Readings may come every 15, 30 or 60 minutes (detected per meter, stamped at the START of the
-interval); they are summed into hourly kWh, keeping only complete hours. See
+interval); they are summed into hourly kWh, keeping only complete hours. Load measurements
+(`load_measurements`, any level) likewise per series, converted once from the file's unit
+(power averages or energy per interval) into hourly energy in the series' unit (kWh or MWh)
+and checked against their level's plausible bound. Weather may leave out its region and every
+column but the temperature; sub-hourly weather is averaged into hours. See
 docs/data-contract.md.
 """
 
@@ -28,8 +32,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gridml.errors import ContractError
-from gridml.features.contracts import FEEDS, Feed
+from gridml.features.contracts import (
+    ENERGY_UNITS,
+    FEEDS,
+    IMPORT_ENERGY_UNITS,
+    IMPORT_UNITS,
+    LOAD_FEEDS,
+    MAX_HOURLY_KWH_BY_LEVEL,
+    MEASURED_LEVELS,
+    MEASUREMENTS_AS_GIVEN,
+    OPTIONAL_WEATHER,
+    POWER_UNITS,
+    Feed,
+    series_unit,
+)
 from gridml.features.feeds.calendar import country_timezone
+from gridml.features.tables.load import ZONE_ID, ZONE_REGION
 from gridml.features.validate import check_frame, check_order, check_references, describe_rows
 from gridml.io import part_path, staged_dir, write_json_atomic
 from gridml.workspace import Workspace
@@ -55,7 +73,10 @@ class ImportReport:
     rows: dict[str, int] = field(default_factory=dict)  # feed -> rows written
     input_rows: dict[str, int] = field(default_factory=dict)  # feed -> data rows in the file
     intervals: dict[int, int] = field(default_factory=dict)  # reading interval (min) -> meters
-    dropped_hours: int = 0  # incomplete meter-hours left out of the hourly readings
+    dropped_hours: int = 0  # incomplete meter- or series-hours left out of the hourly sums
+    measurement_intervals: dict[int, int] = field(default_factory=dict)  # minutes -> series
+    series_units: dict[str, str] = field(default_factory=dict)  # measured series -> unit
+    region: str = ZONE_REGION  # the region of what has none (see `zone_region`)
     readings_parts: int = 0
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
@@ -252,74 +273,99 @@ def check_contract(
     return errors
 
 
-def detect_intervals(readings: pd.DataFrame) -> pd.Series:
-    """Per meter, the reading interval in minutes: the median gap between its distinct
-    timestamps (the lower median, so always a gap that occurs: gaps of 15 and 30 min give 15).
-    A meter with a single reading takes the most common interval of the others (60 when no
-    meter has two readings)."""
-    ts = readings[["meter_id", "timestamp"]].drop_duplicates()
-    ts = ts.sort_values(["meter_id", "timestamp"])
-    gap = ts.groupby("meter_id", sort=False)["timestamp"].diff() / pd.Timedelta(minutes=1)
-    minutes = gap.groupby(ts["meter_id"]).quantile(0.5, interpolation="lower")
+def detect_intervals(rows: pd.DataFrame, entity: str = "meter_id") -> pd.Series:
+    """Per entity (meter or series), the interval in minutes: the median gap between its
+    distinct timestamps (the lower median, so always a gap that occurs: gaps of 15 and 30 min
+    give 15). An entity with a single row takes the most common interval of the others (60 when
+    none has two rows)."""
+    ts = rows[[entity, "timestamp"]].drop_duplicates()
+    ts = ts.sort_values([entity, "timestamp"])
+    gap = ts.groupby(entity, sort=False)["timestamp"].diff() / pd.Timedelta(minutes=1)
+    minutes = gap.groupby(ts[entity]).quantile(0.5, interpolation="lower")
     known = minutes.dropna()
     fallback = float(known.mode().iat[0]) if len(known) else 60.0
     return minutes.fillna(fallback).rename("interval_min")
 
 
-def check_intervals(readings: pd.DataFrame, minutes: pd.Series, source: str) -> list[str]:
-    """Supported intervals only (15, 30, 60 min), and every timestamp on its meter's grid."""
+def check_intervals(
+    rows: pd.DataFrame, minutes: pd.Series, source: str, entity: str = "meter_id"
+) -> list[str]:
+    """Supported intervals only (15, 30, 60 min), and every timestamp on its entity's grid."""
     errors = []
-    per_row = readings["meter_id"].map(minutes)
+    per_row = rows[entity].map(minutes)
+    what = "meter(s) read" if entity == "meter_id" else "series measured"
     for value in sorted(set(minutes.unique()) - set(SUPPORTED_INTERVALS_MIN)):
-        meters = sorted(minutes.index[minutes == value])
-        rows = readings.index[per_row == value]
+        ids = sorted(minutes.index[minutes == value])
+        at = rows.index[per_row == value]
         errors.append(
-            f"{source}: column 'timestamp': {len(meters)} meter(s) read every {value:g} min "
-            f"(median gap; {', '.join(meters[:MAX_SHOWN])}) at {describe_rows(list(rows))}; "
+            f"{source}: column 'timestamp': {len(ids)} {what} every {value:g} min "
+            f"(median gap; {', '.join(ids[:MAX_SHOWN])}) at {describe_rows(list(at))}; "
             "supported "
             f"intervals are {', '.join(map(str, SUPPORTED_INTERVALS_MIN))} min"
         )
-    past_hour = (readings["timestamp"] - readings["timestamp"].dt.floor("h")) / pd.Timedelta(
-        minutes=1
-    )
+    past_hour = (rows["timestamp"] - rows["timestamp"].dt.floor("h")) / pd.Timedelta(minutes=1)
+    owner = "meter" if entity == "meter_id" else "series"
     for value in SUPPORTED_INTERVALS_MIN:
-        off = readings.index[(per_row == value) & (past_hour % value != 0)]
+        off = rows.index[(per_row == value) & (past_hour % value != 0)]
         if len(off):
             grid = ", ".join(f":{m:02d}" for m in range(0, 60, value))
-            stamps = _values(readings.loc[off, "timestamp"].astype(str))
+            stamps = _values(rows.loc[off, "timestamp"].astype(str))
             errors.append(
-                f"{source}: column 'timestamp' is off the {value}-min grid of its meter at "
+                f"{source}: column 'timestamp' is off the {value}-min grid of its {owner} at "
                 f"{describe_rows(list(off))} (values {stamps}); "
                 f"expected {grid} past the hour (irregular readings)"
             )
     return errors
 
 
-def to_hourly(readings: pd.DataFrame, minutes: pd.Series) -> tuple[pd.DataFrame, int]:
-    """Sum readings into the hour that starts at floor(timestamp, hour), keeping complete hours
-    only (all 60 / interval readings present). Returns the hourly frame, sorted by meter and
-    hour and indexed by the data row of each hour's first reading, and how many meter-hours
-    were dropped as incomplete."""
-    grouped = readings.assign(
-        timestamp=readings["timestamp"].dt.floor("h"), first_row=readings.index
-    ).groupby(["meter_id", "timestamp"], sort=True)
-    agg = grouped.agg(kwh=("kwh", "sum"), n=("kwh", "size"), first_row=("first_row", "min"))
-    expected = 60 / minutes.reindex(agg.index.get_level_values("meter_id")).to_numpy()
+def to_hourly(
+    rows: pd.DataFrame,
+    minutes: pd.Series,
+    entity: str = "meter_id",
+    value: str = "kwh",
+    extra: tuple[str, ...] = (),
+) -> tuple[pd.DataFrame, int]:
+    """Sum `value` into the hour that starts at floor(timestamp, hour), keeping complete hours
+    only (all 60 / interval rows present). Returns the hourly frame, sorted by entity and hour
+    and indexed by the data row of each hour's first row, and how many entity-hours were
+    dropped as incomplete. `extra` columns keep the value of the hour's first row."""
+    grouped = rows.assign(timestamp=rows["timestamp"].dt.floor("h"), first_row=rows.index).groupby(
+        [entity, "timestamp"], sort=True
+    )
+    agg = grouped.agg(
+        **{value: (value, "sum")},
+        n=(value, "size"),
+        first_row=("first_row", "min"),
+        **{c: (c, "first") for c in extra},
+    )
+    expected = 60 / minutes.reindex(agg.index.get_level_values(entity)).to_numpy()
     complete = agg["n"].to_numpy() == expected
     hourly = agg[complete].reset_index().set_index("first_row")
     hourly.index.name = None
-    return hourly[["meter_id", "timestamp", "kwh"]], int((~complete).sum())
+    return hourly[[entity, "timestamp", value, *extra]], int((~complete).sum())
 
 
-def check_zone(country: str, timezone: str) -> list[str]:
+def check_zone(country: str, timezone: str, subdivision: str | None = None) -> list[str]:
     errors = []
-    if country.upper() not in holidays.list_supported_countries():
+    supported = holidays.list_supported_countries()
+    if country.upper() not in supported:
         errors.append(f"country {country!r} is not known to the holidays package")
+    elif subdivision is not None and subdivision not in supported[country.upper()]:
+        errors.append(
+            f"subdivision {subdivision!r} of {country.upper()} is not known to the holidays "
+            f"package; known: {', '.join(supported[country.upper()]) or 'none'}"
+        )
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         errors.append(f"unknown time zone {timezone!r}; use an IANA name such as Africa/Abidjan")
     return errors
+
+
+def observes_dst(timezone: str, start: pd.Timestamp, end: pd.Timestamp) -> bool:
+    """Whether the zone's UTC offset changes between `start` and `end` (daylight saving)."""
+    days = pd.date_range(start.floor("D"), end.ceil("D"), freq="D", tz="UTC")
+    return days.tz_convert(timezone).map(lambda t: t.utcoffset()).nunique() > 1
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -411,17 +457,167 @@ def _hourly_readings(
     return hourly, check_contract(hourly, FEEDS["readings"], {}, totals)
 
 
+def interval_kwh(values: pd.Series, units: pd.Series, minutes: pd.Series) -> pd.Series:
+    """Energy of each row's interval in kWh: a power (kW, MW, GW; the average over the
+    interval) times the interval, or an energy (kWh, MWh, GWh) as it is."""
+    power = units.map(POWER_UNITS)
+    energy = units.map(IMPORT_ENERGY_UNITS)
+    return values * power.fillna(0.0) * minutes / 60.0 + values * energy.fillna(0.0)
+
+
+def check_level_bounds(
+    rows: pd.DataFrame, hourly_kwh: pd.Series, source: str, column: str = "value"
+) -> list[str]:
+    """Rows whose hourly energy (kWh, or the hourly rate of a shorter interval) is above the
+    plausible bound of their level (`MAX_HOURLY_KWH_BY_LEVEL`)."""
+    errors = []
+    bound = rows["level"].map(MAX_HOURLY_KWH_BY_LEVEL)
+    for level in MEASURED_LEVELS:
+        over = rows.index[(rows["level"] == level) & (hourly_kwh > bound)]
+        if len(over):
+            shown = ", ".join(
+                f"{v!r} {u}" for v, u in rows.loc[over, [column, "unit"]].head(MAX_SHOWN).values
+            )
+            errors.append(
+                f"{source}: column {column!r} is above the plausible hourly energy of level "
+                f"{level!r} ({MAX_HOURLY_KWH_BY_LEVEL[level]:,.0f} kWh) at "
+                f"{describe_rows(list(over))} (values {shown}); check the unit (--unit or the "
+                "'unit' column) and the level"
+            )
+    return errors
+
+
+def _hourly_measurements(
+    rows: pd.DataFrame, source: str, report: ImportReport, hierarchy: set[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Measured load as hourly energy in each series' unit: one level per series, supported
+    intervals, per-level bounds on every row and on the hourly totals."""
+    errors = []
+    for column in ("level", "region_id"):
+        count = rows.groupby("series_id")[column].nunique()
+        mixed = sorted(count.index[count > 1])
+        if mixed:
+            at = rows.index[rows["series_id"].isin(mixed)]
+            errors.append(
+                f"{source}: column {column!r} differs within series "
+                f"{', '.join(mixed[:MAX_SHOWN])} at {describe_rows(list(at))}; a series has one"
+            )
+    if errors:
+        return rows, errors
+    minutes = detect_intervals(rows, "series_id")
+    errors = check_intervals(rows, minutes, source, "series_id")
+    if errors:
+        return rows, errors
+    per_row = rows["series_id"].map(minutes)
+    kwh = interval_kwh(rows["value"], rows["unit"], per_row)
+    errors = check_level_bounds(rows, kwh * 60.0 / per_row, source)
+    if errors:
+        return rows, errors
+    hourly, dropped = to_hourly(
+        rows.assign(value=kwh), minutes, "series_id", "value", ("level", "region_id")
+    )
+    report.dropped_hours += dropped
+    report.measurement_intervals = {
+        int(k): int(v) for k, v in minutes.value_counts().sort_index().items()
+    }
+    if hourly.empty:
+        return hourly, [f"{source}: no complete hour of measurements"]
+    # a series that joins the hierarchy is summed and compared with its meters: kWh like them
+    unit = pd.Series(
+        np.where(hourly["series_id"].isin(hierarchy), "kWh", hourly["level"].map(series_unit)),
+        index=hourly.index,
+    )
+    hourly = hourly.assign(value=hourly["value"] / unit.map(ENERGY_UNITS), unit=unit)
+    report.series_units = dict(zip(hourly["series_id"], hourly["unit"], strict=True))
+    totals = f"{source} (hourly energy; row = first measurement of the hour)"
+    return hourly, check_contract(hourly, FEEDS["load_measurements"], {}, totals)
+
+
+def hourly_weather(weather: pd.DataFrame) -> pd.DataFrame:
+    """Sub-hourly weather (e.g. every 30 min) averaged into the hour that starts at
+    floor(timestamp, hour); hourly rows stay as they are."""
+    hour = weather["timestamp"].dt.floor("h")
+    if hour.equals(weather["timestamp"]):
+        return weather
+    grouped = weather.assign(timestamp=hour).groupby(["region_id", "timestamp"], sort=True)
+    return grouped.mean(numeric_only=True).reset_index()
+
+
+def hierarchy_series(frames: Mapping[str, pd.DataFrame]) -> set[str]:
+    """Ids of the load series that the imported meters and topology make (their load is the sum
+    of meters): a measured series with one of these ids joins the hierarchy."""
+    ids: set[str] = set()
+    if "transformers" in frames:
+        t = frames["transformers"]
+        for level in ("transformer", "feeder", "substation"):
+            ids |= {f"{level}:{i}" for i in t[f"{level}_id"].dropna()}
+    for name in ("readings", "meters"):
+        if name in frames and "meter_id" in frames[name].columns:
+            ids |= {f"meter:{i}" for i in frames[name]["meter_id"].dropna()}
+    if "readings" in frames:
+        ids.add(ZONE_ID)
+    return ids
+
+
+def zone_region(frames: Mapping[str, pd.DataFrame], region: str | None) -> str:
+    """The region of whatever has none (weather and measurements without `region_id`, the total
+    of a zone without topology): `region`, else the only region of the transformers (or, without
+    them, of the weather), else R00."""
+    if region:
+        return region
+    for name in ("transformers", "weather"):
+        if name in frames and "region_id" in frames[name].columns:
+            regions = frames[name]["region_id"].dropna().unique()
+            if len(regions) == 1:
+                return str(regions[0])
+            return ZONE_REGION
+    return ZONE_REGION
+
+
+def fill_defaults(name: str, df: pd.DataFrame, region: str, unit: str | None) -> pd.DataFrame:
+    """Columns a file may leave out: the region (weather, measurements), the unit of the
+    measurements (`--unit`, also for empty cells) and weather other than the temperature."""
+    df = df.copy()
+    if name in ("weather", "load_measurements") and "region_id" not in df.columns:
+        df["region_id"] = region
+    if name == "load_measurements":
+        if "region_id" in df.columns:
+            df["region_id"] = df["region_id"].fillna(region)
+        if unit is not None:
+            df["unit"] = df["unit"].fillna(unit) if "unit" in df.columns else unit
+    if name == "weather":
+        for column in OPTIONAL_WEATHER:
+            if column not in df.columns:
+                df[column] = np.nan
+    return df
+
+
+def given_contract(name: str) -> Feed:
+    """The contract a file is checked against as given (before any conversion)."""
+    return MEASUREMENTS_AS_GIVEN if name == "load_measurements" else FEEDS[name]
+
+
 def check_files(
-    files: Mapping[str, str | Path], report: ImportReport
+    files: Mapping[str, str | Path],
+    report: ImportReport,
+    *,
+    unit: str | None = None,
+    region: str | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Read, convert and check every file; the frames ready to write (readings hourly) and the
-    problems of all files, in the order of `files`."""
+    """Read, convert and check every file; the frames ready to write (readings and measurements
+    hourly, weather hourly) and the problems of all files, in the order of `files`."""
     errors = []
     unknown = sorted(set(files) - set(FEEDS))
     if unknown:
         errors.append(f"unknown feed(s) {unknown}; known feeds: {', '.join(FEEDS)}")
-    if "readings" not in files:
-        errors.append("readings: required feed is missing (meter_id, timestamp, kwh)")
+    if not set(LOAD_FEEDS) & set(files):
+        errors.append(
+            "readings or load_measurements: give at least one (meter readings: meter_id, "
+            "timestamp, kwh; or measured load: series_id, level, timestamp, value, unit)"
+        )
+    if unit is not None and unit not in IMPORT_UNITS:
+        errors.append(f"unit {unit!r} is not one of {', '.join(IMPORT_UNITS)}")
+        unit = None
     sources = {f: str(path) for f, path in files.items() if f in FEEDS}
     frames: dict[str, pd.DataFrame] = {}
     feed_errors: dict[str, list[str]] = {}
@@ -436,12 +632,24 @@ def check_files(
                 if other == feed_name and column in df.columns:
                     known[f"{other}.{column}"] = set(df[column].dropna())
         frames[feed_name] = drop_failed(df, failed, FEEDS[feed_name])
+    report.region = zone_region(frames, region)
     for feed_name, df in frames.items():
-        feed_errors[feed_name] += check_contract(df, FEEDS[feed_name], known, sources[feed_name])
+        frames[feed_name] = df = fill_defaults(feed_name, df, report.region, unit)
+        contract = given_contract(feed_name)
+        feed_errors[feed_name] += check_contract(df, contract, known, sources[feed_name])
     if "readings" in frames and not feed_errors["readings"]:
         frames["readings"], feed_errors["readings"] = _hourly_readings(
             frames["readings"], sources["readings"], report
         )
+    if "load_measurements" in frames and not feed_errors["load_measurements"]:
+        frames["load_measurements"], feed_errors["load_measurements"] = _hourly_measurements(
+            frames["load_measurements"],
+            sources["load_measurements"],
+            report,
+            hierarchy_series(frames),
+        )
+    if "weather" in frames and not feed_errors["weather"]:
+        frames["weather"] = hourly_weather(frames["weather"])
     errors += [e for feed_name in sources for e in feed_errors[feed_name]]
     return frames, errors
 
@@ -451,21 +659,29 @@ def import_feeds(
     ws: Workspace,
     *,
     country: str = "CI",
+    subdivision: str | None = None,
     name: str = "imported-zone",
     timezone: str | None = None,
+    region: str | None = None,
+    unit: str | None = None,
     meters_per_part: int = METERS_PER_PART,
 ) -> ImportReport:
-    """Validate `files` (feed name -> CSV or Parquet path; `readings` is required) and, only if
-    every one conforms, replace the workspace's whole feeds folder with them (and zone.json).
+    """Validate `files` (feed name -> CSV or Parquet path; `readings` or `load_measurements` is
+    required) and, only if every one conforms, replace the workspace's whole feeds folder with
+    them (and zone.json).
 
     `timezone` (default: the country's) is checked and recorded in zone.json only; the files'
-    timestamps must carry their own UTC offset. Raises `ContractError` listing every problem,
-    one per line, and writes nothing, when any file breaks its contract.
+    timestamps must carry their own UTC offset. `subdivision` (a region of `country` the
+    `holidays` package knows, e.g. AU VIC) selects the public holidays with the country.
+    `region` names the region of what has none (see `zone_region`); `unit` is the unit of the
+    measurements that have no `unit` column or cell (one of `IMPORT_UNITS`). Raises
+    `ContractError` listing every problem, one per line, and writes nothing, when any file
+    breaks its contract.
     """
     timezone = timezone or country_timezone(country)
     report = ImportReport()
-    frames, errors = check_files(files, report)
-    errors = check_zone(country, timezone) + errors
+    frames, errors = check_files(files, report, unit=unit, region=region)
+    errors = check_zone(country, timezone, subdivision) + errors
     if errors:
         raise ContractError(
             f"nothing was imported; {len(errors)} problem(s) (see docs/data-contract.md):\n"
@@ -474,12 +690,21 @@ def import_feeds(
 
     if report.dropped_hours:
         log.warning(
-            "readings: left out %d incomplete meter-hour(s) (a reading of the hour is missing)",
+            "left out %d incomplete hour(s) of a meter or a measured series (a reading of the "
+            "hour is missing)",
             report.dropped_hours,
         )
     frames = {n: df[list(FEEDS[n].schema.columns)] for n, df in frames.items()}
-    hours = frames["readings"]["timestamp"]
+    hours = pd.concat([frames[n]["timestamp"] for n in LOAD_FEEDS if n in frames])
     report.start, report.end = hours.min(), hours.max() + pd.Timedelta(hours=1)
+    if observes_dst(timezone, report.start, report.end):
+        log.warning(
+            "time zone %s changes its UTC offset (daylight saving) within the data: the "
+            "platform's local days are 24 hours from the first local midnight, so days, hours "
+            "and holidays are shifted by the change for part of the period; prefer a zone with "
+            "a fixed offset matching the utility's clock (e.g. Australia/Brisbane for AEST)",
+            timezone,
+        )
     with staged_dir(ws.feeds) as staging:
         report.readings_parts = write_feeds(frames, staging, meters_per_part)
         write_json_atomic(
@@ -487,7 +712,9 @@ def import_feeds(
                 "name": name,
                 "source": "import",
                 "country": country.upper(),
+                "subdivision": subdivision,
                 "timezone": timezone,
+                "region": report.region,
                 "start": report.start.isoformat(),
                 "end": report.end.isoformat(),
                 "feeds": sorted(frames),

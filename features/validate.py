@@ -13,7 +13,7 @@ import pandas as pd
 import pandera.errors as pa_errors
 
 from gridml.errors import ContractError, MissingDataError
-from gridml.features.contracts import FEEDS, Feed
+from gridml.features.contracts import FEEDS, LOAD_FEEDS, Feed
 from gridml.io import parts
 from gridml.workspace import Workspace
 
@@ -130,17 +130,16 @@ def known_ids(ws_feeds: Path) -> dict[str, set[str]]:
 
 def validate_workspace(ws: Workspace) -> ValidationReport:
     """Validate every feed of a workspace, part by part (bounded memory)."""
-    if not parts(ws.feed_dir("readings")):
+    if not any(parts(ws.feed_dir(name)) for name in LOAD_FEEDS):
         raise MissingDataError(
-            f"no readings in {ws.feeds}: run `gridml data generate` or `gridml data import` first"
+            f"no readings or load measurements in {ws.feeds}: run `gridml data generate` or "
+            "`gridml data import` first"
         )
     report = ValidationReport()
     known = known_ids(ws.feeds)
     for name, contract in FEEDS.items():
         files = parts(ws.feed_dir(name))
         if not files:
-            if contract.required:
-                report.errors.append(f"{name}: required feed is missing")
             continue
         rows, errors_before = 0, len(report.errors)
         for f in files:

@@ -43,9 +43,10 @@ LEVELS = tuple(LEVEL_CODES)
 
 
 def series_ids(level: str, ids: list[str]) -> list[str]:
-    """`feeder` + `F001` -> `feeder:F001`; full series ids pass through; the zone is `zone:all`."""
-    if level == "zone":
-        return [ZONE_ID for _ in ids] if ids else [ZONE_ID]
+    """`feeder` + `F001` -> `feeder:F001`; full series ids pass through; the zone's total is
+    `zone` + `all` (`zone:all`), a measured system `zone` + `VIC` (`zone:VIC`)."""
+    if level == "zone" and not ids:
+        return [ZONE_ID]
     return [i if i.startswith(f"{level}:") else f"{level}:{i}" for i in ids]
 
 
@@ -112,12 +113,14 @@ def shape_forecasts(out: pd.DataFrame, quantiles: list[float]) -> list[dict]:
         for q in quantiles
     }
     series = rows["series_id"].to_numpy()
+    units = rows["unit"].to_numpy() if "unit" in rows.columns else np.full(len(rows), "kWh")
     forecasts: list[dict] = []
     start = 0
     for end in [*np.flatnonzero(series[1:] != series[:-1]) + 1, len(series)]:
         forecasts.append(
             {
                 "series_id": str(series[start]),
+                "unit": str(units[start]),  # of p50 and the quantiles: energy in the hour
                 "origin": origins[start].isoformat(),
                 "hours": [
                     {
@@ -136,11 +139,16 @@ def shape_forecasts(out: pd.DataFrame, quantiles: list[float]) -> list[dict]:
 
 @functools.lru_cache(maxsize=64)
 def _calendar(
-    regions: tuple[str, ...], start: pd.Timestamp, days: int, country: str, timezone: str
+    regions: tuple[str, ...],
+    start: pd.Timestamp,
+    days: int,
+    country: str,
+    timezone: str,
+    subdivision: str | None = None,
 ) -> pd.DataFrame:
     """`region_calendar` rows of the days a forecast covers (cached: a calendar is fixed)."""
     grid = Grid(start, days, timezone)
-    frame = region_calendar(pd.Index(regions), country, grid)
+    frame = region_calendar(pd.Index(regions), country, grid, subdivision)
     return frame.set_index(["region_id", "event_timestamp"])
 
 
@@ -151,10 +159,11 @@ def context_frame(
     timezone: str,
     weather: pd.DataFrame,
     temperature: list[float] | None,
+    subdivision: str | None = None,
 ) -> pd.DataFrame:
     """(region_id, target_time) -> CONTEXT_COLUMNS for every target hour of every region."""
     grid = Grid.covering(targets.min(), targets.max(), timezone)
-    calendar = _calendar(tuple(regions), grid.start, grid.days, country, timezone)
+    calendar = _calendar(tuple(regions), grid.start, grid.days, country, timezone, subdivision)
     local = targets.tz_convert(timezone)
     day_start = local.floor("D").tz_convert("UTC")
     n = len(targets)

@@ -141,6 +141,7 @@ class DemandEndpoint:
                 snap.zone.timezone,
                 snap.weather,
                 temperature_c,
+                snap.zone.subdivision,
             )
         rows = demand.model_input(online, regions, horizon, context)
         # the rows are built in the signature's layout (tested; the two extra time columns are
@@ -153,6 +154,7 @@ class DemandEndpoint:
         m.ids.labels("demand", "served").inc(len(online))
         out["origin"] = rows["origin"].to_numpy()
         out["target_time"] = rows["target_time"].to_numpy()
+        out["unit"] = out["series_id"].map(snap.series["unit"]).to_numpy()
         return out, missing
 
     def _context(
@@ -161,8 +163,15 @@ class DemandEndpoint:
         key = (snap.version, regions, targets[0], len(targets))
         cached = self._contexts.get(key)
         if cached is None:
+            zone = snap.zone
             cached = demand.context_frame(
-                list(regions), targets, snap.zone.country, snap.zone.timezone, snap.weather, None
+                list(regions),
+                targets,
+                zone.country,
+                zone.timezone,
+                snap.weather,
+                None,
+                zone.subdivision,
             )
             if len(self._contexts) > 64:
                 self._contexts.clear()

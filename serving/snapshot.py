@@ -17,11 +17,18 @@ import pandas as pd
 
 from gridml.errors import MissingDataError
 from gridml.features.store.lookup import entity_table, topology
+from gridml.features.tables.series import series_units
 from gridml.io import parts, read_parts
 from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
-HISTORY_TABLES = ("meter_daily", "weather_hourly", "transformer_daily", "load_week_profile")
+HISTORY_TABLES = (
+    "meter_daily",
+    "weather_hourly",
+    "transformer_daily",
+    "load_week_profile",
+    "series_profile",
+)
 WEATHER_COLUMNS = ("temperature_c", "relative_humidity_pct", "cloud_cover_pct", "irradiance_wm2")
 MAX_DAILY_DAYS = 16 * 7  # the longest daily kWh window a theft model may ask for
 
@@ -41,6 +48,7 @@ def data_version(ws: Workspace) -> tuple:
 class Zone:
     country: str
     timezone: str
+    subdivision: str | None = None  # of the country, for its public holidays too
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class DailyHistory:
 @dataclass(frozen=True)
 class Snapshot:
     zone: Zone
-    series: pd.DataFrame  # series_id -> region_id (index series_id)
+    series: pd.DataFrame  # series_id -> region_id, unit (kWh or MWh) (index series_id)
     meters: pd.DataFrame  # meter_id -> transformer_id (index meter_id)
     transformers: pd.Index
     weather: pd.DataFrame  # (region_id, local hour) -> WEATHER_COLUMNS: the last observed day
@@ -70,13 +78,14 @@ def load_snapshot(ws: Workspace) -> Snapshot:
     if not ws.zone_file.is_file():
         raise MissingDataError(f"{ws.zone_file} not found: generate or import data first")
     raw = json.loads(ws.zone_file.read_text())
-    zone = Zone(raw.get("country", "CI"), raw["timezone"])
+    zone = Zone(raw.get("country", "CI"), raw["timezone"], raw.get("subdivision"))
     series = entity_table(ws, "demand_forecast_v1").set_index("series_id")
+    series["unit"] = series_units(ws, series.index)
     try:
         topo = topology(ws)
         meters = topo[["meter_id", "transformer_id"]].set_index("meter_id")
         transformers = pd.Index(sorted(topo["transformer_id"].dropna().unique()))
-    except MissingDataError:  # readings-only zone: no topology, only the zone's total
+    except MissingDataError:  # readings- or measurements-only zone: no topology
         meters = pd.DataFrame({"transformer_id": pd.Series(dtype=str)})
         transformers = pd.Index([], dtype=str)
     snap = Snapshot(

@@ -45,6 +45,7 @@ class Clock:
     start: dt.date
     days: int
     country: str
+    subdivision: str | None = None  # a region of the country with holidays of its own
 
     @property
     def timezone(self) -> str:
@@ -65,10 +66,10 @@ class Clock:
         return pd.date_range(self.start, periods=self.days, freq="D")
 
     def holiday_days(self) -> np.ndarray:
-        """Boolean per local day: a public holiday of the country."""
+        """Boolean per local day: a public holiday of the country (and its subdivision)."""
         dates = self.local_dates()
         years = sorted({d.year for d in dates})
-        cal = holidays.country_holidays(self.country, years=years)
+        cal = holidays.country_holidays(self.country, subdiv=self.subdivision, years=years)
         return np.array([d.date() in cal for d in dates])
 
     def day_type(self) -> np.ndarray:

@@ -93,6 +93,11 @@ class ZoneConfig(BaseConfig):
     name: str = "pilot-zone"
     seed: int = 42
     country: str = Field("CI", description="ISO code of a country the `holidays` package knows.")
+    subdivision: str | None = Field(
+        None,
+        description="A subdivision of the country whose public holidays apply too (`holidays` "
+        "package code, e.g. VIC for AU).",
+    )
     start: dt.date = dt.date(2024, 1, 1)
     days: int = Field(730, ge=28, le=3660, description="Length of the period, days.")
     meters: int = Field(600, ge=4, le=1_000_000)
@@ -120,6 +125,16 @@ class ZoneConfig(BaseConfig):
         if code not in holidays.list_supported_countries():
             raise ValueError(f"country {value!r} is not known to the holidays package")
         return code
+
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> Self:
+        known = holidays.list_supported_countries()[self.country]
+        if self.subdivision is not None and self.subdivision not in known:
+            raise ValueError(
+                f"subdivision {self.subdivision!r} of {self.country} is not known to the "
+                f"holidays package; known: {', '.join(known) or 'none'}"
+            )
+        return self
 
     @property
     def transformers(self) -> int:

@@ -128,7 +128,7 @@ def _long(
 
 def _setup(cfg: ZoneConfig) -> tuple[_Zone, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The zone's hierarchy, weather, feeder interruptions and thieves."""
-    clock = Clock(cfg.start, cfg.days, cfg.country)
+    clock = Clock(cfg.start, cfg.days, cfg.country, cfg.subdivision)
     utc = clock.utc_index()
     rng_h = _rng(cfg, "hierarchy")
     feeders = build_feeders(cfg, rng_h)
@@ -417,6 +417,7 @@ def generate_zone(cfg: ZoneConfig, ws: Workspace, progress: bool = True) -> Gene
                 "name": cfg.name,
                 "source": "synthetic",
                 "country": cfg.country,
+                "subdivision": cfg.subdivision,
                 "timezone": zone.clock.timezone,
                 "start": zone.utc[0].isoformat(),
                 "end": (zone.utc[-1] + pd.Timedelta(hours=1)).isoformat(),

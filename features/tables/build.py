@@ -22,6 +22,7 @@ from rich.progress import track
 from gridml.errors import MissingDataError
 from gridml.features.tables import grid as grid_tables
 from gridml.features.tables import load, meter, transformer
+from gridml.features.tables import series as zone_series_mod
 from gridml.features.tables.catalog import EVENT_TIMESTAMP, TABLES, TableSpec
 from gridml.features.tables.timegrid import HOUR, Grid, to_matrix
 from gridml.io import part_path, parts, read_parts, staged_dir
@@ -89,7 +90,7 @@ class _Context:
     transformers: pd.DataFrame | None
     topo: pd.DataFrame | None  # meters joined to transformers, indexed by meter_id
     interruptions: pd.DataFrame | None
-    series: pd.DataFrame | None
+    series: pd.DataFrame  # every load series (features/tables/series.zone_series)
     meter_series: tuple[str, ...] = ()
 
     feeders: pd.Index = field(default_factory=lambda: pd.Index([]))
@@ -116,16 +117,10 @@ def _context(ws: Workspace, meter_series: tuple[str, ...] = ()) -> _Context:
     grid = Grid.covering(
         pd.Timestamp(zone["start"]), pd.Timestamp(zone["end"]) - HOUR, zone["timezone"]
     )
-    meters, transformers = _feed(ws, "meters"), _feed(ws, "transformers")
-    topo = series = None
-    if meters is not None and transformers is not None:
-        topo = meters.merge(transformers, on="transformer_id", how="left").set_index("meter_id")
-        series = load.series_table(topo, meter_series)
-    else:  # readings only: the zone's total load is still a series worth forecasting
-        ids = pd.concat(
-            pd.read_parquet(f, columns=["meter_id"]) for f in parts(ws.feed_dir("readings"))
-        )["meter_id"]
-        series = load.zone_only_series(ids.nunique())
+    transformers = _feed(ws, "transformers")
+    topo = zone_series_mod.topology_frame(ws)
+    # the hierarchy of the meters (or, readings only, the zone's total) and the measured series
+    series = zone_series_mod.zone_series(ws, meter_series, topo)
     ctx = _Context(
         ws, zone, grid, transformers, topo, _feed(ws, "interruptions"), series, meter_series
     )
@@ -141,12 +136,26 @@ def _context(ws: Workspace, meter_series: tuple[str, ...] = ()) -> _Context:
     return ctx
 
 
-def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, dict]:
-    """Readings part by part: meter hourly rows, daily bases, and the series load sums."""
+def _summed_series(ctx: _Context) -> pd.DataFrame:
+    """The series whose load is a sum of meters (the hierarchy), not the stand-alone ones."""
+    series = ctx.series
+    if ctx.topo is None:
+        return series[series["series_id"] == load.ZONE_ID]
+    return series[series["meters"].notna()]
+
+
+def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, dict | None]:
+    """Readings part by part: meter hourly rows, daily bases, and the series load sums; then
+    the load tables of every series, measured load included."""
     files = parts(ctx.ws.feed_dir("readings"))
-    if not files:
-        raise MissingDataError(f"no readings under {ctx.ws.feed_dir('readings')}")
-    acc = load.LoadAccumulator(ctx.series, ctx.grid) if ctx.series is not None else None
+    measured = _feed(ctx.ws, "load_measurements")
+    if not files and measured is None:
+        raise MissingDataError(
+            f"no readings under {ctx.ws.feed_dir('readings')} and no load measurements under "
+            f"{ctx.ws.feed_dir('load_measurements')}"
+        )
+    summed = _summed_series(ctx)
+    acc = load.LoadAccumulator(summed, ctx.grid) if files and len(summed) else None
     ids_seen, bases = [], []
     for f in track(files, description="meter features", disable=not progress):
         readings = pd.read_parquet(f)
@@ -164,13 +173,18 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
         out.write(TABLES["meter_hourly"], meter.meter_hourly(ids, kwh, interrupted, ctx.grid))
         ids_seen.append(ids)
         bases.append(meter.meter_day_base(ids, kwh, interrupted, ctx.grid))
-    if acc is not None:
-        m = acc.matrices()
-        out.write(TABLES["load_hourly"], load.load_hourly(acc.ids, m, ctx.grid))
-        out.write(TABLES["load_week_profile"], load.load_week_profile(acc.ids, m, ctx.grid))
+    if len(ctx.series):
+        all_ids = pd.Index(ctx.series["series_id"])
+        sums = acc.matrices() if acc is not None else None
+        sum_ids = acc.ids if acc is not None else pd.Index([])
+        m = load.with_measurements(all_ids, sum_ids, sums, measured, ctx.grid)
+        out.write(TABLES["load_hourly"], load.load_hourly(all_ids, m, ctx.grid))
+        out.write(TABLES["load_week_profile"], load.load_week_profile(all_ids, m, ctx.grid))
         out.write(TABLES["series_profile"], load.series_profile(ctx.series, ctx.grid))
-    all_ids = pd.Index(np.concatenate([i.to_numpy() for i in ids_seen]))
-    return all_ids, {k: np.concatenate([b[k] for b in bases]) for k in bases[0]}
+    if not ids_seen:
+        return pd.Index([]), None
+    meter_ids = pd.Index(np.concatenate([i.to_numpy() for i in ids_seen]))
+    return meter_ids, {k: np.concatenate([b[k] for b in bases]) for k in bases[0]}
 
 
 def _meter_daily(ctx: _Context, out: _Writer, ids: pd.Index, base: dict) -> pd.DataFrame | None:
@@ -209,15 +223,14 @@ def _context_tables(ctx: _Context, out: _Writer) -> None:
     weather = _feed(ctx.ws, "weather")
     if weather is not None:
         out.write(TABLES["weather_hourly"], grid_tables.weather_hourly(weather, ctx.grid))
-    regions = (
-        ctx.transformers["region_id"]
-        if ctx.transformers is not None
-        else weather["region_id"]
-        if weather is not None
-        else pd.Series([load.ZONE_REGION])
+    regions = set(ctx.series["region_id"].dropna()) or {zone_series_mod.zone_region(ctx.zone)}
+    for frame in (ctx.transformers, weather):
+        if frame is not None:
+            regions |= set(frame["region_id"].dropna())
+    region_ids = pd.Index(sorted(regions))
+    calendar = grid_tables.region_calendar(
+        region_ids, ctx.zone["country"], ctx.grid, ctx.zone.get("subdivision")
     )
-    region_ids = pd.Index(sorted(regions.unique()))
-    calendar = grid_tables.region_calendar(region_ids, ctx.zone["country"], ctx.grid)
     out.write(TABLES["region_calendar"], calendar)
 
 
@@ -247,7 +260,7 @@ def build_tables(
     with staged_dir(ws.offline) as root:
         out = _Writer(root)
         ids, base = _meter_pass(ctx, out, progress)
-        billed = _meter_daily(ctx, out, ids, base)
+        billed = _meter_daily(ctx, out, ids, base) if base is not None else None
         del base
         _context_tables(ctx, out)
         _transformer_tables(ctx, out, billed, progress)

@@ -81,7 +81,7 @@ LOAD_HOURLY = TableSpec(
     "load_hourly",
     ("series_id",),
     _floats(
-        "load_kwh",
+        "load_kwh",  # in the series' unit (series_profile.unit): kWh, or MWh for measured series
         "load_lag_24h",
         "load_lag_168h",
         "load_mean_24h",
@@ -108,6 +108,7 @@ SERIES_PROFILE = TableSpec(
     ("series_id",),
     {
         "level": "string",
+        "unit": "string",
         "parent_id": "string",
         "meters": "float",
         "share_residential": "float",
@@ -116,8 +117,9 @@ SERIES_PROFILE = TableSpec(
         "share_prepaid": "float",
     },
     dt.timedelta(0),
-    "Static attributes of a grid series: level, parent, size and customer mix (its region is a "
-    "join key of the entity rows, for weather and calendar).",
+    "Static attributes of a grid series: level, energy unit of its load (kWh or MWh), parent, "
+    "size and customer mix (its region is a join key of the entity rows, for weather and "
+    "calendar).",
 )
 WEATHER_HOURLY = TableSpec(
     "weather_hourly",

@@ -53,11 +53,14 @@ def weather_hourly(weather: pd.DataFrame, grid: Grid) -> pd.DataFrame:
     return frame[WEATHER_HOURLY.columns]
 
 
-def region_calendar(region_ids: pd.Index, country: str, grid: Grid) -> pd.DataFrame:
-    """Calendar of each local day, stamped at the day's start (a calendar is known ahead)."""
+def region_calendar(
+    region_ids: pd.Index, country: str, grid: Grid, subdivision: str | None = None
+) -> pd.DataFrame:
+    """Calendar of each local day, stamped at the day's start (a calendar is known ahead);
+    public holidays of `country`, and of its `subdivision` when given (e.g. AU, VIC)."""
     local_days = grid.day_index().tz_convert(grid.timezone)
     years = range(local_days[0].year, local_days[-1].year + 2)
-    cal = holidays.country_holidays(country, years=years)
+    cal = holidays.country_holidays(country, subdiv=subdivision, years=years)
     is_holiday = np.array([d.date() in cal for d in local_days], dtype=float)
     tomorrow = np.array([(d + DAY).date() in cal for d in local_days], dtype=float)
     dow = local_days.dayofweek.to_numpy().astype(float)

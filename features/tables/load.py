@@ -1,8 +1,13 @@
 """Grid load series at every level of the hierarchy: transformer, feeder, substation, zone.
 
-A series' load is the sum of its meters' readings (scaled up for the few missing ones). Hours
-with an interruption are unserved demand, not low demand: the rolling statistics and the weekly
-profile ignore them (NaN), and `interrupted_share` says how much of the series was out.
+A series' load is the sum of its meters' readings (scaled up for the few missing ones), or its
+measured load (`load_measurements`): a measured series whose id is a series of the hierarchy
+(e.g. `feeder:F001`) replaces the sum of its meters in the hours measured (the levels above stay
+sums of meters unless measured too); one whose id is not stands alone at its own level, with no
+parent. Every series carries the energy unit of its load (`unit`: kWh for meter sums, the
+measured series' unit otherwise; `load_kwh` holds the load in that unit). Hours with an
+interruption are unserved demand, not low demand: the rolling statistics and the weekly profile
+ignore them (NaN), and `interrupted_share` says how much of the series was out.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.features.tables.catalog import LOAD_HOURLY, LOAD_WEEK_PROFILE, SERIES_PROFILE
-from gridml.features.tables.timegrid import DAY, HOUR, Grid, lag, rolling, to_long
+from gridml.features.tables.timegrid import DAY, HOUR, Grid, lag, rolling, to_long, to_matrix
 
 LEVELS = ("transformer", "feeder", "substation", "zone")
 ZONE_ID = "zone:all"
@@ -21,6 +26,19 @@ ZONE_REGION = "R00"  # the region of a zone whose grid topology is unknown (read
 
 
 METER_LEVEL = "meter"  # single meters forecast on request, outside the summed hierarchy
+HIERARCHY_UNIT = "kWh"  # the unit of every load summed from meters
+SERIES_COLUMNS = [
+    "series_id",
+    "level",
+    "unit",
+    "region_id",
+    "parent_id",
+    "meters",
+    "share_residential",
+    "share_commercial",
+    "share_industrial",
+    "share_prepaid",
+]
 
 
 def series_of_meters(topology: pd.DataFrame, meter_series: Iterable[str] = ()) -> pd.DataFrame:
@@ -55,6 +73,7 @@ def series_table(topology: pd.DataFrame, meter_series: Iterable[str] = ()) -> pd
                 {
                     "series_id": sid,
                     "level": level,
+                    "unit": HIERARCHY_UNIT,
                     "region_id": meters["region_id"].mode().iat[0],
                     "parent_id": members.loc[idx, parent].iat[0] if parent else "",
                     "meters": float(len(meters)),
@@ -69,14 +88,15 @@ def series_table(topology: pd.DataFrame, meter_series: Iterable[str] = ()) -> pd
     return pd.DataFrame(rows)
 
 
-def zone_only_series(meters: int) -> pd.DataFrame:
+def zone_only_series(meters: int, region: str = ZONE_REGION) -> pd.DataFrame:
     """The series of a zone imported with readings only: its total load, nothing below."""
     return pd.DataFrame(
         [
             {
                 "series_id": ZONE_ID,
                 "level": "zone",
-                "region_id": ZONE_REGION,
+                "unit": HIERARCHY_UNIT,
+                "region_id": region,
                 "parent_id": "",
                 "meters": float(meters),
             }
@@ -87,6 +107,59 @@ def zone_only_series(meters: int) -> pd.DataFrame:
         share_industrial=np.nan,
         share_prepaid=np.nan,
     )
+
+
+def with_measured_series(
+    hierarchy: pd.DataFrame | None, measured: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The hierarchy's series plus each measured series (series_id, level, region_id, unit)
+    whose id is not in it: stand-alone, no parent, size and customer mix unknown (NaN)."""
+    frames = [] if hierarchy is None else [hierarchy[SERIES_COLUMNS]]
+    if measured is not None:
+        known = set() if hierarchy is None else set(hierarchy["series_id"])
+        alone = measured[~measured["series_id"].isin(known)]
+        frames.append(
+            alone[["series_id", "level", "unit", "region_id"]].assign(
+                parent_id="",
+                meters=np.nan,
+                share_residential=np.nan,
+                share_commercial=np.nan,
+                share_industrial=np.nan,
+                share_prepaid=np.nan,
+            )[SERIES_COLUMNS]
+        )
+    if not frames:
+        return pd.DataFrame(columns=SERIES_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def with_measurements(
+    ids: pd.Index,
+    summed_ids: pd.Index,
+    summed: dict[str, np.ndarray] | None,
+    measured: pd.DataFrame | None,
+    grid: Grid,
+) -> dict[str, np.ndarray]:
+    """The load matrices of every series `ids`: the meter sums (`summed`, rows `summed_ids`,
+    from `LoadAccumulator.matrices`) with the measured load (`load_measurements` rows) in the
+    hours measured. A stand-alone measured series is never interrupted as far as the feeds
+    tell (share 0) and has no meter count (NaN)."""
+    shape = (len(ids), grid.hours)
+    out = {
+        "load": np.full(shape, np.nan),
+        "interrupted": np.zeros(shape),
+        "shedding": np.zeros(shape),
+        "reporting": np.full(shape, np.nan),
+    }
+    if summed is not None and len(summed_ids):
+        rows = ids.get_indexer(summed_ids)
+        for key in out:
+            out[key][rows] = summed[key]
+    if measured is not None and len(measured):
+        value = to_matrix(measured, "series_id", "value", ids, grid)
+        out["load"] = np.where(np.isnan(value), out["load"], value)
+    out["unconstrained"] = np.where(out["interrupted"] > 0, np.nan, out["load"])
+    return out
 
 
 class LoadAccumulator:

@@ -71,13 +71,30 @@ def validate(ws: WorkspaceOption = None) -> None:
 @app.command("import")
 def import_(
     readings: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--readings",
-            help="Meter readings (required): meter_id, timestamp, kwh, every 15, 30 or 60 min.",
+            help="Meter readings: meter_id, timestamp, kwh, every 15, 30 or 60 min.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    measurements: Annotated[
+        Path | None,
+        typer.Option(
+            "--measurements",
+            help="Load measured at any level: series_id, level (meter, transformer, feeder, "
+            "substation, zone), timestamp, value, [unit], [region_id]; every 15, 30 or 60 min.",
+            show_default=False,
+        ),
+    ] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="Unit of the measurements without a 'unit' column (or cell): power averaged "
+            "over the interval (kW, MW, GW) or energy per interval (kWh, MWh, GWh).",
+            show_default=False,
+        ),
+    ] = None,
     meters: Annotated[
         Path | None,
         typer.Option(help="meter_id, transformer_id, segment, tariff.", show_default=False),
@@ -91,7 +108,12 @@ def import_(
         ),
     ] = None,
     weather: Annotated[
-        Path | None, typer.Option(help="Hourly weather per region_id.", show_default=False)
+        Path | None,
+        typer.Option(
+            help="Weather per region_id (hourly; shorter intervals are averaged): "
+            "temperature_c required; region_id and the other columns may be left out.",
+            show_default=False,
+        ),
     ] = None,
     interruptions: Annotated[
         Path | None,
@@ -123,6 +145,23 @@ def import_(
     country: Annotated[
         str, typer.Option(help="ISO code of the zone's country (public holidays, time zone).")
     ] = "CI",
+    subdivision: Annotated[
+        str | None,
+        typer.Option(
+            help="A subdivision of the country for its public holidays too (holidays package "
+            "code, e.g. VIC for --country AU).",
+            show_default=False,
+        ),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            help="region_id of weather and measurements that have none, and of the zone's "
+            "total without topology (default: the transformers' only region, else the "
+            "weather's only region, else R00).",
+            show_default=False,
+        ),
+    ] = None,
     timezone: Annotated[
         str | None,
         typer.Option(
@@ -142,8 +181,12 @@ def import_(
     refused. Readings may come every 15, 30 or 60 min (detected per meter),
     stamped at the START of the interval; they are summed into hourly kWh and
     an hour missing any of its readings is left out (the count is reported).
-    Only --readings is required; meter ids are checked against --meters and
-    transformer ids against --transformers when those are given.
+    Measurements (--measurements) likewise, per series, converted once into
+    hourly energy in the series' unit (kWh for meters and transformers, MWh
+    above; kWh for a series whose id is one of the meters' hierarchy) and
+    checked against their level's plausible bound.
+    --readings or --measurements is required; meter ids are checked against
+    --meters and transformer ids against --transformers when those are given.
 
     All files are checked first: on any problem the command lists every one
     (file, row, column), exits with status 2 and writes nothing. On success
@@ -155,6 +198,7 @@ def import_(
 
     given = {
         "readings": readings,
+        "load_measurements": measurements,
         "meters": meters,
         "transformers": transformers,
         "weather": weather,
@@ -170,14 +214,24 @@ def import_(
             {feed: path for feed, path in given.items() if path is not None},
             workspace(ws),
             country=country,
+            subdivision=subdivision,
             name=name,
             timezone=timezone,
+            region=region,
+            unit=unit,
         )
     for feed, rows in report.rows.items():
         typer.echo(f"  {feed:<22} {rows:>12,} rows (from {report.input_rows[feed]:,})")
-    intervals = ", ".join(f"{m} min: {n:,}" for m, n in report.intervals.items())
+    if report.intervals:
+        intervals = ", ".join(f"{m} min: {n:,}" for m, n in report.intervals.items())
+        typer.echo(f"readings intervals (meters) {intervals}")
+    if report.measurement_intervals:
+        intervals = ", ".join(f"{m} min: {n:,}" for m, n in report.measurement_intervals.items())
+        units = ", ".join(f"{s} {u}" for s, u in sorted(report.series_units.items())[:10])
+        more = " ..." if len(report.series_units) > 10 else ""
+        typer.echo(f"measurement intervals (series) {intervals}; units {units}{more}")
     typer.echo(
-        f"readings intervals (meters) {intervals}; {report.dropped_hours:,} incomplete "
-        f"meter-hour(s) left out; {report.start:%Y-%m-%d %H:%M} .. {report.end:%Y-%m-%d %H:%M} UTC"
+        f"{report.dropped_hours:,} incomplete hour(s) left out; "
+        f"{report.start:%Y-%m-%d %H:%M} .. {report.end:%Y-%m-%d %H:%M} UTC"
     )
     typer.echo(f"imported {len(report.rows)} feeds into {workspace(ws).feeds}")

@@ -39,8 +39,8 @@ def build(
     ] = None,
 ) -> None:
     """Compute the feature tables (lags, rolling statistics, daily aggregates, energy balance,
-    load series of every level) from the feeds into WORKSPACE/offline, the offline store's
-    Parquet sources."""
+    load series of every level: sums of meters and measured series, each in its unit) from the
+    feeds into WORKSPACE/offline, the offline store's Parquet sources."""
     from gridml.features.tables.build import build_tables
 
     with user_errors():

@@ -130,7 +130,9 @@ def test_15min_readings_are_summed_into_hours(ws: Workspace, inputs: Path) -> No
         "name": "pilot",
         "source": "import",
         "country": "CI",
+        "subdivision": None,
         "timezone": "Africa/Abidjan",
+        "region": "R1",  # the transformers' only region
         "start": "2024-01-01T00:00:00+00:00",
         "end": "2024-01-01T01:00:00+00:00",
         "feeds": ["meters", "readings", "transformers"],
@@ -347,7 +349,7 @@ def test_every_problem_of_every_file_is_listed(ws: Workspace, inputs: Path) -> N
 
 
 def test_readings_are_required_and_file_types_checked(ws: Workspace, inputs: Path) -> None:
-    with pytest.raises(ContractError, match="readings: required feed is missing"):
+    with pytest.raises(ContractError, match="readings or load_measurements: give at least one"):
         import_feeds({"meters": _write(inputs, "meters.csv", METERS)}, ws)
     with pytest.raises(ContractError, match=r"readings\.txt: cannot read it as readings"):
         import_feeds({"readings": _write(inputs, "readings.txt", READINGS)}, ws)
