@@ -66,9 +66,6 @@ GOAL_LEVEL = "feeder"
 VICTORIA_CSV = ROOT / "tests" / "data" / "victoria_demand_2014.csv"
 REAL_RATIO_GOAL = 0.55  # LightGBM MAE <= 0.55 x the weekly seasonal naive's, last 28 days
 REAL_REFERENCE = {"lightgbm": 0.58, "lightgbm_no_temperature": 0.77, "prophet": 1.18}
-# the readings contract caps an hourly total at 2,000 kWh: GW x 100 keeps Victoria under it
-# until measured load can come in at its unit (the models work on load / series level)
-VICTORIA_SCALE = 100.0
 
 MODEL_LABELS = {
     "seasonal_naive": "seasonal naive",
@@ -424,56 +421,38 @@ def backtest_section(ws: Workspace, cfg: Any, workdir: Path) -> dict[str, Any]:
 # 4. real data: Victoria
 
 
-def victoria_import_files(csv: Path, folder: Path, days: int | None = None) -> dict[str, Path]:
-    """Victoria's CSV as import files: readings of one metering point (GW x VICTORIA_SCALE per
-    half hour, under the readings cap) and the hourly Melbourne temperature as the zone's weather
-    (region R00, the readings-only zone's region; the other weather columns are constants).
-    `days` keeps the last days only."""
-    raw = pd.read_csv(csv)
-    stamps = pd.to_datetime(raw["timestamp"])
-    if days is not None:
-        keep = stamps >= stamps.iloc[-1].normalize() - pd.Timedelta(days=days - 1)
-        raw, stamps = raw[keep], stamps[keep]
+def victoria_import_files(csv: Path, folder: Path) -> dict[str, Path]:
+    """Victoria's CSV as import files (docs/data-contract.md): the demand as the measured load
+    of the system series `zone:VIC` in GW, Melbourne's temperature as the weather."""
+    v = pd.read_csv(csv)
     folder.mkdir(parents=True, exist_ok=True)
-    readings = pd.DataFrame(
-        {
-            "meter_id": "VIC",
-            "timestamp": raw["timestamp"],
-            "kwh": (raw["demand_gw"] * VICTORIA_SCALE).round(4),
-        }
-    )
-    temp = pd.Series(raw["temperature_c"].to_numpy(), index=stamps.dt.tz_convert("UTC"))
-    hourly = temp.resample("h").mean()
-    weather = pd.DataFrame(
-        {
-            "region_id": "R00",
-            "timestamp": hourly.index.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
-            "temperature_c": hourly.round(2).to_numpy(),
-            "relative_humidity_pct": 50.0,
-            "cloud_cover_pct": 50.0,
-            "irradiance_wm2": 0.0,
-            "rainfall_mm": 0.0,
-        }
-    )
-    files = {"readings": folder / "readings.csv", "weather": folder / "weather.csv"}
-    readings.to_csv(files["readings"], index=False)
-    weather.to_csv(files["weather"], index=False)
+    load = v.assign(series_id="zone:VIC", level="zone").rename(columns={"demand_gw": "value"})
+    files = {"load": folder / "load.csv", "weather": folder / "weather.csv"}
+    load[["series_id", "level", "timestamp", "value"]].to_csv(files["load"], index=False)
+    v[["timestamp", "temperature_c"]].to_csv(files["weather"], index=False)
     return files
 
 
 def victoria_import_args(files: dict[str, Path], ws: Path) -> list[str]:
-    """`gridml data import` arguments for the files of `victoria_import_files` (AEST, no DST)."""
+    """`gridml data import` arguments for the files of `victoria_import_files`: GW, AU/VIC
+    holidays, AEST without daylight saving (as the file's stamps)."""
     return [
         "data",
         "import",
-        "--readings",
-        str(files["readings"]),
+        "--measurements",
+        str(files["load"]),
+        "--unit",
+        "GW",
         "--weather",
         str(files["weather"]),
         "--country",
         "AU",
+        "--subdivision",
+        "VIC",
         "--timezone",
         "Australia/Brisbane",
+        "--region",
+        "VIC",
         "--name",
         "victoria-2014",
         "-w",

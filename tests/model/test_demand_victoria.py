@@ -1,5 +1,6 @@
 """Real data: Victoria's 2014 demand (tests/data/victoria_demand_2014.csv, see its README) goes
-through `gridml data import` -> `features build` -> `train demand` with the shipped config and
+through `gridml data import` (at its unit, GW) -> `features build` -> `train demand` with the
+shipped config and
 holds up: every configured model that can run reports (Prophet included), LightGBM beats the
 seasonal naive on the delivered day-ahead hours, and the per-origin forecasts are logged."""
 
@@ -30,39 +31,31 @@ CSV = ROOT / "tests" / "data" / "victoria_demand_2014.csv"
 
 
 def import_files(folder: Path, days: int) -> list[str]:
-    """The last `days` of Victoria as `gridml data import` arguments: one metering point's
-    half-hourly readings (GW x 100: the readings contract caps an hour at 2,000 kWh; the models
-    work on load / series level, so the scale does not matter) and Melbourne's hourly
-    temperature as the zone's weather (the other weather columns constant)."""
-    raw = pd.read_csv(CSV)
-    stamps = pd.to_datetime(raw["timestamp"])
-    keep = stamps >= stamps.iloc[-1].normalize() - pd.Timedelta(days=days - 1)
-    raw, stamps = raw[keep], stamps[keep]
+    """The last `days` of Victoria as `gridml data import` arguments, as docs/data-contract.md
+    says: the demand as measured load of the system series `zone:VIC` at its unit (GW), the
+    temperature as a weather file, AU/VIC holidays."""
+    v = pd.read_csv(CSV)
+    stamps = pd.to_datetime(v["timestamp"])
+    v = v[stamps >= stamps.iloc[-1].normalize() - pd.Timedelta(days=days - 1)]
     folder.mkdir(parents=True, exist_ok=True)
-    readings = raw[["timestamp"]].assign(meter_id="VIC", kwh=raw["demand_gw"] * 100)
-    readings[["meter_id", "timestamp", "kwh"]].to_csv(folder / "readings.csv", index=False)
-    hourly = pd.Series(raw["temperature_c"].to_numpy(), index=stamps.dt.tz_convert("UTC"))
-    hourly = hourly.resample("h").mean()
-    pd.DataFrame(
-        {
-            "region_id": "R00",
-            "timestamp": hourly.index.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
-            "temperature_c": hourly.round(2).to_numpy(),
-            "relative_humidity_pct": 50.0,
-            "cloud_cover_pct": 50.0,
-            "irradiance_wm2": 0.0,
-            "rainfall_mm": 0.0,
-        }
-    ).to_csv(folder / "weather.csv", index=False)
+    load = v.assign(series_id="zone:VIC", level="zone").rename(columns={"demand_gw": "value"})
+    load[["series_id", "level", "timestamp", "value"]].to_csv(folder / "load.csv", index=False)
+    v[["timestamp", "temperature_c"]].to_csv(folder / "weather.csv", index=False)
     return [
-        "--readings",
-        str(folder / "readings.csv"),
+        "--measurements",
+        str(folder / "load.csv"),
+        "--unit",
+        "GW",
         "--weather",
         str(folder / "weather.csv"),
         "--country",
         "AU",
+        "--subdivision",
+        "VIC",
         "--timezone",
         "Australia/Brisbane",
+        "--region",
+        "VIC",
     ]
 
 

@@ -171,6 +171,20 @@ class DemandConfig(BaseConfig):
             raise ValueError("quantiles must include 0.5 (the point forecast is the median)")
         return tuple(sorted(set(value)))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _issue_default(cls, data: object) -> object:
+        """Without an `issue` section, a horizon too short for the next day (under 48 h) is
+        issued at local midnight for its first day, as such configs were scored before."""
+        if isinstance(data, dict) and "issue" not in data:
+            horizon = data.get("horizon_hours", 48)
+            if isinstance(horizon, int) and horizon < 48:
+                hours = min(24, horizon)
+                data = data | {
+                    "issue": {"time": "00:00", "delivery_start_days": 0, "delivery_hours": hours}
+                }
+        return data
+
     @field_validator("train_sample")
     @classmethod
     def _train_sample(cls, value: float | str) -> float | str:
