@@ -55,7 +55,10 @@ def test_same_day_delivery_after_the_issue_time_is_refused() -> None:
     with pytest.raises((ConfigError, ValueError), match="delivery_start_days"):
         DemandConfig.model_validate({"issue": {"time": "10:00", "delivery_start_days": 0}})
     with pytest.raises((ConfigError, ValueError), match="horizon_hours"):
-        DemandConfig.model_validate({"horizon_hours": 36})
+        DemandConfig.model_validate({"horizon_hours": 36, "issue": {"time": "10:00"}})
+    # without an issue section, a horizon that cannot reach the next day: issued at midnight
+    short = DemandConfig.model_validate({"horizon_hours": 36})
+    assert (short.issue.time, short.issue.delivery_start_days) == (dt.time(0, 0), 0)
     ok = DemandConfig.model_validate(
         {"horizon_hours": 24, "issue": {"time": "00:00", "delivery_start_days": 0}}
     )
@@ -132,3 +135,25 @@ def test_design_features_do_not_change_when_the_future_does() -> None:
     truth = data.actuals.set_index("target_time")["y"]
     expected = truth.reindex(before.keys["target_time"] - pd.Timedelta(hours=168)).to_numpy()
     np.testing.assert_allclose(week, expected)
+
+
+def test_a_configured_model_without_a_score_is_named_with_its_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from gridml.training.demand.backtest import missing_models
+
+    cfg = DemandConfig(models=("seasonal_naive", "lightgbm", "prophet"))
+    summary = pd.DataFrame(
+        {
+            "model": ["seasonal_naive", "lightgbm"],
+            "level": ["zone", "zone"],
+            "n": [24, 24],
+            "mase": [1.0, 0.6],
+        }
+    )
+    reason = "no series at prophet.levels ['feeder'] in the data"
+    with caplog.at_level("WARNING"):
+        missing = missing_models(cfg, summary, {"prophet": reason})
+    assert missing == {"prophet": reason}
+    assert "prophet" in caplog.text and reason in caplog.text
+    assert missing_models(cfg.model_copy(update={"models": ("lightgbm",)}), summary, {}) == {}
