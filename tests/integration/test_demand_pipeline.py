@@ -50,6 +50,9 @@ def test_run_is_tracked_with_metrics_plots_and_lineage(demand_run: DemandRun) ->
         "evaluation/error_profiles.png",
         "evaluation/feature_importance.png",
         "evaluation/backtest_summary.csv",
+        "evaluation/backtest_forecasts.parquet",
+        "evaluation/skill_by_lead_time.csv",
+        "evaluation/worst_days.png",
     } <= artifacts
     assert run.inputs.dataset_inputs[0].dataset.digest  # training data lineage
 

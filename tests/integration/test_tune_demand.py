@@ -3,6 +3,7 @@ one MLflow parent run with a child run per trial, the tuned config written and r
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
 
@@ -14,7 +15,12 @@ from typer.testing import CliRunner
 
 from gridml.cli.main import app
 from gridml.config import ConfigError
-from gridml.training.demand.config import BacktestConfig, DemandConfig, LightGBMConfig
+from gridml.training.demand.config import (
+    BacktestConfig,
+    DemandConfig,
+    IssueConfig,
+    LightGBMConfig,
+)
 from gridml.training.demand.tune import TuneConfig, tune_demand
 from gridml.training.tracking import TrackingConfig
 from gridml.training.tuning import redact
@@ -28,6 +34,7 @@ def _config(experiment: str) -> DemandConfig:
     return DemandConfig(
         history_days=30,
         horizon_hours=24,
+        issue=IssueConfig(time=dt.time(0, 0), delivery_start_days=0),  # the same day
         models=("seasonal_naive", "lightgbm"),
         backtest=BacktestConfig(folds=2, fold_days=3),
         # one thread: OpenMP threads on a busy CI box cost far more than they save here

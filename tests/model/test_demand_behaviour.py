@@ -11,7 +11,7 @@ import pytest
 
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.dataset import DemandData, design, load_demand_data
-from gridml.training.demand.features import make_features
+from gridml.training.demand.features import DAY_WEATHER_COLUMNS, make_features
 from gridml.training.demand.lgbm import QuantileLGBM
 from gridml.workspace import Workspace
 
@@ -48,11 +48,11 @@ def _most_commercial_feeder(inputs: pd.DataFrame) -> pd.DataFrame:
 def test_a_hotter_day_raises_a_cooling_sensitive_feeder(trained) -> None:
     model, inputs, _ = trained
     rows = _most_commercial_feeder(inputs)
-    rows = rows[rows["target_hour"].between(11, 17)]
-    hotter = rows.assign(
-        temperature_c=rows["temperature_c"] + 5.0, cooling_degree_c=rows["cooling_degree_c"] + 5.0
-    )
-    base, hot = _p50(model, rows), _p50(model, hotter)
+    # a hotter day: every hour 5 degrees warmer, so the day's forecast mean and maximum too
+    warmer = ["temperature_c", "cooling_degree_c", *DAY_WEATHER_COLUMNS]
+    hotter = rows.assign(**{c: rows[c] + 5.0 for c in warmer})
+    afternoon = rows["target_hour"].between(11, 17)
+    base, hot = _p50(model, rows[afternoon]), _p50(model, hotter[afternoon])
     assert hot.mean() > base.mean() * 1.03
     assert (hot >= base - 1e-9).mean() > 0.8
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.config import ConfigError
+from gridml.training.demand import defaults
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.dataset import DemandData, Design, design
 from gridml.training.demand.models import build_forecaster
@@ -91,12 +92,63 @@ def segment_of(data: DemandData) -> pd.Series:
     return segment
 
 
+def issue_times(origins: pd.Series, cfg: DemandConfig, timezone: str) -> pd.Series:
+    """When the forecast of each origin (the local midnight its features are stamped at) is
+    issued: `issue.time` local on that day, in UTC."""
+    local = pd.to_datetime(origins, utc=True).dt.tz_convert(timezone).dt.tz_localize(None)
+    at = local + pd.Timedelta(hours=cfg.issue.issue_hours)
+    return at.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert(
+        "UTC"
+    )
+
+
+def delivery_window(
+    origins: pd.Series, cfg: DemandConfig, timezone: str
+) -> tuple[pd.Series, pd.Series]:
+    """Start and end (UTC, end excluded) of the hours delivered by the forecast of each origin:
+    from the local midnight `delivery_start_days` after the issue day to `delivery_hours` later
+    on the local clock (24: the next local midnight, whatever the day's length)."""
+    local = pd.to_datetime(origins, utc=True).dt.tz_convert(timezone).dt.tz_localize(None)
+    day = local.dt.normalize() + pd.Timedelta(days=cfg.issue.delivery_start_days)
+
+    def utc(wall: pd.Series) -> pd.Series:  # local wall-clock times (a DST day has 23 or 25 h)
+        at = wall.dt.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+        return at.dt.tz_convert("UTC")
+
+    return utc(day), utc(day + pd.Timedelta(hours=cfg.issue.delivery_hours))
+
+
+def with_issue(keys: pd.DataFrame, cfg: DemandConfig, timezone: str) -> pd.DataFrame:
+    """`keys` (origin, target_time) plus `issue_time`, `lead_hours` (from the issue time to the
+    start of the target hour) and `delivered` (the target lies in the delivery window)."""
+    issue = issue_times(keys["origin"], cfg, timezone)
+    start, end = delivery_window(keys["origin"], cfg, timezone)
+    target = pd.to_datetime(keys["target_time"], utc=True)
+    return keys.assign(
+        issue_time=issue.to_numpy(),
+        lead_hours=((target - issue) / HOUR).to_numpy(),
+        delivered=((target >= start) & (target < end)).to_numpy(),
+    )
+
+
+def lead_time_skill(predictions: pd.DataFrame, quantiles: list[float]) -> pd.DataFrame:
+    """Scores by model x level x lead hour over the delivered hours, with `skill` =
+    1 - MASE / seasonal naive's MASE at the same level and lead hour (0: as good as the naive)."""
+    delivered = predictions[predictions["delivered"]]
+    table = summarize(delivered, ["model", "level", "lead_hours"], quantiles)
+    naive = table[table["model"] == "seasonal_naive"].set_index(["level", "lead_hours"])["mase"]
+    ref = naive.reindex(pd.MultiIndex.from_frame(table[["level", "lead_hours"]])).to_numpy()
+    return table.assign(skill=1.0 - table["mase"] / ref)
+
+
 @dataclass
 class BacktestResult:
-    predictions: pd.DataFrame  # long: keys, model, y, scale, q columns, yhat
-    summary: pd.DataFrame  # metrics by model x level
-    detail: pd.DataFrame  # metrics by model x level x segment x horizon day
+    predictions: pd.DataFrame  # long: keys, issue, model, y, scale, q columns, yhat; all hours
+    summary: pd.DataFrame  # metrics by model x level, delivered hours
+    detail: pd.DataFrame  # metrics by model x level x segment x horizon day, delivered hours
     timings: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> fit/predict s
+    by_lead: pd.DataFrame = field(default_factory=pd.DataFrame)  # skill per lead hour
+    missing: dict[str, str] = field(default_factory=dict)  # model -> why it has no score
 
     def metric(self, model: str, level: str, name: str) -> float:
         s = self.summary
@@ -113,16 +165,25 @@ def _frame(test: Design, preds: pd.DataFrame, model: str, scales: pd.Series) -> 
     return out
 
 
+def fold_sample(data: DemandData, cfg: DemandConfig, train_origins: pd.DatetimeIndex) -> float:
+    """`train_sample` for a training set of these origins (the auto rule counts its rows)."""
+    n_series = data.origins["series_id"].nunique()
+    return defaults.train_sample(cfg, n_series * len(train_origins) * cfg.horizon_hours)
+
+
 def run_backtest(data: DemandData, cfg: DemandConfig) -> BacktestResult:
     frames, timings = [], {m: {"fit_s": 0.0, "predict_s": 0.0} for m in cfg.models}
+    reasons: dict[str, str] = {}
     for fold in make_folds(data, cfg):
+        sample = fold_sample(data, cfg, fold.train_origins)
         log.info(
-            "fold %d: cut-off %s, %d training days",
+            "fold %d: cut-off %s, %d training days, train_sample %.3f",
             fold.index,
             fold.cutoff,
             len(fold.train_origins),
+            sample,
         )
-        train = design(data, cfg, fold.train_origins, sample=cfg.train_sample)
+        train = design(data, cfg, fold.train_origins, sample=sample)
         test = design(data, cfg, fold.test_origins)
         history = data.history(fold.cutoff)
         scales = series_scales(data.actuals, fold.cutoff)
@@ -133,17 +194,37 @@ def run_backtest(data: DemandData, cfg: DemandConfig) -> BacktestResult:
             preds = model.predict(test)
             timings[name]["fit_s"] += t1 - t0
             timings[name]["predict_s"] += time.perf_counter() - t1
+            if getattr(model, "skipped", None):
+                reasons[name] = model.skipped
             frames.append(_frame(test, preds, name, scales).assign(fold=fold.index))
     predictions = pd.concat(frames, ignore_index=True)
     predictions = predictions[predictions[quantile_column(0.5)].notna()]
+    predictions = with_issue(predictions, cfg, data.timezone)
     predictions["segment"] = predictions["series_id"].map(segment_of(data))
     predictions["horizon_day"] = (predictions["horizon"] - 1) // 24 + 1
     quantiles = list(cfg.quantiles)
-    summary = summarize(predictions, ["model", "level"], quantiles)
-    detail = summarize(predictions, ["model", "level", "segment", "horizon_day"], quantiles)
+    scored = predictions[predictions["delivered"]]
+    summary = summarize(scored, ["model", "level"], quantiles)
+    detail = summarize(scored, ["model", "level", "segment", "horizon_day"], quantiles)
     naive = summary[summary["model"] == "seasonal_naive"].set_index("level")["mase"]
     summary["mase_vs_naive"] = summary["mase"] / summary["level"].map(naive).to_numpy()
-    return BacktestResult(predictions, summary, detail, timings)
+    missing = missing_models(cfg, summary, reasons)
+    by_lead = lead_time_skill(predictions, quantiles)
+    return BacktestResult(predictions, summary, detail, timings, by_lead, missing)
+
+
+def missing_models(
+    cfg: DemandConfig, summary: pd.DataFrame, reasons: dict[str, str]
+) -> dict[str, str]:
+    """Every configured model without a score, with the reason; each is logged as a warning
+    (a model named in the config is never dropped silently)."""
+    out = {}
+    for name in cfg.models:
+        rows = summary[(summary["model"] == name) & (summary["n"] > 0)]
+        if rows.empty or rows["mase"].isna().all():
+            out[name] = reasons.get(name, "it produced no forecast for any delivered hour")
+            log.warning("model %s has no backtest score: %s", name, out[name])
+    return out
 
 
 def hierarchy_frame(predictions: pd.DataFrame, model: str, column: str) -> pd.DataFrame:
@@ -168,7 +249,7 @@ def evaluate_reconciliation(
     from gridml.training.demand.reconcile import bottom_up, mint_shrink
 
     p = result.predictions
-    p = p[p["series_id"].isin(hierarchy["series_id"])]
+    p = p[p["series_id"].isin(hierarchy["series_id"]) & p["delivered"]]
     rows = []
     for fold in sorted(p["fold"].unique()):
         fp = p[p["fold"] == fold]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from gridml.config import BaseConfig
 from gridml.training.tracking import TrackingConfig
 
 Level = Literal["meter", "transformer", "feeder", "substation", "zone"]
 ModelName = Literal["seasonal_naive", "profile", "lightgbm", "prophet"]
+Auto = Literal["auto"]
 
 
 class BacktestConfig(BaseConfig):
@@ -25,22 +26,102 @@ class BacktestConfig(BaseConfig):
 
 
 class LightGBMConfig(BaseConfig):
-    """LightGBM global model, one booster per quantile (objective 'quantile')."""
+    """LightGBM global model, one booster per quantile (objective 'quantile').
 
-    n_estimators: int = Field(150, ge=10, le=5000)
+    `auto` (the default of the size settings) follows the size of the training set, see
+    `training/demand/defaults.py`: `n_estimators` is then chosen by early stopping on the most
+    recent training days (the calibration window), leaves are fewer and smaller on small sets.
+    """
+
+    n_estimators: int | Auto = Field("auto", description="Boosting rounds, or auto.")
     learning_rate: float = Field(0.05, gt=0, le=1)
-    num_leaves: int = Field(31, ge=4, le=1024)
-    min_data_in_leaf: int = Field(50, ge=1)
+    num_leaves: int | Auto = Field("auto", description="Leaves per tree, or auto.")
+    min_data_in_leaf: int | Auto = Field("auto", description="Rows per leaf, or auto.")
     feature_fraction: float = Field(0.9, gt=0, le=1)
     bagging_fraction: float = Field(0.8, gt=0, le=1)
     lambda_l2: float = Field(1.0, ge=0)
     num_threads: int = Field(0, ge=0, description="0 = all cores.")
 
+    @field_validator("n_estimators", "num_leaves", "min_data_in_leaf")
+    @classmethod
+    def _sizes(cls, value: int | str, info: ValidationInfo) -> int | str:
+        lower = {"n_estimators": 10, "num_leaves": 4, "min_data_in_leaf": 1}[info.field_name]
+        upper = {"n_estimators": 5000, "num_leaves": 1024, "min_data_in_leaf": 100_000}
+        if isinstance(value, int) and not lower <= value <= upper[info.field_name]:
+            raise ValueError(
+                f"must be 'auto' or a whole number from {lower} to {upper[info.field_name]}"
+            )
+        return value
+
+
+class IssueConfig(BaseConfig):
+    """When a forecast is issued and which hours it delivers (local time of the zone).
+
+    The model's inputs are the FeatureService values stamped at the local midnight of the issue
+    day (the latest feature snapshot at or before the issue time), so nothing observed after the
+    issue time is used. Delivered: `delivery_hours` hours from the local midnight
+    `delivery_start_days` days after the issue day; the backtest scores those hours only and
+    reports skill per lead time (hours from the issue time to the start of the target hour)."""
+
+    time: dt.time = Field(dt.time(10, 0), description="Local issue time, e.g. 10:00.")
+    delivery_start_days: int = Field(
+        1, ge=0, le=6, description="Delivery starts at local midnight this many days later."
+    )
+    delivery_hours: int = Field(24, ge=1, le=168, description="Hours delivered.")
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _yaml_time(cls, value: object) -> object:
+        """YAML 1.1 reads an unquoted 10:00 as the sexagesimal number 600 (minutes)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value < 24 * 60:
+                raise ValueError(f"issue time {value} is not a time of day: write it as '10:00'")
+            return dt.time(value // 60, value % 60)
+        return value
+
+    @model_validator(mode="after")
+    def _after_issue(self) -> Self:
+        if self.delivery_start_days == 0 and self.time != dt.time(0, 0):
+            raise ValueError(
+                f"issue.delivery_start_days 0 delivers hours before the issue time {self.time}: "
+                "use delivery_start_days >= 1 or issue time 00:00"
+            )
+        return self
+
+    @property
+    def first_horizon(self) -> int:
+        """First delivered horizon (hours from the issue day's local midnight, 1-based)."""
+        return 24 * self.delivery_start_days + 1
+
+    @property
+    def last_horizon(self) -> int:
+        return 24 * self.delivery_start_days + self.delivery_hours
+
+    @property
+    def issue_hours(self) -> float:
+        """Issue time in hours after the local midnight."""
+        return self.time.hour + self.time.minute / 60
+
+
+class CalibrationConfig(BaseConfig):
+    """Conformal calibration of the LightGBM quantiles (P10, P90...): a model fitted without the
+    last `days` of training origins forecasts them; per lead-time bucket of `bucket_hours`, each
+    quantile is shifted by the quantile of its normalised residuals that makes it hit its nominal
+    level there. The shifts are logged with the model and applied by the served pyfunc."""
+
+    enabled: bool = True
+    days: int = Field(28, ge=3, le=180, description="Most recent training origins held out.")
+    bucket_hours: int = Field(6, ge=1, le=168, description="Lead-time bucket width.")
+    min_rows: int = Field(50, ge=1, description="Fewer rows in a bucket: pooled shift.")
+
 
 class ProphetConfig(BaseConfig):
     """Prophet, one model per series (only at the listed levels: it fits series one by one)."""
 
-    levels: tuple[Level, ...] = ("feeder",)
+    levels: tuple[Level, ...] = Field(
+        ("feeder", "zone"),
+        description="Levels Prophet forecasts; levels the data lacks are skipped with a warning.",
+    )
     n_workers: int = Field(2, ge=1, le=64)
     history_days: int = Field(120, ge=14)
     changepoint_prior_scale: float = Field(0.05, gt=0)
@@ -62,13 +143,17 @@ class DemandConfig(BaseConfig):
         description="Most recent days kept out of the final model's training, so that promotion "
         "gates can score it on data it has not seen (the backtest is unaffected).",
     )
-    train_sample: float = Field(
-        0.15, gt=0, le=1, description="Share of (origin, horizon) rows kept for training."
+    train_sample: float | Auto = Field(
+        "auto",
+        description="Share of (origin, horizon) rows kept for training, or auto (all rows of a "
+        "small set, a row budget on a large one: training/demand/defaults.py).",
     )
     weather_forecast_error_c: float = Field(
         0.8, ge=0, description="Std of the simulated temperature forecast error per day ahead."
     )
     models: tuple[ModelName, ...] = ("seasonal_naive", "profile", "lightgbm", "prophet")
+    issue: IssueConfig = IssueConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
     backtest: BacktestConfig = BacktestConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
     prophet: ProphetConfig = ProphetConfig()
@@ -85,6 +170,37 @@ class DemandConfig(BaseConfig):
         if 0.5 not in value:
             raise ValueError("quantiles must include 0.5 (the point forecast is the median)")
         return tuple(sorted(set(value)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _issue_default(cls, data: object) -> object:
+        """Without an `issue` section, a horizon too short for the next day (under 48 h) is
+        issued at local midnight for its first day, as such configs were scored before."""
+        if isinstance(data, dict) and "issue" not in data:
+            horizon = data.get("horizon_hours", 48)
+            if isinstance(horizon, int) and horizon < 48:
+                hours = min(24, horizon)
+                data = data | {
+                    "issue": {"time": "00:00", "delivery_start_days": 0, "delivery_hours": hours}
+                }
+        return data
+
+    @field_validator("train_sample")
+    @classmethod
+    def _train_sample(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not 0 < value <= 1:
+            raise ValueError("must be 'auto' or a share in (0, 1]")
+        return value
+
+    @model_validator(mode="after")
+    def _delivery(self) -> Self:
+        if self.issue.last_horizon > self.horizon_hours:
+            raise ValueError(
+                f"horizon_hours {self.horizon_hours} does not reach the end of the delivery "
+                f"window (hour {self.issue.last_horizon} after the issue day's midnight): raise "
+                "horizon_hours or shorten issue.delivery_start_days / delivery_hours"
+            )
+        return self
 
     @model_validator(mode="after")
     def _models(self) -> Self:

@@ -24,6 +24,7 @@ from gridml.io import read_parts
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.features import (
     CONTEXT_COLUMNS,
+    DAY_WEATHER_COLUMNS,
     baselines,
     level_scale,
     make_features,
@@ -84,7 +85,17 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
     levels = profile.set_index("series_id")["level"]
     entities = entities[entities["series_id"].map(levels).isin(cfg.levels)]
     if entities.empty:
-        raise UserError(f"no series at levels {list(cfg.levels)} in this workspace")
+        raise UserError(
+            f"no series at levels {list(cfg.levels)} in this workspace "
+            f"(levels present: {sorted(set(levels))})"
+        )
+    lacking = [lv for lv in cfg.levels if lv not in set(levels)]
+    if lacking:
+        log.warning(
+            "no series at level(s) %s in this workspace: forecast at %s only",
+            lacking,
+            sorted(set(entities["series_id"].map(levels))),
+        )
     # a week of history is needed before the first origin (weekly profile)
     origins = local_midnights(start + pd.Timedelta(days=8), end, zone["timezone"])
     log.info("demand data: %d series x %d origins", len(entities), len(origins))
@@ -119,13 +130,32 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
     return DemandData(frame, context, actuals, zone["timezone"], start, end, zone["country"])
 
 
-def forecast_weather(
-    block: pd.DataFrame, horizon: int, error_c: float, rng: np.random.Generator
+def weather_forecasts(
+    data: DemandData, cfg: DemandConfig, origins: pd.DatetimeIndex, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Replace observed temperature by a forecast of it: error sd grows by `error_c` per day."""
-    sd = error_c * horizon / 24.0
-    temp = block["temperature_c"].to_numpy(dtype=float) + rng.normal(0.0, sd, len(block))
-    return block.assign(temperature_c=temp, cooling_degree_c=np.maximum(0.0, temp - COOLING_BASE_C))
+    """The temperature forecast of every region at every (origin, horizon): observed plus an
+    error whose sd grows by `weather_forecast_error_c` per day ahead, and the mean and maximum
+    of that forecast over each target day. Indexed by (region_id, origin, horizon)."""
+    regions = data.origins["region_id"].drop_duplicates().to_numpy()
+    h = np.arange(1, cfg.horizon_hours + 1)
+    idx = pd.MultiIndex.from_product(
+        [regions, origins, h], names=["region_id", "origin", "horizon"]
+    )
+    frame = idx.to_frame(index=False)
+    target = frame["origin"] + (frame["horizon"] - 1) * HOUR
+    observed = data.context.set_index(["region_id", "target_time"])["temperature_c"]
+    temp = observed.reindex(pd.MultiIndex.from_arrays([frame["region_id"], target])).to_numpy()
+    sd = cfg.weather_forecast_error_c * frame["horizon"].to_numpy() / 24.0
+    frame["temperature_c"] = temp + rng.normal(0.0, 1.0, len(frame)) * sd
+    frame["cooling_degree_c"] = np.maximum(0.0, frame["temperature_c"] - COOLING_BASE_C)
+    day = (frame["horizon"] - 1) // 24
+    by = frame.groupby([frame["region_id"], frame["origin"], day], sort=False)["temperature_c"]
+    frame["temperature_day_mean_c"] = by.transform("mean")
+    frame["temperature_day_max_c"] = by.transform("max")
+    return frame.set_index(["region_id", "origin", "horizon"])
+
+
+WEATHER_FORECAST_COLUMNS = ["temperature_c", "cooling_degree_c", *DAY_WEATHER_COLUMNS]
 
 
 @dataclass
@@ -152,6 +182,7 @@ def design(
     base = data.origins[data.origins["origin"].isin(origins)].reset_index(drop=True)
     actual = data.actuals.set_index(["series_id", "target_time"])["y"]
     ctx = data.context.set_index(["region_id", "target_time"])[CONTEXT_COLUMNS]
+    wx = weather_forecasts(data, cfg, pd.DatetimeIndex(base["origin"].unique()), rng)
     parts = []
     for h in range(1, cfg.horizon_hours + 1):
         block = base
@@ -163,7 +194,11 @@ def design(
         block = block.assign(horizon=h, target_time=target)
         context = ctx.reindex(pd.MultiIndex.from_arrays([block["region_id"], target]))
         block = pd.concat([block.reset_index(drop=True), context.reset_index(drop=True)], axis=1)
-        block = forecast_weather(block, h, cfg.weather_forecast_error_c, rng)
+        weather = wx.reindex(
+            pd.MultiIndex.from_arrays([block["region_id"], block["origin"], block["horizon"]])
+        )
+        for col in WEATHER_FORECAST_COLUMNS:
+            block[col] = weather[col].to_numpy()
         y = actual.reindex(pd.MultiIndex.from_arrays([block["series_id"], target])).to_numpy()
         parts.append((block, y))
     blocks = [b for b, _ in parts]

@@ -44,6 +44,8 @@ ORIGIN_COLUMNS = [
     "share_prepaid",
 ]
 INPUT_COLUMNS = ["series_id", "horizon", *ORIGIN_COLUMNS, *PROFILE_COLUMNS, *CONTEXT_COLUMNS]
+#: Forecast temperature over the target's whole local day (horizons of one day share them).
+DAY_WEATHER_COLUMNS = ["temperature_day_mean_c", "temperature_day_max_c"]
 
 
 def lag_day_k(horizon: np.ndarray) -> np.ndarray:
@@ -89,6 +91,23 @@ def baselines(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def day_weather(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean and maximum forecast temperature of each row's target day (local day = horizon day,
+    the origin being a local midnight), over the rows of that series and day in `frame`: a
+    request or a design block holding a whole day gets the whole day's values."""
+    day = (frame["horizon"].to_numpy(dtype=int) - 1) // 24
+    temp = frame["temperature_c"].astype("float64")
+    groups = [frame["series_id"].to_numpy(), day]
+    by = temp.groupby(groups, sort=False)
+    return pd.DataFrame(
+        {
+            "temperature_day_mean_c": by.transform("mean").to_numpy(),
+            "temperature_day_max_c": by.transform("max").to_numpy(),
+        },
+        index=frame.index,
+    )
+
+
 def make_features(frame: pd.DataFrame) -> pd.DataFrame:
     """The LightGBM design matrix of an input frame (one row per series x target hour)."""
     missing = [c for c in INPUT_COLUMNS if c not in frame.columns]
@@ -123,4 +142,8 @@ def make_features(frame: pd.DataFrame) -> pd.DataFrame:
         *CONTEXT_COLUMNS,
     ):
         features[col] = frame[col].to_numpy(dtype=float)
+    # given by the training design (from the whole day's forecast), else from the frame's rows
+    daily = frame if set(DAY_WEATHER_COLUMNS) <= set(frame.columns) else day_weather(frame)
+    for col in DAY_WEATHER_COLUMNS:
+        features[col] = daily[col].to_numpy(dtype=float)
     return pd.DataFrame(features, index=frame.index)

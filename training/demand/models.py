@@ -6,6 +6,7 @@ for a test `Design`, quantile columns `q10`, `q50`, ... in kWh; `q50` is the poi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -13,10 +14,14 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from gridml.training.demand.calibration import fit_shifts
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.dataset import Design
 from gridml.training.demand.lgbm import QuantileLGBM
 from gridml.training.metrics import quantile_column
+
+log = logging.getLogger(__name__)
+MIN_FIT_ROWS = 500  # fewer rows before the calibration window: no calibration, no early stop
 
 
 class Forecaster(Protocol):
@@ -64,8 +69,7 @@ class LightGBMForecaster:
     model: QuantileLGBM | None = None
 
     def fit(self, train: Design, history: pd.DataFrame) -> LightGBMForecaster:
-        self.model = QuantileLGBM(self.cfg.quantiles, self.cfg.lightgbm, self.cfg.seed)
-        self.model.fit(train.X, train.y / train.scale)
+        self.model = fit_lightgbm(self.cfg, train)
         return self
 
     def predict(self, test: Design) -> pd.DataFrame:
@@ -76,6 +80,52 @@ class LightGBMForecaster:
             .clip(lower=0.0)
             .reset_index(drop=True)
         )
+
+
+def calibration_split(cfg: DemandConfig, keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the calibration window (the last `calibration.days` origins) and of the rows
+    whose target precedes its first origin (what the calibration model may learn from)."""
+    origins = pd.to_datetime(keys["origin"], utc=True)
+    first = origins.max() - pd.Timedelta(days=cfg.calibration.days - 1)
+    cal = (origins >= first).to_numpy()
+    before = (pd.to_datetime(keys["target_time"], utc=True) < first).to_numpy()
+    return cal, before
+
+
+def fit_lightgbm(cfg: DemandConfig, train: Design) -> QuantileLGBM:
+    """The quantile LightGBM of `cfg` on `train`, with early stopping (n_estimators auto) and
+    conformal shifts (calibration.enabled) learnt by a first model that leaves the calibration
+    window out; the returned model is then fitted on every row."""
+    y = train.y / train.scale
+    model = QuantileLGBM(cfg.quantiles, cfg.lightgbm, cfg.seed)
+    if not cfg.calibration.enabled:
+        return model.fit(train.X, y)
+    cal, before = calibration_split(cfg, train.keys)
+    cal &= np.isfinite(y)
+    if cal.sum() < cfg.calibration.min_rows or np.isfinite(y[before]).sum() < MIN_FIT_ROWS:
+        log.warning(
+            "too little data for a %d-day calibration window (%d rows in it, %d before): "
+            "quantiles not calibrated",
+            cfg.calibration.days,
+            int(cal.sum()),
+            int(before.sum()),
+        )
+        return model.fit(train.X, y)
+    probe = QuantileLGBM(cfg.quantiles, cfg.lightgbm, cfg.seed).fit(
+        train.X[before], y[before], valid=(train.X[cal], y[cal])
+    )
+    shifts = fit_shifts(
+        y[cal],
+        probe.predict_raw(train.X[cal]),
+        train.X["horizon"].to_numpy()[cal],
+        cfg.quantiles,
+        cfg.calibration.bucket_hours,
+        cfg.calibration.min_rows,
+    )
+    stopped = probe.settings is not None and probe.settings.early_stopping
+    model.fit(train.X, y, rounds=dict(probe.rounds) if stopped else None)
+    model.shifts = shifts
+    return model
 
 
 def _prophet_factory(cfg: DemandConfig) -> Forecaster:

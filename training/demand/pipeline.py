@@ -16,7 +16,7 @@ import pandas as pd
 
 from gridml.errors import MissingDataError
 from gridml.training import tracking
-from gridml.training.demand import plots
+from gridml.training.demand import defaults, plots
 from gridml.training.demand.backtest import (
     BacktestResult,
     evaluate_reconciliation,
@@ -27,6 +27,7 @@ from gridml.training.demand.backtest import (
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.dataset import HOUR, design, load_demand_data, local_midnights
 from gridml.training.demand.lgbm import QuantileLGBM
+from gridml.training.demand.models import fit_lightgbm
 from gridml.training.demand.pyfunc import log_demand_model
 from gridml.workspace import Workspace
 
@@ -62,7 +63,34 @@ def _log_metrics(result: BacktestResult, reconciliation: pd.DataFrame) -> None:
     for model, t in result.timings.items():
         metrics[f"{model}.fit_seconds"] = t["fit_s"]
         metrics[f"{model}.predict_seconds"] = t["predict_s"]
+    lead = result.by_lead
+    if not lead.empty:  # skill per lead hour, delivered hours only
+        for row in lead[lead["model"].isin(["lightgbm", "prophet"])].itertuples():
+            metrics[f"{row.model}.{row.level}.skill_lead_{int(row.lead_hours):03d}h"] = float(
+                row.skill
+            )
     mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # drop NaN
+
+
+def _log_final_settings(cfg: DemandConfig, model: QuantileLGBM, sample: float) -> None:
+    """The values every `auto` setting resolved to for the final model (the config itself, the
+    issue time included, is logged with the lineage)."""
+    import mlflow
+
+    s = model.settings
+    params = {
+        "resolved.train_sample": round(sample, 4),
+        "resolved.calibrated": model.shifts is not None,
+    }
+    if s is not None:
+        params |= {
+            "resolved.rows": s.rows,
+            "resolved.num_leaves": s.num_leaves,
+            "resolved.min_data_in_leaf": s.min_data_in_leaf,
+        }
+    for q, n in model.rounds.items():
+        params[f"resolved.rounds_q{round(q * 100):02d}"] = n
+    mlflow.log_params(params)
 
 
 def train_demand(cfg: DemandConfig, ws: Workspace) -> DemandRun:
@@ -75,6 +103,11 @@ def train_demand(cfg: DemandConfig, ws: Workspace) -> DemandRun:
     with mlflow.start_run(run_name=cfg.name) as run:
         mlflow.set_tag("gridml.task", "demand-forecast")
         result = run_backtest(data, cfg)
+        if result.missing:
+            mlflow.set_tag(
+                "gridml.models_without_score",
+                "; ".join(f"{m}: {why}" for m, why in result.missing.items())[:5000],
+            )
         hierarchy = _hierarchy(data.origins, ws)
         reconciliation = (
             evaluate_reconciliation(result, hierarchy)
@@ -90,15 +123,23 @@ def train_demand(cfg: DemandConfig, ws: Workspace) -> DemandRun:
             if origins.empty:
                 raise MissingDataError(f"holdout_days={cfg.holdout_days} leaves no training day")
         final_origins = origins[origins >= origins[-1] - pd.Timedelta(days=cfg.history_days)]
-        final = design(data, cfg, final_origins, sample=cfg.train_sample, keep_inputs=True)
-        model = QuantileLGBM(cfg.quantiles, cfg.lightgbm, cfg.seed).fit(
-            final.X, final.y / final.scale
-        )
+        n_series = data.origins["series_id"].nunique()
+        sample = defaults.train_sample(cfg, n_series * len(final_origins) * cfg.horizon_hours)
+        final = design(data, cfg, final_origins, sample=sample, keep_inputs=True)
+        model = fit_lightgbm(cfg, final)
+        _log_final_settings(cfg, model, sample)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
             result.summary.to_csv(out / "backtest_summary.csv", index=False)
             result.detail.to_csv(out / "backtest_by_segment_horizon.csv", index=False)
             reconciliation.to_csv(out / "reconciliation.csv", index=False)
+            result.by_lead.to_csv(out / "skill_by_lead_time.csv", index=False)
+            backtest_forecasts(result.predictions).to_parquet(
+                out / "backtest_forecasts.parquet", index=False
+            )
+            plots.worst_days(result.predictions, out / "worst_days.png", data.timezone)
+            if model.shifts is not None:
+                (out / "calibration.json").write_text(json.dumps(model.shifts.to_dict(), indent=1))
             plots.forecast_vs_actual(result.predictions, out / "forecast_vs_actual.png")
             plots.error_profiles(result.predictions, out / "error_profiles.png", data.timezone)
             plots.feature_importance(model.importance(), out / "feature_importance.png")
@@ -117,6 +158,31 @@ def train_demand(cfg: DemandConfig, ws: Workspace) -> DemandRun:
         )
         mlflow.log_metric("total_seconds", time.perf_counter() - t0)
     return DemandRun(run.info.run_id, uri, version, result, reconciliation)
+
+
+FORECAST_COLUMNS = [
+    "fold",
+    "model",
+    "series_id",
+    "level",
+    "origin",
+    "issue_time",
+    "target_time",
+    "horizon",
+    "lead_hours",
+    "delivered",
+    "y",
+    "yhat",
+]
+
+
+def backtest_forecasts(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Every backtest forecast beside its actual, one row per (model, series, origin, target
+    hour), with the quantiles: the per-origin record a data scientist looks at."""
+    qs = sorted(c for c in predictions.columns if c.startswith("q") and c[1:].isdigit())
+    return predictions[FORECAST_COLUMNS + qs].sort_values(
+        ["model", "series_id", "origin", "target_time"], kind="mergesort"
+    )
 
 
 def _hierarchy(origins: pd.DataFrame, ws: Workspace) -> pd.DataFrame:

@@ -56,3 +56,44 @@ def feature_importance(importance: pd.Series, path: Path, top: int = 20) -> Path
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return path
+
+
+def worst_days(
+    predictions: pd.DataFrame,
+    path: Path,
+    timezone: str,
+    model: str = "lightgbm",
+    reference: str = "seasonal_naive",
+    top: int = 6,
+) -> Path:
+    """The `top` delivered days (series x local day) where `model` erred most (mean |error| /
+    MASE scale), each with the actual, the model's P50 and P10-P90 band and the reference."""
+    p = predictions[predictions["delivered"]].assign(
+        day=lambda f: f["target_time"].dt.tz_convert(timezone).dt.date
+    )
+    mine = p[p["model"] == model].assign(err=lambda f: (f["y"] - f["yhat"]).abs() / f["scale"])
+    worst = mine.groupby(["series_id", "day"])["err"].mean().nlargest(top)
+    fig = Figure(figsize=(12, 2.4 * max(1, (len(worst) + 1) // 2)))
+    axes = fig.subplots(max(1, (len(worst) + 1) // 2), 2, squeeze=False).ravel()
+    for ax, ((series, day), err) in zip(axes, worst.items(), strict=False):
+        s = mine[(mine["series_id"] == series) & (mine["day"] == day)].sort_values("target_time")
+        ref = p[(p["model"] == reference) & (p["series_id"] == series) & (p["day"] == day)]
+        ref = ref.sort_values("target_time")
+        hours = s["target_time"].dt.tz_convert(timezone)
+        if "q10" in s and "q90" in s:
+            ax.fill_between(hours, s["q10"], s["q90"], alpha=0.3, label="P10-P90")
+        ax.plot(hours, s["yhat"], label=f"{model} P50")
+        if not ref.empty:
+            ax.plot(
+                ref["target_time"].dt.tz_convert(timezone), ref["yhat"], ls="--", label=reference
+            )
+        ax.plot(hours, s["y"], color="black", lw=0.9, label="actual")
+        ax.set_title(f"{series} {day} (|e|/scale {err:.2f})", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(worst) :]:
+        ax.set_visible(False)
+    if len(worst):
+        axes[0].legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    return path

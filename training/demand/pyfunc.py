@@ -1,9 +1,16 @@
 """The demand model as an MLflow pyfunc: it takes the frame serving assembles (FeatureService
 values at the origin, horizon, target-hour context) and returns P50 and the quantiles in kWh.
-The feature computation (`make_features`) runs inside the model, so serving cannot drift."""
+The feature computation (`make_features`) runs inside the model, so serving cannot drift.
+
+Rows forecast from their origin (the local midnight the FeatureService values are stamped at)
+`horizon` hours ahead; the conformal shifts of the quantiles (`calibration.json`, per lead-time
+bucket) are applied here as in the backtest. The issue time and delivery window the model was
+scored on are logged with its run (`issue.*` params); the model forecasts every horizon it was
+trained for and the caller keeps the hours it delivers."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -11,6 +18,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from gridml.training.demand.calibration import Shifts, apply_shifts
 from gridml.training.demand.features import INPUT_COLUMNS, level_scale, make_features
 from gridml.training.demand.lgbm import QuantileLGBM
 from gridml.training.metrics import quantile_column
@@ -24,6 +32,7 @@ class DemandForecastModel(mlflow.pyfunc.PythonModel):
     def __init__(self, quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)) -> None:
         self.quantiles = tuple(quantiles)
         self.boosters: dict[float, object] = {}
+        self.shifts: Shifts | None = None
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         import lightgbm as lgb
@@ -31,6 +40,9 @@ class DemandForecastModel(mlflow.pyfunc.PythonModel):
         self.boosters = {
             q: lgb.Booster(model_file=context.artifacts[quantile_column(q)]) for q in self.quantiles
         }
+        calibration = context.artifacts.get("calibration")
+        if calibration:  # models logged before calibration existed have none
+            self.shifts = Shifts.from_dict(json.loads(Path(calibration).read_text()))
 
     def predict(
         self,
@@ -41,6 +53,8 @@ class DemandForecastModel(mlflow.pyfunc.PythonModel):
         X = make_features(model_input)
         scale = level_scale(model_input)
         raw = np.column_stack([self.boosters[q].predict(X, num_threads=1) for q in self.quantiles])
+        if self.shifts is not None:
+            raw = apply_shifts(raw, model_input["horizon"].to_numpy(), self.shifts)
         raw = np.maximum(np.sort(raw, axis=1) * scale[:, None], 0.0)
         out = pd.DataFrame(raw, columns=[quantile_column(q) for q in self.quantiles])
         out.insert(0, "yhat", out[quantile_column(0.5)])
@@ -61,10 +75,15 @@ def log_demand_model(model: QuantileLGBM, example: pd.DataFrame, name: str = "mo
         artifacts = {}
         for q, booster in model.boosters.items():
             path = Path(tmp) / f"{quantile_column(q)}.txt"
-            booster.save_model(str(path))
+            booster.save_model(str(path), num_iteration=model.rounds.get(q))
             artifacts[quantile_column(q)] = str(path)
+        if model.shifts is not None:
+            path = Path(tmp) / "calibration.json"
+            path.write_text(json.dumps(model.shifts.to_dict(), indent=1))
+            artifacts["calibration"] = str(path)
         python_model = DemandForecastModel(model.quantiles)
         python_model.boosters = model.boosters
+        python_model.shifts = model.shifts
         signature = infer_signature(example, python_model.predict(None, example))
         info = mlflow.pyfunc.log_model(
             name=name,

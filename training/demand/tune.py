@@ -33,7 +33,7 @@ from pydantic import Field
 
 from gridml.config import ConfigError
 from gridml.training import tracking
-from gridml.training.demand.backtest import make_folds, series_scales
+from gridml.training.demand.backtest import fold_sample, make_folds, series_scales, with_issue
 from gridml.training.demand.config import DemandConfig, Level, LightGBMConfig
 from gridml.training.demand.dataset import design, load_demand_data
 from gridml.training.demand.lgbm import QuantileLGBM
@@ -109,9 +109,12 @@ def prepare_folds(cfg: DemandConfig, ws: Workspace, level: str) -> tuple[list[_F
     data = load_demand_data(ws, cfg)
     folds, frames = [], []
     for fold in make_folds(data, cfg):
-        train = design(data, cfg, fold.train_origins, sample=cfg.train_sample)
+        train = design(
+            data, cfg, fold.train_origins, sample=fold_sample(data, cfg, fold.train_origins)
+        )
         test = design(data, cfg, fold.test_origins)
-        at = (test.keys["level"] == level).to_numpy()
+        delivered = with_issue(test.keys, cfg, data.timezone)["delivered"].to_numpy()
+        at = (test.keys["level"] == level).to_numpy() & delivered
         if not at.any():
             raise ConfigError(f"fold {fold.index} has no {level} series to score")
         scales = series_scales(data.actuals, fold.cutoff)

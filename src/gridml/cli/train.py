@@ -38,9 +38,13 @@ def demand(
     """Forecast hourly demand of transformers, feeders, substations and the zone.
 
     Runs a rolling-origin backtest of the seasonal naive, profile, Prophet and LightGBM models
-    (MASE, pinball, coverage by level, segment and horizon), measures bottom-up and MinT
-    reconciliation, trains the final LightGBM quantile model through the FeatureService
-    demand_forecast_v1, logs everything to MLflow and registers it as demand-forecast@challenger.
+    on the hours each forecast delivers (config `issue`: by default issued 10:00 local for the
+    next local day; MASE, pinball, coverage by level, segment and lead time), measures bottom-up
+    and MinT reconciliation, trains the final LightGBM quantile model (sizes `auto` by default,
+    conformally calibrated P10/P90) through the FeatureService demand_forecast_v1, logs
+    everything to MLflow (with every backtest forecast as Parquet and the worst days plotted)
+    and registers it as demand-forecast@challenger. A configured model or level without a score
+    is named with the reason.
     """
     from gridml.training.demand.config import DemandConfig
     from gridml.training.demand.pipeline import train_demand
@@ -55,6 +59,17 @@ def demand(
         .round(3)
         .to_string(index=False)
     )
+    for model, why in run.backtest.missing.items():
+        typer.secho(f"warning: {model} has no backtest score: {why}", fg="yellow", err=True)
+    lead = run.backtest.by_lead
+    if not lead.empty:
+        typer.echo("\nskill per lead time (1 - MASE / seasonal naive's, hours from the issue):")
+        skill = lead[lead["model"].isin(["lightgbm", "prophet"])]
+        typer.echo(
+            skill.pivot_table(index="lead_hours", columns=["model", "level"], values="skill")
+            .round(2)
+            .to_string()
+        )
     typer.echo("\nreconciliation (MASE by level):")
     typer.echo(
         run.reconciliation.pivot(index="level", columns="method", values="mase")
