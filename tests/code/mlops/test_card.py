@@ -64,3 +64,14 @@ def test_segment_table_has_only_scored_pairs_and_no_nan_rows() -> None:
 def test_a_segment_scored_by_nobody_is_dropped() -> None:
     segments = {"challenger": [{"kind": "segment", "segment": "x", "value": math.nan, "n": 3}]}
     assert segment_table(segments).empty
+
+
+def test_headline_sets_the_served_model_against_its_baseline() -> None:
+    from gridml.mlops.card import HEADLINE_METRICS, headline
+    from gridml.mlops.registry import VersionInfo
+
+    info = VersionInfo(
+        "theft-detection", 1, "r", "s", [], {}, {}, None, "", metrics=dict(THEFT_RUN)
+    )
+    line = headline(info, metrics_table(THEFT_RUN, HEADLINE_METRICS["theft-detection"]))
+    assert line is not None and "wide_deep 0.91; against lightgbm 0.89" in line
