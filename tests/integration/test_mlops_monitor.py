@@ -102,7 +102,7 @@ def test_unshifted_feed_raises_no_alert(store_ws, registry, version: int) -> Non
 def test_shifted_feed_drifts_and_alerts(shifted_ws, registry, version: int) -> None:
     result = run(shifted_ws, registry, version)
     drifted = result.drift[result.drift["drifted"]]
-    assert {"load_mean_Nh", "load_max_Nh", "load_kwh"} <= set(drifted["family"])
+    assert {"load_mean_Nh", "load_max_Nh"} <= set(drifted["family"])
     assert set(drifted["level"]) == {"transformer"}
     assert any(a.startswith("drift: load_mean_Nh") for a in result.alerts)
     assert any(a.startswith("live mase") for a in result.alerts)

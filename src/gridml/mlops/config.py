@@ -104,6 +104,14 @@ class DriftThresholds(BaseConfig):
         description="Rows (entity x day) each side needs for a verdict; fewer: 'not enough "
         "data'. Under about 100 rows, KS >= 0.2 and PSI >= 0.25 happen by chance alone.",
     )
+    periods: int = Field(
+        12,
+        ge=0,
+        le=60,
+        description="Natural variation: the training window is cut into this many periods; "
+        "the recent window drifts only when it differs from the training window more than "
+        "any period differs from the rest (0: thresholds only).",
+    )
     max_online_mismatch: float = Field(
         0.01,
         ge=0,
@@ -116,7 +124,12 @@ class DriftThresholds(BaseConfig):
 class LiveThresholds(BaseConfig):
     """Live accuracy as actuals arrive: alert when a day crosses the threshold."""
 
-    max_mase: float | None = Field(None, gt=0, description="Forecasts: daily MASE above it alerts.")
+    max_mase: float | None = Field(
+        None,
+        gt=0,
+        description="Forecasts: the recent window's MASE (days weighted by their points) above "
+        "it alerts; single days above it are shown, not alerted.",
+    )
     min_precision: float | None = Field(
         None, ge=0, le=1, description="Classifiers: precision of the alerts below it alerts."
     )

@@ -8,6 +8,13 @@ not 168 chances of a false alarm. A verdict needs `min_rows` rows (entity x day)
 below it the family is reported as "not enough data", never as drift. Loads of transformers and
 of the zone differ by orders of magnitude, so levels are never pooled.
 
+Natural variation: a feature whose distribution moves with the season or with episodes (load
+shedding, holidays) differs between any two periods of the training window too. The reference
+is cut into `blocks` consecutive periods; each is compared with the rest, and the largest PSI
+and KS seen there (`natural_psi`, `natural_ks`) raise the bar: the recent window drifts only when
+it differs from the training window more than the training window's own periods differ from
+each other (and by at least the configured thresholds).
+
 PSI = sum over bins of (p_cur - p_ref) * ln(p_cur / p_ref), bins = quantiles of the reference
 (or its distinct values when it has few); empty bins get a small floor so PSI stays finite.
 Rule of thumb: < 0.1 stable, 0.1-0.25 watch, > 0.25 shifted. KS D = the largest gap between
@@ -33,10 +40,13 @@ FAMILY_COLUMNS = [
     "n_cur",
     "psi",
     "ks",
+    "natural_psi",
+    "natural_ks",
     "judged",
     "drifted",
     "verdict",
 ]
+TIME = "event_timestamp"
 STABLE, DRIFT, NOT_ENOUGH, EXCLUDED = "stable", "drift", "not enough data", "not judged (by design)"
 _WINDOW = re.compile(r"(?<=_)\d+(?=[hd](?:_|$))")
 
@@ -115,6 +125,38 @@ def _numeric(frame: pd.DataFrame, skip: str | None) -> list[str]:
     return [c for c in frame.columns if c != skip and pd.api.types.is_numeric_dtype(frame[c])]
 
 
+def _periods(reference: pd.DataFrame, blocks: int) -> pd.Series:
+    """Each reference row's period: its stamp's rank cut into `blocks` consecutive groups (all
+    -1 without stamps)."""
+    if TIME not in reference.columns or blocks < 2:
+        return pd.Series(-1, index=reference.index)
+    stamps = np.sort(reference[TIME].dropna().unique())
+    if len(stamps) < blocks:
+        return pd.Series(-1, index=reference.index)
+    group = dict(zip(stamps, np.arange(len(stamps)) * blocks // len(stamps), strict=True))
+    return reference[TIME].map(group).fillna(-1).astype(int)
+
+
+def natural_variation(
+    ref: pd.DataFrame, periods: pd.Series, bins: int, min_rows: int
+) -> tuple[float, float]:
+    """The largest PSI and KS between one period of the reference and the rest (0, 0 when
+    fewer than two periods have `min_rows` rows)."""
+    values = ref.to_numpy(float)
+    has = np.isfinite(values).any(axis=1)
+    labels = periods.to_numpy()
+    usable = [b for b in np.unique(labels[labels >= 0]) if (has & (labels == b)).sum() >= min_rows]
+    if len(usable) < 2:
+        return 0.0, 0.0
+    worst_p = worst_d = 0.0
+    for b in usable:
+        inside = labels == b
+        p, d = psi(values[~inside], values[inside], bins), ks(values[~inside], values[inside])
+        worst_p = max(worst_p, p if p == p else 0.0)
+        worst_d = max(worst_d, d if d == d else 0.0)
+    return worst_p, worst_d
+
+
 def family_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -124,13 +166,18 @@ def family_drift(
     min_rows: int = 100,
     exclude: Iterable[str] = (),
     level: str | None = "level",
+    blocks: int = 6,
 ) -> pd.DataFrame:
     """PSI and KS per (level, feature family) on the pooled values of the family's columns
     (FAMILY_COLUMNS), drifted first.
 
+    With an `event_timestamp` column in `reference`, its stamps are cut into `blocks` periods
+    for the natural variation (module doc; periods with fewer than `min_rows` rows unused).
+
     `level`: the column that splits entities into hierarchy levels (absent: one level, "all").
     n_ref / n_cur count rows with a value in the family. `verdict`: "drift" (PSI and KS reach
-    their thresholds), "stable", "not enough data" (a side has fewer than `min_rows` rows) or
+    their thresholds and the natural variation), "stable", "not enough data" (a side has
+    fewer than `min_rows` rows) or
     "not judged (by design)" (every column of the family is in `exclude`)."""
     skip = set(exclude)
     by_level = level is not None and level in reference.columns and level in current.columns
@@ -143,6 +190,7 @@ def family_drift(
         if by_level
         else ["all"]
     )
+    periods = _periods(reference, blocks)
     rows = []
     for lv in levels:
         ref_l = reference[reference[level] == lv] if by_level else reference
@@ -152,15 +200,18 @@ def family_drift(
             cur = cur_l[cols].apply(pd.to_numeric, errors="coerce")
             n_ref, n_cur = int(ref.notna().any(axis=1).sum()), int(cur.notna().any(axis=1).sum())
             p, d = psi(ref.to_numpy(), cur.to_numpy(), bins), ks(ref.to_numpy(), cur.to_numpy())
+            nat_p, nat_d = natural_variation(ref, periods.loc[ref.index], bins, min_rows)
             if all(c in skip for c in cols):
                 verdict = EXCLUDED
             elif min(n_ref, n_cur) < min_rows:
                 verdict = NOT_ENOUGH
             else:
-                verdict = DRIFT if p >= psi_threshold and d >= ks_threshold else STABLE
+                over = p >= max(psi_threshold, nat_p) and d >= max(ks_threshold, nat_d)
+                verdict = DRIFT if over else STABLE
             judged = verdict in (DRIFT, STABLE)
+            scores = (p, d, nat_p, nat_d)
             rows.append(
-                (lv, family, len(cols), n_ref, n_cur, p, d, judged, verdict == DRIFT, verdict)
+                (lv, family, len(cols), n_ref, n_cur, *scores, judged, verdict == DRIFT, verdict)
             )
     out = pd.DataFrame(rows, columns=FAMILY_COLUMNS)
     return out.sort_values(["drifted", "psi"], ascending=False, ignore_index=True)

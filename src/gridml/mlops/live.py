@@ -2,7 +2,8 @@
 day: day, metric, value, n (outcomes judged), alert.
 
 - demand-forecast: the version's day-ahead forecasts of each recent origin, rebuilt through the
-  FeatureService as of the origin, against the metered load that has arrived: MASE by day;
+  FeatureService as of the origin, against the metered load that has arrived: MASE by day,
+  alerting when the window's MASE (days weighted by their points) is over `max_mase`;
 - asset-failure: the daily alert list (top `budget` of the fleet) against the utility's failure
   log (the `failures` feed), once the horizon has passed: precision by day;
 - theft-detection: the alert list against inspection outcomes logged by field teams in
@@ -40,10 +41,13 @@ def live_demand(ws: Workspace, info: VersionInfo, model, days: int, cfg, **_: ob
         value = mase(g["y"], g["yhat"], g["scale"])
         rows.append((day, "mase", value, int(g["y"].notna().sum())))
     out = pd.DataFrame(rows, columns=["day", "metric", "value", "n"])
-    out["alert"] = False
-    if cfg.max_mase is not None:
-        out["alert"] = out["value"] > cfg.max_mase
-    out["verdict"] = np.where(out["n"] == 0, NOT_ENOUGH, np.where(out["alert"], ALERT, OK))
+    # judged on the window, not day by day: one bad day among seven is ordinary noise
+    judged = out[(out["n"] > 0) & out["value"].notna()]
+    total = int(judged["n"].sum())
+    overall = float((judged["value"] * judged["n"]).sum() / total) if total else float("nan")
+    low = cfg.max_mase is not None and total > 0 and overall > cfg.max_mase
+    out["alert"] = bool(low)
+    out["verdict"] = ALERT if low else OK if total else NOT_ENOUGH
     return out[LIVE_COLUMNS]
 
 

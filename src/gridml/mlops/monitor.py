@@ -57,14 +57,15 @@ def daily_stamps(start: pd.Timestamp, end: pd.Timestamp, limit: int = MAX_STAMPS
 
 
 def service_features(ws: Workspace, service: str, stamps: pd.DatetimeIndex) -> pd.DataFrame:
-    """The FeatureService's values of every entity at each stamp (point in time)."""
+    """The FeatureService's values of every entity at each stamp (point in time), with the
+    stamp (`event_timestamp`)."""
     from gridml.features.store import repo
     from gridml.features.store.lookup import entity_table
 
     entities = entity_table(ws, service)
     grid = entities.merge(pd.DataFrame({"event_timestamp": stamps}), how="cross")
     frame = repo.training_set(ws, service, grid)
-    return frame.drop(columns=[*entities.columns, "event_timestamp"])
+    return frame.drop(columns=list(entities.columns))
 
 
 def data_end(ws: Workspace) -> pd.Timestamp:
@@ -117,7 +118,8 @@ def monitor(
     reference = service_features(ws, service, daily_stamps(info.train_start, info.train_end))
     current = service_features(ws, service, daily_stamps(*recent))
     d = cfg.drift
-    drift = family_drift(reference, current, d.psi, d.ks, d.bins, d.min_rows, cfg.exclude_features)
+    args = (d.psi, d.ks, d.bins, d.min_rows, cfg.exclude_features)
+    drift = family_drift(reference, current, *args, blocks=d.periods)
     result = MonitorResult(
         model,
         info.version,
@@ -175,17 +177,20 @@ def monitor(
 
 
 def live_alerts(live: pd.DataFrame, cfg: ModelMonitoring) -> list[str]:
-    """One alert per day over a daily threshold (MASE); one for a low overall precision."""
+    """One alert per live metric flagged on the window: its overall value (days weighted by
+    their outcomes) against the threshold."""
     flagged = live[live["alert"].astype(bool)]
     out = []
     for metric, rows in flagged.groupby("metric", sort=False):
-        if metric == "precision":
-            n = int(rows["n"].sum())
-            overall = float((rows["value"].fillna(0) * rows["n"]).sum() / n) if n else 0.0
-            out.append(
-                f"live precision {overall:.3f} over {n} outcomes of {len(rows)} days "
-                f"(minimum {cfg.live.min_precision})"
-            )
-        else:
-            out += [f"live {metric} {r.value:.3f} on {r.day:%Y-%m-%d}" for r in rows.itertuples()]
+        n = int(rows["n"].sum())
+        overall = float((rows["value"].fillna(0) * rows["n"]).sum() / n) if n else float("nan")
+        limit = (
+            f"minimum {cfg.live.min_precision}"
+            if metric == "precision"
+            else f"maximum {cfg.live.max_mase}"
+        )
+        out.append(
+            f"live {metric} {overall:.3f} over {n} outcomes of {len(rows)} days "
+            f"({limit}; {rows['day'].min():%Y-%m-%d} .. {rows['day'].max():%Y-%m-%d})"
+        )
     return out

@@ -112,3 +112,30 @@ def test_online_skew_compares_values_pair_by_pair() -> None:
     assert out.loc["y", "mismatched"] == 1 and out.loc["y", "skewed"]
     assert out.loc["x_Nh", "mismatched"] == 0 and out.loc["x_Nh", "n"] == 3
     assert not online_skew(offline, offline)["skewed"].any()
+
+
+def test_a_recent_episode_like_those_in_training_is_not_drift(rng: np.random.Generator) -> None:
+    """Outage hours: one period in six of the training window is a load-shedding episode; a
+    recent window inside such an episode is what training saw, not drift. Consumption, steady
+    in training, scaled by 1.5 is drift."""
+    from gridml.mlops.drift import family_drift
+
+    stamps = pd.date_range("2024-01-01", periods=60, freq="10D", tz="UTC")
+    episode = np.isin(np.arange(60), np.arange(20, 30))
+    ref = pd.DataFrame(
+        {
+            "event_timestamp": np.repeat(stamps, 50),
+            "outage_hours_day": rng.poisson(np.repeat(np.where(episode, 6.0, 0.5), 50)),
+            "kwh_day": rng.gamma(4.0, 2.0, size=3000),
+        }
+    )
+    recent = pd.DataFrame(
+        {"outage_hours_day": rng.poisson(6.0, size=500), "kwh_day": rng.gamma(4.0, 3.0, 500)}
+    )
+    out = family_drift(ref, recent, min_rows=100).set_index("family")
+    outage = out.loc["outage_hours_day"]
+    assert outage["psi"] > 0.25 and outage["natural_psi"] > outage["psi"]
+    assert not outage["drifted"] and out.loc["kwh_day", "drifted"]
+    plain = family_drift(ref.drop(columns="event_timestamp"), recent, min_rows=100)
+    plain = plain.set_index("family").loc["outage_hours_day"]
+    assert plain["drifted"] and plain["natural_psi"] == 0  # without stamps: thresholds only
