@@ -233,7 +233,7 @@ def retrain(
     result = run(workspace(ws), model, cfg, train_config, materialize)
     decision = result.decision
     print_evaluation(decision.evaluation)
-    if decision.outcome == "promoted":
+    if decision.outcome in ("promoted", "unchanged"):  # unchanged: promoted by another job
         typer.secho(f"retrained and promoted {model} v{result.version}", fg=typer.colors.GREEN)
     else:
         typer.secho(
