@@ -12,7 +12,9 @@ location are rewritten to the new one, once, under a file lock:
 
 `gridml workspace relocate [--from OLD]` does it explicitly (for a workspace copied before it
 recorded its location). Stores outside the workspace (a tracking server, PostgreSQL, the cluster
-profile's SQL registry) are not touched: they are shared, not copied.
+profile's SQL registry) are not touched: they are shared, not copied. One workspace is opened
+under one path: hosts that mount it at different paths would rewrite it back and forth (share
+a tracking server and PostgreSQL instead).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -164,13 +167,21 @@ def relocate(ws: Workspace, old: Path | None = None) -> Relocation:
     return result
 
 
+def _same_folder(a: Path | None, b: Path) -> bool:
+    """The same folder reached by another path (a bind mount, a symlinked parent)."""
+    try:
+        return a is not None and os.path.samefile(a, b)
+    except OSError:  # the recorded place is gone: a copy or a move
+        return False
+
+
 def ensure_located(ws: Workspace) -> Relocation | None:
     """Relocate when the workspace was recorded elsewhere; record its location when it never was.
     Cheap when nothing moved (one small file read)."""
     if _relocating.get():
         return None
     recorded = recorded_root(ws)
-    if recorded == ws.root:
+    if recorded == ws.root or _same_folder(recorded, ws.root):
         return None
     if recorded is None and not ws.root.is_dir():
         return None  # nothing there yet: recorded when something is written

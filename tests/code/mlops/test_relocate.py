@@ -65,3 +65,12 @@ def test_a_workspace_records_its_location_and_a_copy_notices(tmp_path: Path) -> 
     result = ensure_located(copy)
     assert result is not None and result.moved and result.old == ws.root
     assert recorded_root(copy) == copy.root and recorded_root(ws) == ws.root
+
+
+def test_the_same_folder_under_another_path_is_not_a_move(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "a")
+    ws.root.mkdir()
+    ensure_located(ws)
+    (tmp_path / "link").symlink_to(ws.root)
+    assert ensure_located(Workspace(tmp_path / "link")) is None
+    assert recorded_root(ws) == ws.root
