@@ -43,6 +43,8 @@ demo: $(STAMP) ## Run the platform end to end on the default zone: data, feature
 	$(BIN)/gridml train theft --config $(THEFT)
 	-$(BIN)/gridml promote demand-forecast  # a refusal (exit 1) is reported, not fatal
 	-$(BIN)/gridml promote theft-detection
+	$(BIN)/gridml card demand-forecast
+	$(BIN)/gridml card asset-failure
 	$(BIN)/gridml card theft-detection
 	@if [ "$(SERVE)" = "1" ]; then $(MAKE) --no-print-directory serve; fi
 

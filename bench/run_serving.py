@@ -61,9 +61,31 @@ def prepare(ws: Workspace, zone: Path, log_dir: Path) -> None:
         ("features", "build"),
         ("features", "apply"),
         ("features", "materialize"),
-        ("train", "demand", "--config", str(exp / "demand-small.yaml")),
-        ("train", "maintenance", "--config", str(exp / "maintenance-small.yaml")),
-        ("train", "theft", "--config", str(exp / "theft-small.yaml")),
+        # the smoke configs, registered under the production names that serving binds
+        (
+            "train",
+            "demand",
+            "-c",
+            str(exp / "demand-small.yaml"),
+            "--registered-model",
+            "demand-forecast",
+        ),
+        (
+            "train",
+            "maintenance",
+            "-c",
+            str(exp / "maintenance-small.yaml"),
+            "--registered-model",
+            "asset-failure",
+        ),
+        (
+            "train",
+            "theft",
+            "-c",
+            str(exp / "theft-small.yaml"),
+            "--registered-model",
+            "theft-detection",
+        ),
     ]
     for step in steps:
         console.print(f"  gridml {' '.join(step[:2])}")

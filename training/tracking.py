@@ -173,7 +173,9 @@ def configure(cfg: TrackingConfig, ws: Workspace) -> str:
     from mlflow.exceptions import MlflowException
 
     from gridml.io import file_lock  # pandas and pyarrow: not at import time (fast CLI)
+    from gridml.relocate import ensure_located
 
+    ensure_located(ws)  # a copied or moved workspace: its mlflow.db's paths follow it
     user_env = _user_environ()
     t = cfg.targets(ws, environ=user_env)
     mlflow.set_tracking_uri(t.tracking_uri)

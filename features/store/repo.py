@@ -34,8 +34,13 @@ def store_config(ws: Workspace, path: Path | None = None):
 
 
 def open_store(ws: Workspace, path: Path | None = None):
+    """The Feast store of `ws`; a workspace copied or moved since it was last opened has its
+    registry's paths pointed at its new location first (`gridml.relocate`)."""
     from feast import FeatureStore
 
+    from gridml.relocate import ensure_located
+
+    ensure_located(ws)
     return FeatureStore(config=store_config(ws, path))
 
 

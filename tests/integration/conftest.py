@@ -64,9 +64,17 @@ def serving_ws(medium_zone: Workspace, tmp_path_factory: pytest.TempPathFactory)
         for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
             mp.delenv(var, raising=False)
         exp = SMALL_ZONE.parent
-        train_demand(DemandConfig.read_yaml(exp / "demand-small.yaml"), ws)
-        train_maintenance(MaintenanceRunConfig.read_yaml(exp / "maintenance-small.yaml"), ws)
-        train_theft(TheftRunConfig.read_yaml(exp / "theft-small.yaml"), ws)
+
+        # the smoke configs, registered under the production names on purpose (serving binds
+        # those names); by default they register as NAME-smoke
+        def small(cls, name: str, production: str):
+            return cls.read_yaml(exp / name, registered_model=production)
+
+        train_demand(small(DemandConfig, "demand-small.yaml", "demand-forecast"), ws)
+        train_maintenance(
+            small(MaintenanceRunConfig, "maintenance-small.yaml", "asset-failure"), ws
+        )
+        train_theft(small(TheftRunConfig, "theft-small.yaml", "theft-detection"), ws)
     return ws
 
 

@@ -50,7 +50,10 @@ def promo(registry: tracking.TrackingConfig, tmp_path_factory) -> PromotionConfi
 
 
 def demand_cfg(registry: tracking.TrackingConfig, **overrides: object) -> DemandConfig:
-    cfg = DemandConfig.read_yaml(ROOT / "experiments" / "demand-small.yaml", holdout_days=7)
+    # the smoke config registered as the production model on purpose (its default: MODEL-smoke)
+    cfg = DemandConfig.read_yaml(
+        ROOT / "experiments" / "demand-small.yaml", holdout_days=7, registered_model=MODEL
+    )
     return cfg.model_copy(update={"tracking": registry, **overrides})
 
 
@@ -235,3 +238,29 @@ def test_a_decision_taken_against_an_old_champion_is_refused(
     assert aliases(MODEL)["champion"] == a != champion
     last = audit.read(store_ws, MODEL, promo.audit_log)[-1]
     assert (last["outcome"], last["to_version"]) == ("refused", b)
+    client = MlflowClient()
+    assert client.get_model_version(MODEL, str(a)).tags["gridml.promote.outcome"] == "promoted"
+    assert client.get_model_version(MODEL, str(b)).tags["gridml.promote.outcome"] == "refused"
+
+
+def test_a_concurrent_decision_never_retags_the_champion(
+    first, good: int, store_ws: Workspace, promo: PromotionConfig
+) -> None:
+    """Two jobs assess the same version; the first promotes it; the second's decision, taken
+    against the old champion, moves nothing and leaves the champion's promotion tags alone."""
+    from mlflow import MlflowClient
+
+    from gridml.mlops.promote import assess, commit
+
+    source = MlflowClient().get_model_version(MODEL, str(good))
+    version = int(MlflowClient().create_model_version(MODEL, source.source, source.run_id).version)
+    jobs = [assess(store_ws, MODEL, promo, version=version) for _ in range(2)]
+    assert commit(store_ws, promo, jobs[0]).outcome == "promoted"
+    tags = dict(MlflowClient().get_model_version(MODEL, str(version)).tags)
+    late = commit(store_ws, promo, jobs[1])
+    assert late.outcome == "unchanged" and "already the champion" in late.reason
+    assert aliases(MODEL)["champion"] == version
+    after = MlflowClient().get_model_version(MODEL, str(version)).tags
+    assert after["gridml.promote.outcome"] == "promoted" and dict(after) == tags
+    last = audit.read(store_ws, MODEL, promo.audit_log)[-1]
+    assert (last["outcome"], last["to_version"]) == ("unchanged", version)  # still audited

@@ -25,7 +25,9 @@ def test_theft_promotion(medium_store: Workspace, tmp_path: Path) -> None:
         artifact_root=str(tmp_path / "mlartifacts"),
         experiment="mlops-theft",
     )
-    run_cfg = TheftRunConfig.read_yaml(ROOT / "experiments" / "theft-small.yaml")
+    run_cfg = TheftRunConfig.read_yaml(  # the smoke config, asked to register as MODEL
+        ROOT / "experiments" / "theft-small.yaml", registered_model=MODEL
+    )
     train_theft(run_cfg.model_copy(update={"tracking": registry}), medium_store)
     promo = PromotionConfig.read_yaml(ROOT / "experiments" / "promotion-small.yaml")
     promo = promo.model_copy(update={"tracking": registry, "audit_log": tmp_path / "a.jsonl"})

@@ -41,9 +41,9 @@ from gridml.workspace import Workspace
 EXAMPLE_TRANSFORMERS = 3
 log = logging.getLogger(__name__)
 NO_FAILURES = (
-    "no failure in the training days: the model cannot have learned failure risk (the default "
-    "zone's 50 transformers fail about twice in two years; experiments/maintenance-zone.yaml "
-    "has enough failures to train on)"
+    "no failure in the training days: the model cannot have learned failure risk (at a "
+    "field-like 5%/year, 50 transformers fail about twice in two years; experiments/zone.yaml "
+    "and experiments/maintenance-zone.yaml raise the rate to have failures to train on)"
 )
 
 

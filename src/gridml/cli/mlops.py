@@ -1,17 +1,66 @@
 """`gridml promote | rollback | card | retrain | monitor`: the MLOps commands (thin wiring over
-`gridml.mlops`). Registered at the top level of `gridml` by `gridml.cli.main`."""
+`gridml.mlops`). Registered at the top level of `gridml` by `gridml.cli.main`.
+
+Exit status, the same for every command here, so that a scheduler can tell an alert from a
+crash: 0 done (promoted, no alert); 1 the verdict is negative (promotion refused, monitoring
+alert); 2 usage (bad option, config or model name); 3 the command could not run (missing data
+or registry, or an unexpected error: the traceback is printed).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gridml.cli.common import WorkspaceOption, user_errors, workspace
+from gridml.cli.common import WorkspaceOption, workspace
 
 if TYPE_CHECKING:
     from gridml.mlops.evaluate import Evaluation
+
+EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+EXIT_CODES = (
+    "Exit status: 0 done (promoted; no alert); 1 refused or alert; 2 usage (bad option, config "
+    "or model name); 3 could not run (missing data or registry, or a crash: traceback printed)."
+)
+
+
+@contextlib.contextmanager
+def exit_codes() -> Iterator[None]:
+    """Map what goes wrong to the documented exit status (EXIT_CODES), one red line each.
+
+    A usage error (bad config, unknown model) exits 2; missing data or registry
+    (MissingDataError) 3; any other exception is a crash: its traceback on stderr, exit 3 (never
+    1, the status of a refusal or an alert)."""
+    from gridml.errors import MissingDataError, UserError
+
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except MissingDataError as exc:
+        logging.getLogger("gridml").debug("missing data", exc_info=True)
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_FAILED) from None
+    except UserError as exc:
+        logging.getLogger("gridml").debug("user error", exc_info=True)
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except Exception as exc:
+        typer.echo(traceback.format_exc(), err=True)
+        typer.secho(
+            f"error: crashed ({type(exc).__name__}: {exc}); exit {EXIT_FAILED}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(EXIT_FAILED) from None
+
 
 ModelArg = Annotated[
     str,
@@ -36,6 +85,18 @@ VersionOption = Annotated[
     int | None,
     typer.Option("--version", "-V", help="Registered version (default: the challenger)."),
 ]
+
+
+def default_version(model: str) -> int:
+    """The champion's version, else the challenger's (MissingDataError when neither is set)."""
+    from gridml.errors import MissingDataError
+    from gridml.mlops.registry import aliases
+
+    current = aliases(model)
+    version = current.get("champion", current.get("challenger"))
+    if version is None:
+        raise MissingDataError(f"{model} has no champion or challenger: pass --version")
+    return version
 
 
 def _with_uri(cfg, tracking_uri: str | None):
@@ -105,9 +166,8 @@ def promote(
     from gridml.mlops.config import PromotionConfig
     from gridml.mlops.promote import promote as run
 
-    with user_errors():
-        cfg = _with_uri(PromotionConfig.read_yaml(config), tracking_uri)
-        decision = run(workspace(ws), model, cfg, version=version, dry_run=dry_run)
+    cfg = _with_uri(PromotionConfig.read_yaml(config), tracking_uri)
+    decision = run(workspace(ws), model, cfg, version=version, dry_run=dry_run)
     print_evaluation(decision.evaluation)
     if decision.outcome == "promoted":
         typer.secho(
@@ -115,14 +175,16 @@ def promote(
             f"(was {'v' + str(decision.from_version) if decision.from_version else 'none'})",
             fg=typer.colors.GREEN,
         )
+    elif decision.outcome == "unchanged":
+        typer.echo(f"{model}: {decision.reason}; nothing moved")
     elif decision.outcome == "dry-run":
         verdict = "would be promoted" if decision.evaluation.passed else "would be refused"
         typer.echo(f"dry run: {model} v{decision.to_version} {verdict}; nothing moved")
         if not decision.evaluation.passed:
-            raise typer.Exit(1)
+            raise typer.Exit(EXIT_NEGATIVE)
     else:
         typer.secho(f"refused: {decision.reason}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_NEGATIVE)
 
 
 def rollback(
@@ -135,9 +197,8 @@ def rollback(
     from gridml.mlops.config import PromotionConfig
     from gridml.mlops.promote import rollback as run
 
-    with user_errors():
-        cfg = _with_uri(PromotionConfig.read_yaml(config), tracking_uri)
-        decision = run(workspace(ws), model, cfg)
+    cfg = _with_uri(PromotionConfig.read_yaml(config), tracking_uri)
+    decision = run(workspace(ws), model, cfg)
     typer.secho(
         f"rolled back {model}: champion v{decision.from_version} -> v{decision.to_version}",
         fg=typer.colors.GREEN,
@@ -168,12 +229,11 @@ def retrain(
     from gridml.mlops.config import PromotionConfig
     from gridml.mlops.retrain import retrain as run
 
-    with user_errors():
-        cfg = _with_uri(PromotionConfig.read_yaml(config), tracking_uri)
-        result = run(workspace(ws), model, cfg, train_config, materialize)
+    cfg = _with_uri(PromotionConfig.read_yaml(config), tracking_uri)
+    result = run(workspace(ws), model, cfg, train_config, materialize)
     decision = result.decision
     print_evaluation(decision.evaluation)
-    if decision.outcome == "promoted":
+    if decision.outcome in ("promoted", "unchanged"):  # unchanged: promoted by another job
         typer.secho(f"retrained and promoted {model} v{result.version}", fg=typer.colors.GREEN)
     else:
         typer.secho(
@@ -181,7 +241,7 @@ def retrain(
             fg=typer.colors.RED,
             err=True,
         )
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_NEGATIVE)
 
 
 def card(
@@ -198,21 +258,13 @@ def card(
     version's training run under card/. Default version: the champion, else the challenger.
     """
     from gridml.mlops.card import write_card
-    from gridml.mlops.registry import aliases
     from gridml.training import tracking
     from gridml.training.tracking import TrackingConfig
 
-    with user_errors():
-        w = workspace(ws)
-        tracking.configure(TrackingConfig(tracking_uri=tracking_uri), w)
-        if version is None:
-            current = aliases(model)
-            version = current.get("champion", current.get("challenger"))
-            if version is None:
-                from gridml.errors import UserError
-
-                raise UserError(f"{model} has no champion or challenger: pass --version")
-        result = write_card(w, model, version)
+    w = workspace(ws)
+    tracking.configure(TrackingConfig(tracking_uri=tracking_uri), w)
+    version = version if version is not None else default_version(model)
+    result = write_card(w, model, version)
     typer.echo(f"model card of {model} v{version}: {result.markdown} and {result.html}")
 
 
@@ -241,44 +293,39 @@ def monitor(
     tracking_uri: TrackingUriOption = None,
     ws: WorkspaceOption = None,
 ) -> None:
-    """Check data drift and live accuracy of a model; write an HTML report; exit 1 on alert.
+    """Check data drift, train/serve skew and live accuracy of a model; write an HTML report.
 
-    Drift: PSI and KS of every FeatureService feature between the version's training window
-    and the recent window (both read point in time, as serving reads them). Live accuracy:
-    demand MASE by day against the metered load; asset-failure precision of the weekly alerts
-    against the failure log; theft-detection precision of the alerts against logged
-    inspection outcomes. Writes WORKSPACE/monitoring/MODEL/report.{html,md}, drift.csv and
-    live.csv. Exit status 1 when a threshold is crossed, so that a scheduler can alert.
+    Drift: PSI and KS per hierarchy level and feature family between the version's training
+    window and the recent window (both read point in time, as serving reads them); a family
+    with too few rows is "not enough data", never an alert. Skew: the online store against the
+    offline values at the newest data. Live accuracy: demand MASE by day against the metered
+    load; asset-failure precision of the daily alerts against the failure log;
+    theft-detection precision of the alerts against logged inspection outcomes ("not enough
+    data" until enough are in). Writes WORKSPACE/monitoring/MODEL/report.{html,md}, drift.csv,
+    skew.csv and live.csv. Exit 1 when a threshold is crossed, so that a scheduler can alert.
     """
     from gridml.mlops.config import MonitoringConfig
     from gridml.mlops.monitor import monitor as run
     from gridml.mlops.monitor_report import log_to_mlflow, write_report
-    from gridml.mlops.registry import aliases, version_info
+    from gridml.mlops.registry import version_info
     from gridml.training import tracking
 
-    with user_errors():
-        cfg = _with_uri(MonitoringConfig.read_yaml(config), tracking_uri)
-        model_cfg = cfg.for_model(model)
-        w = workspace(ws)
-        tracking.configure(cfg.tracking, w)
-        if version is None:
-            current = aliases(model)
-            version = current.get("champion", current.get("challenger"))
-            if version is None:
-                from gridml.errors import UserError
-
-                raise UserError(f"{model} has no champion or challenger: pass --version")
-        result = run(
-            w, model, version_info(model, version), model_cfg, outcomes, outcomes_from_labels
-        )
-        files = write_report(w.root, result, model_cfg)
-        run_id = log_to_mlflow(result, files)
+    cfg = _with_uri(MonitoringConfig.read_yaml(config), tracking_uri)
+    model_cfg = cfg.for_model(model)
+    w = workspace(ws)
+    tracking.configure(cfg.tracking, w)
+    version = version if version is not None else default_version(model)
+    result = run(w, model, version_info(model, version), model_cfg, outcomes, outcomes_from_labels)
+    files = write_report(w.root, result, model_cfg)
+    run_id = log_to_mlflow(result, files)
     drifted = result.drift[result.drift["drifted"]]
     typer.echo(
-        f"{model} v{version}: {len(drifted)} of {int(result.drift['judged'].sum())} features "
-        f"drifted; report {files[1]}; MLflow run {run_id}"
+        f"{model} v{version}: {len(drifted)} of {int(result.drift['judged'].sum())} judged "
+        f"feature families x levels drifted; report {files[1]}; MLflow run {run_id}"
     )
     typer.echo(result.drift.head(10).round(3).to_string(index=False))
+    if len(result.skew):
+        typer.echo(result.skew.head(5).round(4).to_string(index=False))
     if not result.live.empty:
         typer.echo(result.live.round(3).to_string(index=False))
     for note in result.notes:
@@ -286,10 +333,21 @@ def monitor(
     if result.alerts:
         for alert in result.alerts:
             typer.secho(f"ALERT {alert}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_NEGATIVE)
+
+
+def _exit_coded(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` run under `exit_codes` (same signature and help for typer)."""
+
+    @functools.wraps(command)
+    def run(*args: object, **kwargs: object) -> None:
+        with exit_codes():
+            command(*args, **kwargs)
+
+    return run
 
 
 def register(app: typer.Typer) -> None:
-    """Add the MLOps commands at the top level of `app`."""
+    """Add the MLOps commands at the top level of `app`, each with the exit status in --help."""
     for command in (promote, rollback, retrain, card, monitor):
-        app.command()(command)
+        app.command(epilog=EXIT_CODES)(_exit_coded(command))

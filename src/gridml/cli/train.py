@@ -16,7 +16,20 @@ TrackingUriOption = Annotated[
     str | None,
     typer.Option(help="MLflow tracking URI (default: sqlite:///WORKSPACE/mlflow.db)."),
 ]
+RegisteredModelOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Register under this name instead of the config's registered_model (e.g. a smoke "
+        "config's model under the production name, on purpose).",
+        show_default=False,
+    ),
+]
 C = TypeVar("C", bound=BaseModel)
+
+
+def with_registered_model(cfg: C, name: str | None) -> C:
+    """The run config registering under `name` (the CLI flag) when given."""
+    return cfg.model_copy(update={"registered_model": name}) if name else cfg
 
 
 def with_tracking_uri(cfg: C, tracking_uri: str | None) -> C:
@@ -33,6 +46,7 @@ def demand(
         Path, typer.Option("--config", "-c", help="Demand config (YAML, see DemandConfig).")
     ] = Path("experiments/demand.yaml"),
     tracking_uri: TrackingUriOption = None,
+    registered_model: RegisteredModelOption = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Forecast hourly demand of transformers, feeders, substations and the zone.
@@ -51,7 +65,7 @@ def demand(
 
     with user_errors():
         cfg = DemandConfig.read_yaml(config)
-        cfg = with_tracking_uri(cfg, tracking_uri)
+        cfg = with_registered_model(with_tracking_uri(cfg, tracking_uri), registered_model)
         run = train_demand(cfg, workspace(ws))
     summary = run.backtest.summary
     typer.echo(
@@ -88,6 +102,7 @@ def maintenance(
         typer.Option("--config", "-c", help="Maintenance config (YAML, see MaintenanceRunConfig)."),
     ] = Path("experiments/maintenance.yaml"),
     tracking_uri: TrackingUriOption = None,
+    registered_model: RegisteredModelOption = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Predict transformer failures within the horizon from daily feature sequences.
@@ -101,7 +116,7 @@ def maintenance(
 
     with user_errors():
         cfg = MaintenanceRunConfig.read_yaml(config)
-        cfg = with_tracking_uri(cfg, tracking_uri)
+        cfg = with_registered_model(with_tracking_uri(cfg, tracking_uri), registered_model)
         run = train_maintenance(cfg, workspace(ws))
     columns = [
         "model",
@@ -124,6 +139,7 @@ def theft(
         Path, typer.Option("--config", "-c", help="Theft config (YAML, see TheftRunConfig).")
     ] = Path("experiments/theft.yaml"),
     tracking_uri: TrackingUriOption = None,
+    registered_model: RegisteredModelOption = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Detect electricity theft: Wide & Deep CNN and a LightGBM baseline.
@@ -139,7 +155,7 @@ def theft(
 
     with user_errors():
         cfg = TheftRunConfig.read_yaml(config)
-        cfg = with_tracking_uri(cfg, tracking_uri)
+        cfg = with_registered_model(with_tracking_uri(cfg, tracking_uri), registered_model)
         run = train_theft(cfg, workspace(ws))
     names = ["roc_auc", "pr_auc", "precision_at_1pct", "precision_at_5pct", "map_at_100"]
     names += ["precision_at_share"]  # budget = the true theft share of the test samples

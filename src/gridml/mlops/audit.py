@@ -99,8 +99,9 @@ def read(ws: Workspace, model: str | None = None, path: Path | None = None) -> l
     return [r for r in records if model is None or r["model"] == model]
 
 
-def record_in_mlflow(record: dict[str, Any], run_id: str | None) -> None:
-    """Tags on the target version and the record as a JSON artifact of its training run."""
+def record_in_mlflow(record: dict[str, Any], run_id: str | None, tag_version: bool = True) -> None:
+    """Tags on the version the decision is about (unless `tag_version` is False) and the record
+    as a JSON artifact of its training run."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
@@ -117,8 +118,9 @@ def record_in_mlflow(record: dict[str, Any], run_id: str | None) -> None:
             f"{gt['gate']}={'pass' if gt['passed'] else 'FAIL'}" for gt in record["gates"]
         )[:4000],
     }
-    for key, value in tags.items():
-        client.set_model_version_tag(name, str(version), key, value)
+    if tag_version:
+        for key, value in tags.items():
+            client.set_model_version_tag(name, str(version), key, value)
     if run_id:
         stamp = record["time"].replace(":", "").replace("+0000", "Z")
         client.log_text(

@@ -65,19 +65,119 @@ class Card:
     sections: list[Section]
 
 
-def _metrics_tables(metrics: dict[str, float]) -> list[pd.DataFrame]:
-    """model.level.metric keys as one wide table (demand); every other metric as a list."""
-    triples = [(*k.split("."), v) for k, v in sorted(metrics.items()) if k.count(".") == 2]
-    frame = pd.DataFrame(triples, columns=["model", "level", "m", "v"])
-    wide_ok = frame.groupby(["model", "level"]).size().max() >= 3 if len(frame) else False
-    out = []
-    if wide_ok:
-        wide = frame.pivot_table(index=["model", "level"], columns="m", values="v")
-        out.append(wide.reset_index())
-    rest = {k: v for k, v in metrics.items() if not (wide_ok and k.count(".") == 2)}
-    if rest:
-        out.append(pd.DataFrame(sorted(rest.items()), columns=["metric", "value"]))
-    return out
+# the metrics a card shows (the training run holds every other one), per registered model
+HEADLINE_METRICS = {
+    "demand-forecast": ("mase", "mase_vs_naive", "pinball", "coverage"),
+    "asset-failure": (
+        "pr_auc",
+        "roc_auc",
+        "precision_at_budget",
+        "recall_at_budget",
+        "median_lead_days",
+        "false_alarms_per_100_years",
+    ),
+    "theft-detection": (
+        "roc_auc",
+        "pr_auc",
+        "precision_at_share",
+        "precision_at_5pct",
+        "map_at_100",
+    ),
+}
+PRIMARY_METRIC = {"demand-forecast": "mase", "asset-failure": "pr_auc", "theft-detection": "pr_auc"}
+# the baseline the headline sets the served model against (the table shows every model)
+BASELINE_MODEL = {
+    "demand-forecast": "seasonal_naive",
+    "asset-failure": "lightgbm",
+    "theft-detection": "lightgbm",
+}
+NOT_MODELS = ("data", "reconciliation")  # metric prefixes that are not a model's scores
+
+
+def metrics_table(metrics: dict[str, float], names: tuple[str, ...]) -> pd.DataFrame:
+    """`model[.level].metric` keys whose metric is one of `names`, as one row per model (and
+    level) and one column per metric: only rows and columns that hold a value."""
+    records = []
+    for key, value in metrics.items():
+        *who, metric = key.split(".")
+        if metric not in names or not who or who[0] in NOT_MODELS or "epoch" in who:
+            continue
+        records.append({"model": who[0], "level": ".".join(who[1:]), "metric": metric, "v": value})
+    if not records:
+        return pd.DataFrame()
+    frame = pd.DataFrame(records)
+    index = ["model", "level"] if (frame["level"] != "").any() else ["model"]
+    wide = frame.pivot_table(index=index, columns="metric", values="v", aggfunc="first")
+    wide = wide[[n for n in names if n in wide.columns]].dropna(how="all")
+    return wide.reset_index().rename_axis(columns=None)
+
+
+def served_model(info: VersionInfo) -> str | None:
+    """The metric prefix of the model the registered version serves (its architecture)."""
+    if info.name == "demand-forecast":
+        return "lightgbm"
+    if info.name == "theft-detection":
+        return "wide_deep"
+    model_cfg = getattr(info.config, "model", None)
+    return getattr(model_cfg, "architecture", None)
+
+
+def headline(info: VersionInfo, table: pd.DataFrame) -> str | None:
+    """One sentence: the served model's primary metric against its baseline's."""
+    metric = PRIMARY_METRIC.get(info.name)
+    served = served_model(info)
+    if table.empty or metric not in table or served not in set(table["model"]):
+        return None
+    parts = []
+    shown = {served, BASELINE_MODEL.get(info.name)}
+    for model, rows in table[table["model"].isin(shown)].groupby("model", sort=False):
+        values = rows.dropna(subset=[metric])
+        if "level" in rows:
+            text = ", ".join(f"{r.level} {getattr(r, metric):.3g}" for r in values.itertuples())
+        else:
+            text = ", ".join(f"{v:.3g}" for v in values[metric])
+        if text:
+            parts.append((model != served, f"{model} {text}"))
+    ordered = [text for _, text in sorted(parts, key=lambda p: p[0])]
+    return (
+        f"Headline ({metric}, held-out period of the training run): "
+        + "; against ".join(ordered)
+        + "."
+    )
+
+
+def _metrics_blocks(info: VersionInfo) -> list[object]:
+    names = HEADLINE_METRICS.get(info.name, ())
+    table = metrics_table(info.metrics, names)
+    blocks: list[object] = []
+    line = headline(info, table)
+    if line:
+        blocks.append(line)
+    if not table.empty:
+        blocks.append(table)
+    blocks.append(
+        f"All {len(info.metrics)} metrics of the run (per fold, per epoch, timings) are in its "
+        f"MLflow run {info.run_id}."
+    )
+    return blocks
+
+
+def _caveat(info: VersionInfo) -> str | None:
+    """The run's caveat: its `gridml.caveat` tag, with the text of its caveat.md artifact when
+    the tag points to it (never a reference to a file the card does not carry)."""
+    tag = info.run_tags.get("gridml.caveat")
+    if not tag:
+        return None
+    if "caveat.md" not in tag:
+        return tag
+    import mlflow
+
+    short = tag.replace("(see caveat.md)", "").strip()
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{info.run_id}/caveat.md").strip()
+    except Exception:  # the artifact is gone: the tag alone
+        return short
+    return f"{short}. {' '.join(text.split())}" if text else short
 
 
 def _latest_audit(info: VersionInfo) -> dict | None:
@@ -89,7 +189,11 @@ def _latest_audit(info: VersionInfo) -> dict | None:
     )
     for path in reversed(files):
         record = json.loads(mlflow.artifacts.load_text(f"runs:/{info.run_id}/{path}"))
-        if record.get("evaluation") and record.get("to_version") == info.version:
+        if (
+            record.get("evaluation")
+            and record.get("to_version") == info.version
+            and record.get("outcome") != "unchanged"  # a concurrent job's no-op
+        ):
             return record
     return None
 
@@ -105,7 +209,24 @@ def _plots(info: VersionInfo, out: Path) -> list[Path]:
     return [Path(local) / Path(p).name for p in pngs]
 
 
-def sections(info: VersionInfo, plots: list[Path], evaluation: dict | None) -> list[Section]:
+def segment_table(segments: dict[str, list[dict]]) -> pd.DataFrame:
+    """kind, segment, n, then one column per scored model: only the (kind, segment) pairs the
+    evaluation scored (no invented combinations), no row without a value."""
+    rows = [{"model": who, **r} for who, recs in segments.items() for r in recs or []]
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    keys = ["kind", "segment"]
+    wide = frame.set_index([*keys, "model"])["value"].unstack("model").dropna(how="all")
+    n = frame.groupby(keys, sort=False)["n"].max().rename("n")
+    table = pd.concat([n, wide], axis=1, join="inner")
+    order = frame[keys].drop_duplicates().itertuples(index=False, name=None)
+    return table.reindex([k for k in order if k in table.index]).reset_index()
+
+
+def sections(
+    info: VersionInfo, plots: list[Path], evaluation: dict | None, caveat: str | None = None
+) -> list[Section]:
     """The card's content (pure given its inputs)."""
     tags = info.run_tags
     model = info.name
@@ -131,7 +252,7 @@ def sections(info: VersionInfo, plots: list[Path], evaluation: dict | None) -> l
         Section("Training data", [data]),
         Section("Training-run metrics (held-out periods of the training pipeline)", []),
     ]
-    out[-1].blocks += _metrics_tables(info.metrics)
+    out[-1].blocks += _metrics_blocks(info)
     seg = Section("Metrics by segment (latest promotion evaluation)")
     if evaluation is None:
         seg.blocks.append(
@@ -146,22 +267,18 @@ def sections(info: VersionInfo, plots: list[Path], evaluation: dict | None) -> l
             f"hold-out {h['start']} .. {h['end']} ({h['description']}), primary metric "
             f"{ev['metric']}."
         )
-        seg.blocks.append(pd.DataFrame(ev["scores"]).reset_index(names="metric"))
-        rows = [{"model": who, **r} for who, recs in ev["segments"].items() for r in recs if recs]
-        if rows:
-            frame = pd.DataFrame(rows)
-            wide = frame.pivot_table(
-                index=["kind", "segment"], columns="model", values="value", dropna=False
-            )
-            n = frame.groupby(["kind", "segment"])["n"].max().rename("n")
-            seg.blocks.append(pd.concat([n, wide], axis=1).reset_index())
+        scores = pd.DataFrame(ev["scores"]).dropna(how="all")
+        seg.blocks.append(scores.reset_index(names="metric"))
+        table = segment_table(ev["segments"])
+        if not table.empty:
+            seg.blocks.append(table)
         seg.blocks.append(pd.DataFrame(evaluation["gates"])[["gate", "kind", "passed", "detail"]])
     out.append(seg)
     if plots:
         out.append(Section("Plots", list(plots)))
     caveats = list(LIMITS.get(model, []))
-    if "gridml.caveat" in tags:
-        caveats.append(tags["gridml.caveat"])
+    if caveat:
+        caveats.append(caveat)
     out.append(Section("Limits and caveats", [f"- {c}" for c in caveats]))
     lineage = pd.DataFrame(
         [
@@ -190,7 +307,7 @@ def write_card(ws: Workspace, model: str, version: int, log_to_run: bool = True)
         target = plots_dir / p.name
         target.write_bytes(p.read_bytes())
         plots.append(target)
-    secs = sections(info, plots, _latest_audit(info))
+    secs = sections(info, plots, _latest_audit(info), _caveat(info))
     title = f"Model card: {model} v{version}"
     md, page = folder / "card.md", folder / "card.html"
     write_text_atomic(md, to_markdown(title, secs, base=folder))

@@ -92,23 +92,55 @@ class PromotionConfig(BaseConfig):
 
 
 class DriftThresholds(BaseConfig):
-    """A feature drifts when both its PSI and its KS statistic reach their thresholds."""
+    """A feature family drifts at a hierarchy level when both its PSI and its KS statistic
+    reach their thresholds (gridml.mlops.drift)."""
 
     psi: float = Field(0.25, gt=0, description="Population stability index (0.1 watch, 0.25 act).")
     ks: float = Field(0.2, gt=0, le=1, description="Two-sample Kolmogorov-Smirnov statistic D.")
     bins: int = Field(10, ge=2, le=100, description="Quantile bins of the reference for PSI.")
-    min_rows: int = Field(30, ge=5, description="Features with fewer values are not judged.")
+    min_rows: int = Field(
+        100,
+        ge=5,
+        description="Rows (entity x day) each side needs for a verdict; fewer: 'not enough "
+        "data'. Under about 100 rows, KS >= 0.2 and PSI >= 0.25 happen by chance alone.",
+    )
+    periods: int = Field(
+        12,
+        ge=0,
+        le=60,
+        description="Natural variation: the training window is cut into this many periods; "
+        "the recent window drifts only when it differs from the training window more than "
+        "any period differs from the rest (0: thresholds only).",
+    )
+    max_online_mismatch: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Train/serve skew: share of a family's online values that may differ from "
+        "the offline point-in-time values of the same entities at the same moment.",
+    )
 
 
 class LiveThresholds(BaseConfig):
     """Live accuracy as actuals arrive: alert when a day crosses the threshold."""
 
-    max_mase: float | None = Field(None, gt=0, description="Forecasts: daily MASE above it alerts.")
+    max_mase: float | None = Field(
+        None,
+        gt=0,
+        description="Forecasts: the recent window's MASE (days weighted by their points) above "
+        "it alerts; single days above it are shown, not alerted.",
+    )
     min_precision: float | None = Field(
         None, ge=0, le=1, description="Classifiers: precision of the alerts below it alerts."
     )
     budget: float = Field(0.05, gt=0, le=1, description="Share of entities alerted per day.")
     min_outcomes: int = Field(5, ge=1, description="Precision is judged on at least this many.")
+    min_events: int = Field(
+        3,
+        ge=0,
+        description="asset-failure: failures in the fleet the recent window needs before "
+        "precision is judged; with none, any alert list scores 0 (not enough data).",
+    )
 
 
 class ModelMonitoring(BaseConfig):

@@ -2,7 +2,8 @@
 day: day, metric, value, n (outcomes judged), alert.
 
 - demand-forecast: the version's day-ahead forecasts of each recent origin, rebuilt through the
-  FeatureService as of the origin, against the metered load that has arrived: MASE by day;
+  FeatureService as of the origin, against the metered load that has arrived: MASE by day,
+  alerting when the window's MASE (days weighted by their points) is over `max_mase`;
 - asset-failure: the daily alert list (top `budget` of the fleet) against the utility's failure
   log (the `failures` feed), once the horizon has passed: precision by day;
 - theft-detection: the alert list against inspection outcomes logged by field teams in
@@ -22,6 +23,8 @@ from gridml.mlops.registry import VersionInfo
 from gridml.workspace import Workspace
 
 OUTCOMES_COLUMNS = ["meter_id", "inspected_at", "theft_found"]
+LIVE_COLUMNS = ["day", "metric", "value", "n", "alert", "verdict"]
+OK, ALERT, NOT_ENOUGH = "ok", "alert", "not enough data"
 OUTCOME_DAYS = 30  # an inspection within this many days after the alert counts
 
 
@@ -38,10 +41,14 @@ def live_demand(ws: Workspace, info: VersionInfo, model, days: int, cfg, **_: ob
         value = mase(g["y"], g["yhat"], g["scale"])
         rows.append((day, "mase", value, int(g["y"].notna().sum())))
     out = pd.DataFrame(rows, columns=["day", "metric", "value", "n"])
-    out["alert"] = False
-    if cfg.max_mase is not None:
-        out["alert"] = out["value"] > cfg.max_mase
-    return out
+    # judged on the window, not day by day: one bad day among seven is ordinary noise
+    judged = out[(out["n"] > 0) & out["value"].notna()]
+    total = int(judged["n"].sum())
+    overall = float((judged["value"] * judged["n"]).sum() / total) if total else float("nan")
+    low = cfg.max_mase is not None and total > 0 and overall > cfg.max_mase
+    out["alert"] = bool(low)
+    out["verdict"] = ALERT if low else OK if total else NOT_ENOUGH
+    return out[LIVE_COLUMNS]
 
 
 def _top(frame: pd.DataFrame, budget: float, by: str, key: str) -> pd.DataFrame:
@@ -62,25 +69,37 @@ def live_failure(ws: Workspace, info: VersionInfo, model, days: int, cfg, **_: o
         scores.append(day.assign(score=p.reindex(day["transformer_id"].astype(str)).to_numpy()))
     scored = pd.concat(scores, ignore_index=True)
     alerts = _top(scored, cfg.budget, "event_timestamp", "transformer_id")
-    return _precision_alerts(alerts, "label", cfg)
+    failed = scored.loc[scored["label"].astype(bool), "transformer_id"].nunique()
+    return precision_by_day(alerts, alerts, "label", cfg, events=int(failed))
 
 
-def _precision_alerts(alerts: pd.DataFrame, outcome: str, cfg) -> pd.DataFrame:
-    """Daily precision of the alerts (share whose `outcome` is true), flagged when the overall
-    precision, once enough outcomes are in, is under the configured minimum."""
-    out = (
-        alerts.groupby(alerts["event_timestamp"].dt.floor("D"))[outcome]
-        .agg(value="mean", n="size")
-        .reset_index(names="day")
-    )
+def precision_by_day(
+    alerts: pd.DataFrame, judged: pd.DataFrame, outcome: str, cfg, events: int | None
+) -> pd.DataFrame:
+    """Daily precision (LIVE_COLUMNS) of the alerts: the share of the `judged` alerts (those
+    with an outcome) whose `outcome` is true; one row per day with alerts, value NaN and n 0
+    where no outcome is in yet.
+
+    The verdict is "not enough data" until at least `min_outcomes` outcomes are in and the
+    window holds `min_events` positives (`events`: failures in the whole fleet; None: not
+    gated); without failures, every alert list scores 0, which says nothing about the model.
+    Then it is judged on
+    the overall precision: "alert" when under `min_precision` (every row flagged), else "ok"."""
+    if alerts.empty:
+        return pd.DataFrame(columns=LIVE_COLUMNS)
+    days = pd.DatetimeIndex(sorted(alerts["event_timestamp"].dt.floor("D").unique()), name="day")
+    by_day = judged.groupby(judged["event_timestamp"].dt.floor("D"))[outcome]
+    out = by_day.agg(value="mean", n="size").reindex(days).reset_index()
+    out["n"] = out["n"].fillna(0).astype(int)
+    out["value"] = out["value"].astype(float)
     out.insert(1, "metric", "precision")
-    judged = out["n"] >= 1
-    total_n = int(out["n"].sum())
-    out["alert"] = False
-    if cfg.min_precision is not None and total_n >= cfg.min_outcomes:
-        overall = float((out["value"] * out["n"]).sum() / total_n)
-        out["alert"] = judged & (overall < cfg.min_precision)
-    return out
+    total = int(out["n"].sum())
+    enough = total >= cfg.min_outcomes and (events is None or events >= cfg.min_events)
+    overall = float((out["value"].fillna(0) * out["n"]).sum() / total) if total else float("nan")
+    low = cfg.min_precision is not None and enough and overall < cfg.min_precision
+    out["alert"] = bool(low)
+    out["verdict"] = ALERT if low else OK if enough else NOT_ENOUGH
+    return out[LIVE_COLUMNS]
 
 
 def outcomes_path(ws: Workspace) -> Path:
@@ -88,8 +107,15 @@ def outcomes_path(ws: Workspace) -> Path:
 
 
 def read_outcomes(path: Path) -> pd.DataFrame:
+    """The logged inspection outcomes (typed; empty when none is logged yet)."""
     if not path.is_file():
-        return pd.DataFrame(columns=OUTCOMES_COLUMNS)
+        return pd.DataFrame(
+            {
+                "meter_id": pd.Series(dtype=str),
+                "inspected_at": pd.Series(dtype="datetime64[ns, UTC]"),
+                "theft_found": pd.Series(dtype=int),
+            }
+        )
     frame = pd.read_csv(path)
     missing = [c for c in OUTCOMES_COLUMNS if c not in frame]
     if missing:
@@ -147,7 +173,8 @@ def live_theft(
     lag = joined["inspected_at"] - joined["event_timestamp"]
     joined = joined[(lag >= pd.Timedelta(0)) & (lag <= pd.Timedelta(days=OUTCOME_DAYS))]
     joined = joined.drop_duplicates(["meter_id", "event_timestamp"])
-    return _precision_alerts(joined, "theft_found", cfg)
+    # inspections are the events: 0 thefts found in many inspections is a verdict
+    return precision_by_day(alerts, joined, "theft_found", cfg, events=None)
 
 
 #: model -> live accuracy check (same signature)

@@ -4,8 +4,12 @@ crossed (the CLI exits non-zero so that a scheduler can alert).
 
 Drift: the FeatureService of the model, read point-in-time (the values serving read) at daily
 stamps over the training window (the version's `gridml.data_start`..`gridml.data_end`) and over
-the last `recent_days`, and the online store's current values of every entity (what serving
-reads now: train/serve skew, a broken materialization); PSI and KS per feature (`drift`).
+the last `recent_days`; PSI and KS per hierarchy level and feature family, with a minimum number
+of rows for a verdict (`drift.family_drift`).
+
+Train/serve skew: the online store's values of every entity (what serving reads now) against
+the offline point-in-time values of the same entities at the newest data (what training reads):
+paired, value by value (`drift.online_skew`); a stale or broken materialization shows here.
 
 Live accuracy (`live`): demand MASE by day against the metered load; failure-alert precision
 against the failure log; theft-alert precision against logged inspection outcomes.
@@ -22,8 +26,8 @@ import pandas as pd
 
 from gridml.errors import MissingDataError
 from gridml.mlops.config import ModelMonitoring
-from gridml.mlops.drift import feature_drift
-from gridml.mlops.live import LIVE
+from gridml.mlops.drift import NOT_ENOUGH, SKEW_COLUMNS, family_drift, online_skew
+from gridml.mlops.live import LIVE, LIVE_COLUMNS
 from gridml.mlops.registry import VersionInfo
 from gridml.workspace import Workspace
 
@@ -37,8 +41,9 @@ class MonitorResult:
     version: int
     reference: tuple[pd.Timestamp, pd.Timestamp]
     recent: tuple[pd.Timestamp, pd.Timestamp]
-    drift: pd.DataFrame
-    live: pd.DataFrame  # day, metric, value, n, alert
+    drift: pd.DataFrame  # FAMILY_COLUMNS: per hierarchy level and feature family
+    live: pd.DataFrame  # LIVE_COLUMNS: day, metric, value, n, alert, verdict
+    skew: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKEW_COLUMNS))
     alerts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
@@ -52,14 +57,15 @@ def daily_stamps(start: pd.Timestamp, end: pd.Timestamp, limit: int = MAX_STAMPS
 
 
 def service_features(ws: Workspace, service: str, stamps: pd.DatetimeIndex) -> pd.DataFrame:
-    """The FeatureService's values of every entity at each stamp (point in time)."""
+    """The FeatureService's values of every entity at each stamp (point in time), with the
+    stamp (`event_timestamp`)."""
     from gridml.features.store import repo
     from gridml.features.store.lookup import entity_table
 
     entities = entity_table(ws, service)
     grid = entities.merge(pd.DataFrame({"event_timestamp": stamps}), how="cross")
     frame = repo.training_set(ws, service, grid)
-    return frame.drop(columns=[*entities.columns, "event_timestamp"])
+    return frame.drop(columns=list(entities.columns))
 
 
 def data_end(ws: Workspace) -> pd.Timestamp:
@@ -68,14 +74,21 @@ def data_end(ws: Workspace) -> pd.Timestamp:
     return zone_window(ws)[1]
 
 
-def online_snapshot(ws: Workspace, service: str) -> pd.DataFrame:
-    """What serving reads now: the online store's values of every entity of the service."""
+def online_pairs(
+    ws: Workspace, service: str, at: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(offline, online): the point-in-time values training reads of every entity at `at` (the
+    newest data, what `materialize` loads) and the online store's values serving reads now,
+    row-aligned."""
     from gridml.features.store import repo
     from gridml.features.store.lookup import entity_table
 
     entities = entity_table(ws, service)
-    frame = repo.online_features(ws, service, entities.to_dict("records"))
-    return frame.drop(columns=[c for c in entities.columns if c in frame.columns])
+    online = repo.online_features(ws, service, entities.to_dict("records"))
+    online = online.drop(columns=[c for c in entities.columns if c in online.columns])
+    offline = repo.training_set(ws, service, entities.assign(event_timestamp=at))
+    offline = offline.drop(columns=[*entities.columns, "event_timestamp"])
+    return offline, online
 
 
 # --- the whole check ------------------------------------------------------------------------
@@ -89,7 +102,9 @@ def monitor(
     outcomes: Path | None = None,
     outcomes_from_labels: bool = False,
 ) -> MonitorResult:
-    """Drift and live accuracy of version `info` of `model` (thresholds `cfg`)."""
+    """Drift, train/serve skew and live accuracy of version `info` of `model` (thresholds
+    `cfg`). Alerts only on verdicts the data can carry: a family or a live metric without
+    enough rows is reported as "not enough data"."""
     import mlflow
 
     service = info.feature_service
@@ -104,29 +119,37 @@ def monitor(
     current = service_features(ws, service, daily_stamps(*recent))
     d = cfg.drift
     args = (d.psi, d.ks, d.bins, d.min_rows, cfg.exclude_features)
-    drift = feature_drift(reference, current, *args).assign(source="recent window")
-    try:  # train/serve skew: the online store against the training window
-        online = feature_drift(reference, online_snapshot(ws, service), *args)
-        drift = pd.concat([drift, online.assign(source="online store")], ignore_index=True)
-    except Exception as exc:  # no online store (not materialized): say so, judge the rest
-        log.debug("online snapshot failed", exc_info=True)
-        online_note = f"online store not compared: {type(exc).__name__}: {exc}"
-    else:
-        online_note = None
-    drift = drift.sort_values(["drifted", "psi"], ascending=False, ignore_index=True)
+    drift = family_drift(reference, current, *args, blocks=d.periods)
     result = MonitorResult(
         model,
         info.version,
         (info.train_start, info.train_end),
         recent,
         drift,
-        pd.DataFrame(columns=["day", "metric", "value", "n", "alert"]),
+        pd.DataFrame(columns=LIVE_COLUMNS),
     )
-    if online_note:
-        result.notes.append(online_note)
     for row in drift[drift["drifted"]].itertuples():
         result.alerts.append(
-            f"drift: {row.feature} PSI {row.psi:.3f}, KS {row.ks:.3f} ({row.source})"
+            f"drift: {row.family} ({row.features} feature(s), {row.level}) PSI {row.psi:.3f}, "
+            f"KS {row.ks:.3f} over {row.n_cur} recent rows"
+        )
+    thin = drift[drift["verdict"] == NOT_ENOUGH]
+    if len(thin):
+        levels = ", ".join(sorted({str(x) for x in thin["level"]}))
+        result.notes.append(
+            f"drift: {len(thin)} family x level pair(s) not judged, not enough data "
+            f"(fewer than {d.min_rows} rows a side; levels {levels})"
+        )
+    try:  # train/serve skew: the online store against the offline values at the same moment
+        offline, online = online_pairs(ws, service, end)
+        result.skew = online_skew(offline, online, d.max_online_mismatch)
+    except Exception as exc:  # no online store (not materialized): say so, judge the rest
+        log.debug("online comparison failed", exc_info=True)
+        result.notes.append(f"online store not compared: {type(exc).__name__}: {exc}")
+    for row in result.skew[result.skew["skewed"]].itertuples():
+        result.alerts.append(
+            f"train/serve skew: {row.family} ({row.level}) {row.mismatched} of {row.n} online "
+            f"values differ from the offline values at {end:%Y-%m-%d %H:%M} (materialize again?)"
         )
 
     loaded = mlflow.pyfunc.load_model(info.uri)
@@ -140,12 +163,34 @@ def monitor(
             outcomes=outcomes,
             from_labels=outcomes_from_labels,
         )
-        if live.empty:
-            result.notes.append("no outcome logged yet for the recent alerts or forecasts")
     except MissingDataError as exc:
         live = result.live
         result.notes.append(f"live accuracy not available: {exc}")
     result.live = live
-    for row in live[live["alert"].astype(bool)].itertuples():
-        result.alerts.append(f"live {row.metric} {row.value:.3f} on {row.day:%Y-%m-%d}")
+    result.alerts += live_alerts(live, cfg)
+    if live.empty or (live["verdict"] == "not enough data").all():
+        result.notes.append(
+            "live accuracy: not enough data yet (no outcomes, or too few to judge: "
+            f"min_outcomes {cfg.live.min_outcomes}, min_events {cfg.live.min_events})"
+        )
     return result
+
+
+def live_alerts(live: pd.DataFrame, cfg: ModelMonitoring) -> list[str]:
+    """One alert per live metric flagged on the window: its overall value (days weighted by
+    their outcomes) against the threshold."""
+    flagged = live[live["alert"].astype(bool)]
+    out = []
+    for metric, rows in flagged.groupby("metric", sort=False):
+        n = int(rows["n"].sum())
+        overall = float((rows["value"].fillna(0) * rows["n"]).sum() / n) if n else float("nan")
+        limit = (
+            f"minimum {cfg.live.min_precision}"
+            if metric == "precision"
+            else f"maximum {cfg.live.max_mase}"
+        )
+        out.append(
+            f"live {metric} {overall:.3f} over {n} outcomes of {len(rows)} days "
+            f"({limit}; {rows['day'].min():%Y-%m-%d} .. {rows['day'].max():%Y-%m-%d})"
+        )
+    return out

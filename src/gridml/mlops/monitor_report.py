@@ -1,6 +1,6 @@
 """The monitoring report of one `monitor` result: Markdown and self-contained HTML with plots
-(PSI per feature against its threshold, reference vs recent distributions of the most drifted
-features, live accuracy by day), plus drift.csv and live.csv, in WORKSPACE/monitoring/MODEL/."""
+(PSI per hierarchy level and feature family against its threshold, live accuracy by day), the
+train/serve skew table, plus drift.csv, skew.csv and live.csv, in WORKSPACE/monitoring/MODEL/."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ def _plot_psi(drift: pd.DataFrame, threshold: float, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     top = drift.sort_values("psi", ascending=False).head(TOP_FEATURES)[::-1]
-    labels = top["feature"] + np.where(top.get("source", "") == "online store", " (online)", "")
+    labels = top["family"] + " (" + top["level"].astype(str) + ")"
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(top) + 1.5))
-    colors = np.where(top["drifted"], "tab:red", "tab:blue")
+    colors = np.where(top["drifted"], "tab:red", np.where(top["judged"], "tab:blue", "tab:gray"))
     ax.barh(labels, top["psi"].fillna(0), color=colors)
     ax.axvline(threshold, color="k", linestyle="--", label=f"PSI threshold {threshold:g}")
-    ax.set_xlabel("PSI against the training window (recent window; online store)")
+    ax.set_xlabel("PSI, recent window against the training window (grey: not judged)")
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -62,6 +62,7 @@ def write_report(ws_root: Path, result: MonitorResult, cfg: ModelMonitoring) -> 
     plots = folder / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     result.drift.to_csv(folder / "drift.csv", index=False)
+    result.skew.to_csv(folder / "skew.csv", index=False)
     result.live.to_csv(folder / "live.csv", index=False)
     ref, rec = result.reference, result.recent
     status = [f"ALERT: {a}" for a in result.alerts] if result.alerts else ["No threshold crossed."]
@@ -78,18 +79,24 @@ def write_report(ws_root: Path, result: MonitorResult, cfg: ModelMonitoring) -> 
             ],
         ),
         Section(
-            "Data drift (PSI and KS per feature)",
+            "Data drift (PSI and KS per hierarchy level and feature family)",
             [
-                f"{int(judged['drifted'].sum())} of {len(judged)} judged features drifted "
-                f"(PSI >= {cfg.drift.psi:g} and KS >= {cfg.drift.ks:g}).",
+                f"{int(judged['drifted'].sum())} of {len(judged)} judged family x level pairs "
+                f"drifted (PSI >= {cfg.drift.psi:g} and KS >= {cfg.drift.ks:g}); "
+                f"{int((~result.drift['judged']).sum())} not judged (fewer than "
+                f"{cfg.drift.min_rows} rows a side, or changing by design).",
                 _plot_psi(result.drift, cfg.drift.psi, plots / "psi.png"),
                 result.drift.head(TOP_FEATURES),
             ],
         ),
+        Section(
+            "Train/serve skew (online store against offline values at the newest data)",
+            [result.skew.head(TOP_FEATURES)] if len(result.skew) else ["Not compared."],
+        ),
     ]
     live = Section("Live accuracy")
     if result.live.empty:
-        live.blocks.append("No outcomes in the recent window yet.")
+        live.blocks.append("Not enough data: no outcomes in the recent window yet.")
     else:
         threshold = (
             cfg.live.max_mase if result.model == "demand-forecast" else cfg.live.min_precision
@@ -100,7 +107,7 @@ def write_report(ws_root: Path, result: MonitorResult, cfg: ModelMonitoring) -> 
     md, page = folder / "report.md", folder / "report.html"
     write_text_atomic(md, to_markdown(title, secs, base=folder))
     write_text_atomic(page, to_html(title, secs))
-    return [md, page, folder / "drift.csv", folder / "live.csv"]
+    return [md, page, folder / "drift.csv", folder / "skew.csv", folder / "live.csv"]
 
 
 def log_to_mlflow(result: MonitorResult, files: list[Path]) -> str:
@@ -121,12 +128,17 @@ def log_to_mlflow(result: MonitorResult, files: list[Path]) -> str:
         )
         metrics = {"alerts": float(len(result.alerts))}
         judged = result.drift[result.drift["judged"]]
+
+        def safe(text: object) -> str:
+            return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))
+
         for row in judged.itertuples():
-            source = "online" if row.source == "online store" else "recent"
-            name = re.sub(r"[^A-Za-z0-9_.-]", "_", str(row.feature))
-            metrics[f"psi.{source}.{name}"] = float(row.psi)
-            metrics[f"ks.{source}.{name}"] = float(row.ks)
-        metrics["drifted_features"] = float(judged["drifted"].sum())
+            name = f"{safe(row.level)}.{safe(row.family)}"
+            metrics[f"psi.{name}"] = float(row.psi)
+            metrics[f"ks.{name}"] = float(row.ks)
+        for row in result.skew.itertuples():
+            metrics[f"skew.{safe(row.level)}.{safe(row.family)}"] = float(row.share)
+        metrics["drifted_families"] = float(judged["drifted"].sum())
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})
         for step, row in enumerate(result.live.itertuples()):
             if row.value == row.value:

@@ -32,7 +32,7 @@ TAG_ROLLED_BACK = "gridml.rolled_back"
 @dataclass
 class Decision:
     model: str
-    outcome: str  # "pending" | "promoted" | "refused" | "dry-run" | "rolled-back"
+    outcome: str  # "pending" | "promoted" | "refused" | "unchanged" | "dry-run" | "rolled-back"
     from_version: int | None
     to_version: int
     evaluation: Evaluation | None = None
@@ -67,6 +67,10 @@ def contract_errors(ws: Workspace, cfg: PromotionConfig) -> list[str] | None:
 
 
 def _record(ws: Workspace, cfg: PromotionConfig, decision: Decision, run_id: str | None) -> None:
+    """Audit a decision (under the promotion lock). The version's `gridml.promote.*` tags say
+    what last happened to it, so a decision that moved nothing never tags the current champion:
+    a refusal or a no-op taken by a concurrent job would otherwise overwrite the tags of the
+    promotion that made it champion."""
     ev = decision.evaluation
     record = audit.entry(
         "rollback" if decision.outcome == "rolled-back" else "promote",
@@ -79,7 +83,8 @@ def _record(ws: Workspace, cfg: PromotionConfig, decision: Decision, run_id: str
         evaluation=ev.to_dict() if ev else None,
     )
     audit.append(ws, record, cfg.audit_log)
-    audit.record_in_mlflow(record, run_id)
+    tag = decision.moved or aliases(decision.model).get(CHAMPION) != decision.to_version
+    audit.record_in_mlflow(record, run_id, tag_version=tag)
 
 
 def assess(ws: Workspace, model: str, cfg: PromotionConfig, version: int | None = None) -> Decision:
@@ -119,7 +124,10 @@ def commit(ws: Workspace, cfg: PromotionConfig, decision: Decision) -> Decision:
     with promotion_lock(ws, cfg):
         if decision.outcome == "pending":
             now = aliases(model).get(CHAMPION)
-            if now != decision.from_version:
+            if now == version:  # a concurrent job promoted this very version meanwhile
+                decision.outcome = "unchanged"
+                decision.reason = f"v{version} is already the champion (a concurrent promotion)"
+            elif now != decision.from_version:
                 decision.outcome = "refused"
                 decision.reason = (
                     f"the champion moved from v{decision.from_version} to v{now} while "

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from gridml.errors import UserError
+from gridml.errors import MissingDataError, UserError
 from gridml.training import tracking
 
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -70,7 +70,7 @@ def aliases(name: str) -> dict[str, int]:
         model = client().get_registered_model(name)
     except MlflowException as exc:
         if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            raise UserError(
+            raise MissingDataError(
                 f"no registered model {name!r} in this registry: train it first "
                 f"(gridml train ...) or check --tracking-uri"
             ) from None

@@ -24,11 +24,18 @@ class Code:
     text: str
 
 
+def _cell(value: object) -> str:
+    """A table cell: floats to 4 significant digits, a missing value as "-" (never "nan")."""
+    if isinstance(value, float):
+        return f"{value:.4g}" if value == value else "-"
+    return "-" if value is None or value is pd.NA else str(value)
+
+
 def _md_table(df: pd.DataFrame) -> str:
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in df.itertuples(index=False):
-        cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+        cells = [_cell(v) for v in row]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return "\n".join(lines)
 
@@ -55,7 +62,7 @@ def _html_table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
     for row in df.itertuples(index=False):
-        cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+        cells = [_cell(v) for v in row]
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 

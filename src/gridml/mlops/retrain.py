@@ -25,6 +25,7 @@ from gridml.mlops.promote import Decision, promote
 from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
+SMOKE_SUFFIX = "-smoke"  # smoke configs register as MODEL-smoke (experiments/*-small.yaml)
 
 #: model -> (run config class, training function), imported when used
 TRAINERS: dict[str, tuple[str, str]] = {
@@ -57,16 +58,20 @@ def _load(ref: str) -> Any:
 
 
 def training_config(model: str, path: Path, cfg: PromotionConfig) -> Any:
-    """The model's run config from `path`, pointed at the promotion config's stores; demand
-    keeps the promotion hold-out out of its final model."""
+    """The model's run config from `path`, pointed at the promotion config's stores and
+    registering under `model`; demand keeps the promotion hold-out out of its final model.
+
+    A smoke config (`registered_model: MODEL-smoke`, experiments/*-small.yaml) is accepted: a
+    retrain of MODEL with it is the explicit request to register it as MODEL (tests, the small
+    promotion config)."""
     if model not in TRAINERS:
         raise UserError(f"no trainer for model {model!r}; known: {', '.join(TRAINERS)}")
     run_cfg = _load(TRAINERS[model][0]).read_yaml(path)
-    if run_cfg.registered_model != model:
+    if run_cfg.registered_model not in (model, f"{model}{SMOKE_SUFFIX}"):
         raise UserError(
             f"{path}: registers {run_cfg.registered_model!r}, not {model!r} (registered_model)"
         )
-    update: dict[str, Any] = {}
+    update: dict[str, Any] = {"registered_model": model}
     t = cfg.tracking
     if t.tracking_uri or t.registry_uri or t.artifact_root:
         update["tracking"] = run_cfg.tracking.model_copy(
@@ -78,7 +83,7 @@ def training_config(model: str, path: Path, cfg: PromotionConfig) -> Any:
         )
     if model == "demand-forecast":
         update["holdout_days"] = max(run_cfg.holdout_days, cfg.gates(model).holdout_days)
-    return run_cfg.model_copy(update=update) if update else run_cfg
+    return run_cfg.model_copy(update=update)
 
 
 def materialize_newest(ws: Workspace) -> None:
