@@ -421,10 +421,15 @@ def backtest_section(ws: Workspace, cfg: Any, workdir: Path) -> dict[str, Any]:
 # 4. real data: Victoria
 
 
-def victoria_import_files(csv: Path, folder: Path) -> dict[str, Path]:
+def victoria_import_files(
+    csv: Path, folder: Path, first: str | None = None, last: str | None = None
+) -> dict[str, Path]:
     """Victoria's CSV as import files (docs/data-contract.md): the demand as the measured load
-    of the system series `zone:VIC` in GW, Melbourne's temperature as the weather."""
+    of the system series `zone:VIC` in GW, Melbourne's temperature as the weather; only the
+    local days `first` to `last` (ISO dates, inclusive) when given."""
     v = pd.read_csv(csv)
+    day = v["timestamp"].str[:10]
+    v = v[(day >= (first or "")) & (day <= (last or "9999"))]
     folder.mkdir(parents=True, exist_ok=True)
     load = v.assign(series_id="zone:VIC", level="zone").rename(columns={"demand_gw": "value"})
     files = {"load": folder / "load.csv", "weather": folder / "weather.csv"}

@@ -6,12 +6,6 @@ and served by a real `gridml serve` over HTTP, the unit (MWh) in the response.""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +13,10 @@ import httpx
 import pandas as pd
 import pytest
 import yaml
+from serving_server import running
 from typer.testing import CliRunner
 
+from bench.run_demand import victoria_import_files
 from gridml.cli.main import app
 from gridml.serving.auth import create_key
 from gridml.workspace import Workspace
@@ -28,7 +24,6 @@ from gridml.workspace import Workspace
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 VICTORIA = ROOT / "tests" / "data" / "victoria_demand_2014.csv"
-GRIDML = str(Path(sys.executable).parent / "gridml")
 # May to August: the winter peak, the Queen's Birthday (a VIC/AU holiday) on 9 June
 FIRST, LAST = "2014-05-01", "2014-08-31"
 DEMAND = {
@@ -45,17 +40,6 @@ DEMAND = {
 }
 
 
-def victoria_files(folder: Path) -> tuple[Path, Path]:
-    """The documented conversion (docs/data-contract.md): the demand column as the `value` of
-    the system's series `zone:VIC`, the temperature as a weather file without region."""
-    v = pd.read_csv(VICTORIA)
-    v = v[(v["timestamp"] >= FIRST) & (v["timestamp"] < f"{LAST}T24")]
-    load = v.assign(series_id="zone:VIC", level="zone").rename(columns={"demand_gw": "value"})
-    load[["series_id", "level", "timestamp", "value"]].to_csv(folder / "load.csv", index=False)
-    v[["timestamp", "temperature_c"]].to_csv(folder / "weather.csv", index=False)
-    return folder / "load.csv", folder / "weather.csv"
-
-
 def _invoke(args: list[str]) -> str:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -66,7 +50,7 @@ def _invoke(args: list[str]) -> str:
 def victoria(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     tmp = tmp_path_factory.mktemp("victoria")
     ws = Workspace(tmp / "ws")
-    load, weather = victoria_files(tmp)
+    files = victoria_import_files(VICTORIA, tmp, FIRST, LAST)  # as docs/data-contract.md
     demand = tmp / "demand.yaml"
     demand.write_text(yaml.safe_dump(DEMAND))
     promo = yaml.safe_load((ROOT / "experiments" / "promotion-small.yaml").read_text())
@@ -78,8 +62,9 @@ def victoria(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
             mp.delenv(var, raising=False)
         zone = ["--country", "AU", "--subdivision", "VIC", "--timezone", "Australia/Brisbane"]
-        files = ["--measurements", str(load), "--unit", "GW", "--weather", str(weather)]
-        imported = _invoke(["data", "import", *files, *zone, "--region", "VIC", *w])
+        load = ["--measurements", str(files["load"]), "--unit", "GW"]
+        weather = ["--weather", str(files["weather"])]
+        imported = _invoke(["data", "import", *load, *weather, *zone, "--region", "VIC", *w])
         assert "zone:VIC MWh" in imported
         _invoke(["data", "validate", *w])
         _invoke(["features", "build", *w])
@@ -118,44 +103,10 @@ def test_imported_at_its_real_unit_with_its_temperature_and_holidays(victoria: W
 def server(
     victoria: Workspace, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
-    """A real `gridml serve` on the workspace, and a reader's key."""
-    tmp = tmp_path_factory.mktemp("victoria-server")
+    """A real `gridml serve` on the workspace (default serving config), and a reader's key."""
     key = create_key(victoria.root / "api-keys.yaml", "test-reader", ["reader"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GRIDML_"))}
-    env |= {"BENTOML_HOME": str(tmp / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [GRIDML, "serve", "--port", str(port), "-w", str(victoria.root)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {(tmp / 'server.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail(f"server not ready: {(tmp / 'server.log').read_text()[-3000:]}")
-        yield url, key
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    with running(victoria.root, tmp_path_factory.mktemp("victoria-server"), "{}\n") as srv:
+        yield srv.url, key
 
 
 def test_the_promoted_model_serves_the_system_in_mwh(

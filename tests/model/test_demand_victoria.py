@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from bench.run_demand import victoria_import_args, victoria_import_files
 from gridml.cli.main import app
 from gridml.features.store import repo
 from gridml.features.tables.build import build_tables
@@ -30,40 +31,14 @@ DAYS = 90  # the last 90 days of 2014: a backtest week, a week held out, the res
 CSV = ROOT / "tests" / "data" / "victoria_demand_2014.csv"
 
 
-def import_files(folder: Path, days: int) -> list[str]:
-    """The last `days` of Victoria as `gridml data import` arguments, as docs/data-contract.md
-    says: the demand as measured load of the system series `zone:VIC` at its unit (GW), the
-    temperature as a weather file, AU/VIC holidays."""
-    v = pd.read_csv(CSV)
-    stamps = pd.to_datetime(v["timestamp"])
-    v = v[stamps >= stamps.iloc[-1].normalize() - pd.Timedelta(days=days - 1)]
-    folder.mkdir(parents=True, exist_ok=True)
-    load = v.assign(series_id="zone:VIC", level="zone").rename(columns={"demand_gw": "value"})
-    load[["series_id", "level", "timestamp", "value"]].to_csv(folder / "load.csv", index=False)
-    v[["timestamp", "temperature_c"]].to_csv(folder / "weather.csv", index=False)
-    return [
-        "--measurements",
-        str(folder / "load.csv"),
-        "--unit",
-        "GW",
-        "--weather",
-        str(folder / "weather.csv"),
-        "--country",
-        "AU",
-        "--subdivision",
-        "VIC",
-        "--timezone",
-        "Australia/Brisbane",
-        "--region",
-        "VIC",
-    ]
-
-
 @pytest.fixture(scope="module")
 def victoria(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     folder = tmp_path_factory.mktemp("victoria")
     ws = Workspace(folder / "ws")
-    args = ["data", "import", *import_files(folder / "files", DAYS), "-w", str(ws.root)]
+    last = pd.Timestamp("2014-12-31")  # the file's last day
+    first = (last - pd.Timedelta(days=DAYS - 1)).date().isoformat()
+    files = victoria_import_files(CSV, folder / "files", first, None)
+    args = victoria_import_args(files, ws.root)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     build_tables(ws, progress=False)
