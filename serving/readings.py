@@ -7,7 +7,8 @@ the hour, not ahead of the service's clock by more than `readings_max_ahead_minu
 skew) and not older than `readings_max_age_days`. Unknown meters are refused. Nothing is
 written unless all of it passes; every error names the items (1-based rows of the list).
 
-Then, under a lock shared by the workers (`landing/readings/.lock`):
+Then, under a lock shared by the workers and the stream consumers (`landing/readings/.lock`;
+the landing itself is `gridml.features.landing`, shared with `gridml stream ingest`):
 
 1. each reading is checked against every reading already landed (`LandedIndex`, kept in step
    with the landing folder): an exact repeat of a landed (meter_id, timestamp, kwh) is counted
@@ -16,8 +17,7 @@ Then, under a lock shared by the workers (`landing/readings/.lock`):
    reading is never changed by the live feed (a correction goes through `gridml data import`);
 2. the new readings are landed as one Parquet file under `WORKSPACE/landing/readings/`, named by
    the digest of their sorted rows, written atomically and durably (file and folder fsynced
-   before the answer). Merging landed files into the readings feed before a feature build is
-   not done yet;
+   before the answer); `gridml features build` merges landed files into the readings feed;
 3. each meter's newest reading is pushed to the Feast push source `meter_readings_push`
    (online view `meter_latest_reading`), unless the store already holds a newer one, so a late
    or replayed batch never moves a meter's latest reading back in time.
@@ -25,23 +25,28 @@ Then, under a lock shared by the workers (`landing/readings/.lock`):
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from gridml.errors import ContractError
+from gridml.features import landing
 from gridml.features.contracts import FEEDS
 from gridml.features.importer import parse_timestamps
+from gridml.features.landing import (  # noqa: F401 (re-exported: the service's names)
+    KEY,
+    LandedIndex,
+    Split,
+    batch_digest,
+    land,
+    landing_dir,
+    newest_to_push,
+)
 from gridml.features.validate import check_frame, describe_rows
-from gridml.io import file_lock, parts, write_parquet_atomic
 from gridml.serving.errors import Conflict
 from gridml.workspace import Workspace
 
-KEY = ["meter_id", "timestamp"]
 SOURCE = "request body 'readings'"
 MAX_SHOWN = 5
 
@@ -127,78 +132,6 @@ def validate(
     return unique, repeats
 
 
-def batch_digest(batch: pd.DataFrame) -> str:
-    hashed = pd.util.hash_pandas_object(batch[[*KEY, "kwh"]], index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()[:20]
-
-
-def land(ws: Workspace, batch: pd.DataFrame) -> Path:
-    """Write `batch` durably as one part named by its digest (a no-op if it exists)."""
-    path = landing_dir(ws) / f"part-{batch_digest(batch)}.parquet"
-    if not path.is_file():
-        write_parquet_atomic(batch, path, durable=True)
-    return path
-
-
-def landing_dir(ws: Workspace) -> Path:
-    return ws.root / "landing" / "readings"
-
-
-def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
-    stamps = pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC").as_unit("ns").asi8
-    return pd.MultiIndex.from_arrays([frame["meter_id"].astype(str).to_numpy(), stamps], names=KEY)
-
-
-@dataclass
-class Split:
-    """A validated batch against what already landed."""
-
-    new: pd.DataFrame  # readings not landed yet
-    repeats: int  # readings landed before with the same kWh
-    conflicts: pd.DataFrame  # meter_id, timestamp, kwh (posted), landed_kwh
-
-
-@dataclass
-class LandedIndex:
-    """kWh of every landed (meter_id, timestamp), read part by part as parts appear (each part
-    once). One per worker; `ingest_lock` orders the workers' check-and-write."""
-
-    folder: Path
-    _files: set[str] = field(default_factory=set)
-    _kwh: pd.Series = field(
-        default_factory=lambda: pd.Series(
-            dtype=float,
-            index=pd.MultiIndex.from_arrays([[], np.array([], dtype="int64")], names=KEY),
-        )
-    )
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def refresh(self) -> None:
-        new = [p for p in parts(self.folder) if p.name not in self._files]
-        if not new:
-            return
-        frames = [pd.read_parquet(p, columns=[*KEY, "kwh"]) for p in new]
-        self.add(pd.concat(frames, ignore_index=True))
-        self._files |= {p.name for p in new}
-
-    def add(self, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
-        more = pd.Series(frame["kwh"].to_numpy(dtype=float), index=_keys(frame))
-        merged = pd.concat([self._kwh, more])
-        self._kwh = merged[~merged.index.duplicated(keep="first")]
-
-    def split(self, batch: pd.DataFrame) -> Split:
-        landed = self._kwh.reindex(_keys(batch)).to_numpy()
-        seen = ~np.isnan(landed)
-        same = seen & np.isclose(landed, batch["kwh"].to_numpy(dtype=float), rtol=0, atol=1e-9)
-        conflicts = batch[seen & ~same].assign(landed_kwh=landed[seen & ~same])
-        return Split(batch[~seen].reset_index(drop=True), int(same.sum()), conflicts)
-
-    def __len__(self) -> int:
-        return len(self._kwh)
-
-
 def check_conflicts(split: Split) -> None:
     if split.conflicts.empty:
         return
@@ -216,26 +149,5 @@ def check_conflicts(split: Split) -> None:
 
 
 def land_new(ws: Workspace, index: LandedIndex, batch: pd.DataFrame) -> tuple[Split, Path | None]:
-    """Under the landing lock: split `batch` against the landed readings, refuse conflicts,
-    land the new readings durably. Returns (split, the landed file or None when all repeat)."""
-    folder = landing_dir(ws)
-    with index._lock, file_lock(folder / ".lock"):
-        index.refresh()
-        split = index.split(batch)
-        check_conflicts(split)
-        if split.new.empty:
-            return split, None
-        path = land(ws, split.new)
-        index.add(split.new)
-        index._files.add(path.name)
-        return split, path
-
-
-def newest_to_push(batch: pd.DataFrame, online_ts: pd.Series) -> pd.DataFrame:
-    """Each meter's newest reading of the batch, kept only when not older than the online one.
-
-    `online_ts`: meter_id -> the online reading's timestamp (NaT when none)."""
-    newest = batch.sort_values(KEY).groupby("meter_id", as_index=False).tail(1)
-    current = newest["meter_id"].map(online_ts)
-    keep = current.isna() | (newest["timestamp"] >= current)
-    return newest[keep.to_numpy()].reset_index(drop=True)
+    """Land `batch` (`gridml.features.landing`), refusing the whole batch on a conflict."""
+    return landing.land_new(ws, index, batch, refuse=check_conflicts)

@@ -1,0 +1,149 @@
+"""Landed live data: readings that arrived over HTTP (`POST /readings`) or from the broker
+(`gridml stream ingest`), written durably and idempotently under `WORKSPACE/landing/`.
+
+One implementation for both paths:
+
+1. each reading is checked against every reading already landed (`LandedIndex`, kept in step
+   with the landing folder): an exact repeat of a landed (meter_id, timestamp, kwh) is counted
+   in `Split.repeats` and not landed again; a DIFFERENT kWh for a landed (meter_id, timestamp)
+   is a conflict (`Split.conflicts`): the caller decides (the HTTP path refuses the batch, the
+   stream sends those readings to its dead-letter store), since a landed reading is never
+   changed by a live feed (a correction goes through `gridml data import`);
+2. the new readings are landed as one Parquet file under `WORKSPACE/landing/readings/`, named by
+   the digest of their sorted rows, written atomically and durably (file and folder fsynced
+   before anything is acknowledged);
+3. `newest_to_push` picks each meter's newest reading for the online store, unless the store
+   already holds a newer one, so a late or replayed batch never moves a meter back in time.
+
+`merge_landed` (run by `gridml features build`) folds the landed files into the feeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gridml.io import file_lock, parts, write_parquet_atomic
+from gridml.workspace import Workspace
+
+KEY = ["meter_id", "timestamp"]
+
+
+def landing_dir(ws: Workspace, feed: str = "readings") -> Path:
+    return ws.root / "landing" / feed
+
+
+def batch_digest(batch: pd.DataFrame, columns: list[str] | None = None) -> str:
+    hashed = pd.util.hash_pandas_object(batch[columns or [*KEY, "kwh"]], index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:20]
+
+
+def land(ws: Workspace, batch: pd.DataFrame) -> Path:
+    """Write `batch` durably as one part named by its digest (a no-op if it exists)."""
+    path = landing_dir(ws) / f"part-{batch_digest(batch)}.parquet"
+    if not path.is_file():
+        write_parquet_atomic(batch, path, durable=True)
+    return path
+
+
+def land_frame(ws: Workspace, feed: str, frame: pd.DataFrame) -> Path:
+    """Write any landed feed (telemetry, events) durably, named by the digest of its rows
+    (a replayed batch rewrites nothing); duplicates across files are dropped at merge time."""
+    path = landing_dir(ws, feed) / f"part-{batch_digest(frame, list(frame.columns))}.parquet"
+    if not path.is_file():
+        write_parquet_atomic(frame, path, durable=True)
+    return path
+
+
+def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
+    stamps = pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC").as_unit("ns").asi8
+    return pd.MultiIndex.from_arrays([frame["meter_id"].astype(str).to_numpy(), stamps], names=KEY)
+
+
+@dataclass
+class Split:
+    """A validated batch against what already landed."""
+
+    new: pd.DataFrame  # readings not landed yet
+    repeats: int  # readings landed before with the same kWh
+    conflicts: pd.DataFrame  # meter_id, timestamp, kwh (posted), landed_kwh
+
+
+@dataclass
+class LandedIndex:
+    """kWh of every landed (meter_id, timestamp), read part by part as parts appear (each part
+    once). One per worker or consumer; the landing folder's lock orders their check-and-write."""
+
+    folder: Path
+    _files: set[str] = field(default_factory=set)
+    _kwh: pd.Series = field(
+        default_factory=lambda: pd.Series(
+            dtype=float,
+            index=pd.MultiIndex.from_arrays([[], np.array([], dtype="int64")], names=KEY),
+        )
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh(self) -> None:
+        new = [p for p in parts(self.folder) if p.name not in self._files]
+        if not new:
+            return
+        frames = [pd.read_parquet(p, columns=[*KEY, "kwh"]) for p in new]
+        self.add(pd.concat(frames, ignore_index=True))
+        self._files |= {p.name for p in new}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        more = pd.Series(frame["kwh"].to_numpy(dtype=float), index=_keys(frame))
+        merged = pd.concat([self._kwh, more])
+        self._kwh = merged[~merged.index.duplicated(keep="first")]
+
+    def split(self, batch: pd.DataFrame) -> Split:
+        landed = self._kwh.reindex(_keys(batch)).to_numpy()
+        seen = ~np.isnan(landed)
+        same = seen & np.isclose(landed, batch["kwh"].to_numpy(dtype=float), rtol=0, atol=1e-9)
+        conflicts = batch[seen & ~same].assign(landed_kwh=landed[seen & ~same])
+        return Split(batch[~seen].reset_index(drop=True), int(same.sum()), conflicts)
+
+    def __len__(self) -> int:
+        return len(self._kwh)
+
+
+def land_new(
+    ws: Workspace,
+    index: LandedIndex,
+    batch: pd.DataFrame,
+    refuse: Callable[[Split], None] | None = None,
+) -> tuple[Split, Path | None]:
+    """Under the landing lock: split `batch` against the landed readings, let `refuse` raise
+    on the split (nothing is then written), land the new readings durably. Conflicting readings
+    are never landed. Returns (split, the landed file or None when nothing is new)."""
+    folder = landing_dir(ws)
+    with index._lock, file_lock(folder / ".lock"):
+        index.refresh()
+        split = index.split(batch)
+        if refuse is not None:
+            refuse(split)
+        if split.new.empty:
+            return split, None
+        path = land(ws, split.new)
+        index.add(split.new)
+        index._files.add(path.name)
+        return split, path
+
+
+def newest_to_push(batch: pd.DataFrame, online_ts: pd.Series) -> pd.DataFrame:
+    """Each meter's newest reading of the batch, kept only when not older than the online one.
+
+    `online_ts`: meter_id -> the online reading's timestamp (NaT when none)."""
+    newest = batch.sort_values(KEY).groupby("meter_id", as_index=False).tail(1)
+    current = newest["meter_id"].map(online_ts)
+    keep = current.isna() | (newest["timestamp"] >= current)
+    return newest[keep.to_numpy()].reset_index(drop=True)
