@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gridml.cli import data, features, mlops, serve, train, tune
+from gridml.cli import data, features, mlops, serve, stream, train, tune
 from gridml.cli.common import WorkspaceOption, user_errors, workspace
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(train.app, name="train")
 app.add_typer(tune.app, name="tune")
 app.add_typer(serve.app, name="serve")
+app.add_typer(stream.app, name="stream")
 mlops.register(app)
 workspace_app = typer.Typer(help="The workspace folder itself.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")

@@ -1,0 +1,151 @@
+"""Where a checked micro-batch goes: the landing store (`gridml.features.landing`, shared with
+`POST /readings`), the dead-letter store, and the Feast online store (push source).
+
+Everything here is durable before the consumer acknowledges a message: landed Parquet parts
+and dead-letter JSONL files are fsynced and renamed into place, both named by the digest of
+their content, so a batch redelivered after a crash writes nothing new.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gridml.features import landing
+from gridml.features.landing import KEY, LandedIndex
+from gridml.io import fsync_dir
+from gridml.stream.checks import MSG
+from gridml.workspace import Workspace
+
+DEAD_LETTER = "dead_letter"
+LANDED_FEED = {"events": "meter_events", "telemetry": "transformer_telemetry"}
+
+
+def dead_letter_dir(ws: Workspace) -> Path:
+    return landing.landing_dir(ws, DEAD_LETTER)
+
+
+def dead_record(topic: str, payload: bytes, received: float, reason: str) -> dict[str, Any]:
+    """One dead letter: reason, topic, raw payload (text, or base64 when not UTF-8), time."""
+    try:
+        raw, encoding = payload.decode(), "utf-8"
+    except UnicodeDecodeError:
+        raw, encoding = base64.b64encode(payload).decode(), "base64"
+    return {
+        "received_at": pd.Timestamp(received, unit="s", tz="UTC").isoformat(),
+        "topic": topic,
+        "reason": reason,
+        "payload": raw,
+        "payload_encoding": encoding,
+    }
+
+
+def write_dead_letters(ws: Workspace, records: list[dict[str, Any]]) -> Path | None:
+    """Append-only JSONL, one durable file per batch, named by the digest of its records."""
+    if not records:
+        return None
+    text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
+    folder = dead_letter_dir(ws)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"dead-{hashlib.sha256(text).hexdigest()[:20]}.jsonl"
+    if path.is_file():
+        return path
+    tmp = folder / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(folder)
+    return path
+
+
+def read_dead_letters(ws: Workspace) -> list[dict[str, Any]]:
+    folder = dead_letter_dir(ws)
+    files = sorted(folder.glob("dead-*.jsonl")) if folder.is_dir() else []
+    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line]
+
+
+def first_of_each_key(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Across the batch's messages: exact repeats dropped; a later reading with another kWh for
+    a (meter_id, timestamp) already in the batch is a conflict. Returns (kept, conflicts)."""
+    unique = valid.drop_duplicates(subset=[*KEY, "kwh"])
+    later = unique.duplicated(subset=KEY, keep="first")
+    return unique[~later.to_numpy()], unique[later.to_numpy()]
+
+
+@dataclass
+class Landed:
+    new: int = 0
+    repeats: int = 0
+    conflicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # with MSG and landed_kwh
+
+
+def land_readings(ws: Workspace, index: LandedIndex, valid: pd.DataFrame) -> Landed:
+    """Land the batch's new readings (idempotent on meter_id, timestamp); conflicts are
+    returned, never landed."""
+    kept, inner = first_of_each_key(valid)
+    batch = kept[[*KEY, "kwh"]].sort_values(KEY, ignore_index=True)
+    split, _ = landing.land_new(ws, index, batch)
+    outer = split.conflicts.merge(kept[[*KEY, MSG]], on=KEY, how="left")
+    conflicts = pd.concat([inner.assign(landed_kwh=float("nan")), outer], ignore_index=True)
+    repeats = split.repeats + (len(valid) - len(kept) - len(inner))
+    return Landed(len(split.new), repeats, conflicts)
+
+
+def land_other(ws: Workspace, kind: str, valid: pd.DataFrame) -> int:
+    """Telemetry and events: one durable part per batch (duplicates are dropped at merge)."""
+    if valid.empty:
+        return 0
+    frame = valid.drop(columns=MSG).drop_duplicates().reset_index(drop=True)
+    landing.land_frame(ws, LANDED_FEED[kind], frame)
+    return len(frame)
+
+
+class OnlinePusher:
+    """Each meter's newest reading to the Feast push source, never back in time: the newest
+    timestamp pushed per meter is kept (read once from the online store per meter)."""
+
+    def __init__(self, ws: Workspace, store_config: Path | None = None) -> None:
+        from gridml.features.store import repo
+
+        self.store = repo.open_store(ws, store_config)
+        self.latest: dict[str, pd.Timestamp] = {}
+
+    def _online_ts(self, meters: list[str]) -> None:
+        from gridml.features.store.definitions import FRESH_READINGS_VIEW
+        from gridml.serving.online import TIMESTAMP_SUFFIX, online_frame
+
+        response = self.store.get_online_features(
+            features=[f"{FRESH_READINGS_VIEW}:kwh"], entity_rows=[{"meter_id": m} for m in meters]
+        )
+        frame = online_frame(response, ("kwh",))
+        seconds = pd.to_numeric(frame[f"kwh{TIMESTAMP_SUFFIX}"], errors="coerce")
+        stamps = pd.to_datetime(seconds.where(seconds > 0), unit="s", utc=True)
+        self.latest.update(dict(zip(meters, stamps, strict=True)))
+
+    def push(self, readings: pd.DataFrame) -> int:
+        from gridml.features.store.definitions import PUSH_SOURCE
+
+        if readings.empty:
+            return 0
+        meters = sorted(set(readings["meter_id"]) - set(self.latest))
+        if meters:
+            self._online_ts(meters)
+        online = pd.Series(self.latest, dtype=object).astype("datetime64[ns, UTC]")
+        push = landing.newest_to_push(readings[[*KEY, "kwh"]], online)
+        if len(push):
+            self.store.push(PUSH_SOURCE, push)
+            self.latest.update(dict(zip(push["meter_id"], push["timestamp"], strict=True)))
+        return len(push)
