@@ -12,6 +12,8 @@ record).
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 
 import pandas as pd
@@ -122,9 +124,19 @@ def _hourly(
     return hourly.drop(columns="_unit"), problems
 
 
-def _contract(df: pd.DataFrame, contract: Feed, source: str) -> list[tuple[pd.Index, str]]:
+@functools.cache
+def _row_schema(kind: str) -> pa.DataFrameSchema:
+    """The feed's contract less its uniqueness: a key repeated within a message is checked
+    apart (`problems_of`); across messages it is a repeat or a conflict, settled at landing."""
+    schema = copy.deepcopy(CONTRACTS[kind].schema)
+    schema.unique = None
+    return schema
+
+
+def _contract(df: pd.DataFrame, kind: str, source: str) -> list[tuple[pd.Index, str]]:
+    contract = CONTRACTS[kind]
     try:
-        contract.schema.validate(df.drop(columns=MSG), lazy=True)
+        _row_schema(kind).validate(df.drop(columns=MSG), lazy=True)
     except pa_errors.SchemaErrors as exc:
         index = exc.failure_cases["index"]
         rows = pd.Index(index.dropna().astype(int).unique())
@@ -175,7 +187,7 @@ def problems_of(
     if kind == "readings":
         df, more = _hourly(df, minutes[df.index], source)
         problems += more
-    problems += _contract(df, contract, source)
+    problems += _contract(df, kind, source)
     if known is not None and entity in df.columns:
         unknown = df.index[~df[entity].isin(known).to_numpy()]
         if len(unknown):

@@ -41,7 +41,7 @@ class Parsed:
 
 def _loads(payload: bytes) -> Any:
     try:
-        return json.loads(payload)
+        return json.loads(payload.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise PayloadError(f"payload is not UTF-8 text: {exc}") from None
     except json.JSONDecodeError as exc:
