@@ -126,7 +126,11 @@ class MqttBroker:
         self._client = client
         _connect(client, self.cfg, clean_start=False, properties=props)
         client.subscribe([(s, 1) for s in subscriptions])
-        if not subscribed.wait(10):
+        # a resumed session may deliver before the SUBACK (and fill the queue): either will do
+        deadline = time.monotonic() + 10
+        while not (subscribed.is_set() or self._queue.qsize()) and time.monotonic() < deadline:
+            subscribed.wait(0.05)
+        if not (subscribed.is_set() or self._queue.qsize()):
             raise BrokerUnavailable("MQTT broker did not acknowledge the subscription in 10 s")
 
     def _on_message(self, _client, _userdata, msg) -> None:

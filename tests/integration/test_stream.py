@@ -1,0 +1,210 @@
+"""`gridml stream` against a real Mosquitto broker and a real Feast store (small zone).
+
+Skipped with a reason when no broker listens on 127.0.0.1:1883. Each test uses its own topic
+prefix and client ids, so parallel runs never share messages.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from gridml.features.landing import landing_dir
+from gridml.features.store.definitions import FRESH_READINGS_VIEW
+from gridml.io import read_parts
+from gridml.stream import consumer, payload, sink, topics
+from gridml.stream.broker import MqttBroker, MqttPublisher, reachable
+from gridml.stream.config import BatchConfig, BrokerConfig, StreamConfig
+from gridml.workspace import Workspace
+
+pytestmark = pytest.mark.integration
+BROKER = BrokerConfig()
+KEY = ["meter_id", "timestamp"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _broker() -> None:
+    if not reachable(BROKER):
+        pytest.skip(
+            f"no MQTT broker at {BROKER.host}:{BROKER.port} (start Mosquitto to run the "
+            "streaming tests)"
+        )
+
+
+@pytest.fixture
+def ws(store_ws: Workspace, tmp_path: Path) -> Workspace:
+    """A private copy of the small zone's workspace (feeds, tables, Feast store)."""
+    copy = tmp_path / "ws"
+    shutil.copytree(store_ws.root, copy)
+    return Workspace(copy)
+
+
+@pytest.fixture
+def cfg() -> StreamConfig:
+    run = f"gridml-test-{uuid.uuid4().hex[:10]}"
+    return StreamConfig(
+        topic_prefix=run,
+        broker=BrokerConfig(client_id=f"{run}-ingest"),
+        batch=BatchConfig(max_messages=5, max_seconds=0.2, max_in_flight=50),
+    )
+
+
+def fresh_readings(ws: Workspace, hours: int, meters: int) -> pd.DataFrame:
+    """Readings of the hours after the feed ends (new to the workspace), a few meters."""
+    feed = read_parts(ws.feed_dir("readings"))
+    end = feed["timestamp"].max()
+    ids = sorted(feed["meter_id"].unique())[:meters]
+    stamps = [end + pd.Timedelta(hours=h + 1) for h in range(hours)]
+    rows = [(m, t, round(0.1 + (i * 7 + j) % 13 / 10, 3)) for i, m in enumerate(ids)
+            for j, t in enumerate(stamps)]  # fmt: skip
+    return pd.DataFrame(rows, columns=["meter_id", "timestamp", "kwh"])
+
+
+def publish(cfg: StreamConfig, frame: pd.DataFrame, per_message: int) -> int:
+    records = frame.assign(timestamp=frame["timestamp"].map(pd.Timestamp.isoformat))
+    items = records.to_dict("records")
+    publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+    name = topics.topic(cfg.topic_prefix, "readings")
+    count = 0
+    for i in range(0, len(items), per_message):
+        publisher.publish(name, payload.dumps("readings", items[i : i + per_message]))
+        count += 1
+    publisher.flush(60)
+    publisher.close()
+    return count
+
+
+def open_session(cfg: StreamConfig) -> None:
+    """Create the consumer's persistent session, so that the broker keeps what is published
+    before the consumer runs."""
+    broker = MqttBroker(cfg.broker, cfg.batch.max_in_flight)
+    broker.connect(topics.subscriptions(cfg.topic_prefix))
+    broker.close()
+
+
+def ingest(cfg: StreamConfig, ws: Workspace, idle: float = 1.5) -> consumer.IngestReport:
+    ingestor = consumer.Ingestor(cfg, ws, sink.OnlinePusher(ws))
+    broker = MqttBroker(cfg.broker, cfg.batch.max_in_flight)
+    return consumer.run(cfg, ws, broker, ingestor, lambda _r, idle_s: idle_s >= idle)
+
+
+def stored(ws: Workspace) -> pd.DataFrame:
+    return read_parts(landing_dir(ws)).sort_values(KEY, ignore_index=True)
+
+
+def test_published_readings_arrive_in_the_landing_and_online_stores(
+    ws: Workspace, cfg: StreamConfig
+) -> None:
+    sent = fresh_readings(ws, hours=6, meters=12)
+    open_session(cfg)
+    messages = publish(cfg, sent, per_message=7)
+    report = ingest(cfg, ws)
+    assert report.messages == messages and report.dead_letters == 0
+    got = stored(ws)
+    pd.testing.assert_frame_equal(got, sent.sort_values(KEY, ignore_index=True))
+    newest = sent.sort_values("timestamp").groupby("meter_id").tail(1).set_index("meter_id")
+    online = sink.OnlinePusher(ws).store.get_online_features(
+        features=[f"{FRESH_READINGS_VIEW}:kwh"],
+        entity_rows=[{"meter_id": m} for m in newest.index],
+    )
+    assert online.to_dict()["kwh"] == pytest.approx(list(newest["kwh"]))
+    # published again (a replay): nothing new lands, nothing is duplicated
+    publish(cfg, sent, per_message=5)
+    again = ingest(cfg, ws)
+    assert again.readings_landed == 0 and again.readings_repeated == len(sent)
+    assert len(stored(ws)) == len(sent)
+
+
+def test_malformed_messages_go_to_the_dead_letter_store_with_reasons(
+    ws: Workspace, cfg: StreamConfig
+) -> None:
+    good = fresh_readings(ws, hours=2, meters=3)
+    meter, end = good["meter_id"].iat[0], good["timestamp"].max()
+    name = topics.topic(cfg.topic_prefix, "readings")
+    bad = {
+        b"{not json": "not JSON",
+        payload.dumps("readings", [{"meter_id": "NOPE", "timestamp": end.isoformat(), "kwh": 1}]):
+            "unknown meter_id",
+        payload.dumps("readings", [{"meter_id": meter, "timestamp": "2024-01-01T00:00:00",
+                                    "kwh": 1}]): "naive",
+        payload.dumps("readings", [{"meter_id": meter, "timestamp": end.isoformat(),
+                                    "kwh": -4}]): "greater_than_or_equal_to",
+    }  # fmt: skip
+    open_session(cfg)
+    publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+    for body in bad:
+        publisher.publish(name, body)
+    publisher.publish(topics.topic(cfg.topic_prefix, "events"), b'{"events": [{"x": 1}]}')
+    publisher.flush(30)
+    publisher.close()
+    publish(cfg, good, per_message=3)
+    report = ingest(cfg, ws)
+    assert report.dead_letters == len(bad) + 1
+    letters = sink.read_dead_letters(ws)
+    by_payload = {r["payload"].encode(): r for r in letters}
+    for body, says in bad.items():
+        assert says in by_payload[body]["reason"]
+        assert by_payload[body]["topic"] == name
+    assert "missing field(s)" in by_payload[b'{"events": [{"x": 1}]}']["reason"]
+    # the stream went on: every good reading landed
+    assert len(stored(ws)) == len(good)
+
+
+def _write_config(cfg: StreamConfig, path: Path) -> Path:
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    return path
+
+
+@pytest.fixture
+def ingest_process(ws: Workspace, tmp_path: Path) -> Iterator:
+    procs: list[subprocess.Popen] = []
+
+    def start(config: Path, *extra: str) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "gridml.cli.main", "stream", "ingest", "-c", str(config),
+               "-w", str(ws.root), *extra]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_a_consumer_killed_mid_stream_loses_and_duplicates_nothing(
+    ws: Workspace, cfg: StreamConfig, tmp_path: Path, ingest_process
+) -> None:
+    sent = fresh_readings(ws, hours=50, meters=40)  # 2,000 readings in 400 messages
+    config = _write_config(cfg, tmp_path / "stream.yaml")
+    open_session(cfg)
+    publish(cfg, sent, per_message=5)
+    first = ingest_process(config)
+    deadline = time.monotonic() + 120
+    folder = landing_dir(ws)
+    while len(list(folder.glob("part-*.parquet"))) < 3:
+        assert time.monotonic() < deadline and first.poll() is None, first.stdout.read()
+        time.sleep(0.02)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    before = len(stored(ws))
+    assert 0 < before < len(sent), "the consumer was not killed mid-stream"
+    second = ingest_process(config, "--idle-exit", "3")
+    out, _ = second.communicate(timeout=180)
+    assert second.returncode == 0, out
+    got = stored(ws)
+    assert not got.duplicated(KEY).any()
+    pd.testing.assert_frame_equal(got, sent.sort_values(KEY, ignore_index=True))
