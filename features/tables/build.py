@@ -255,7 +255,11 @@ def build_tables(
 ) -> dict[str, int]:
     """Compute all feature tables into WORKSPACE/offline; returns rows per table.
 
-    `meter_series`: meters to forecast on their own (load series `meter:<id>`)."""
+    `meter_series`: meters to forecast on their own (load series `meter:<id>`). Live data
+    landed under WORKSPACE/landing is merged into the feeds first (`features.merge`)."""
+    from gridml.features.merge import merge_landed
+
+    merge_landed(ws)
     ctx = _context(ws, tuple(meter_series))
     with staged_dir(ws.offline) as root:
         out = _Writer(root)

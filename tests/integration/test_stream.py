@@ -208,3 +208,27 @@ def test_a_consumer_killed_mid_stream_loses_and_duplicates_nothing(
     got = stored(ws)
     assert not got.duplicated(KEY).any()
     pd.testing.assert_frame_equal(got, sent.sort_values(KEY, ignore_index=True))
+
+
+def test_streamed_readings_reach_the_offline_tables_after_a_build(
+    ws: Workspace, cfg: StreamConfig
+) -> None:
+    from gridml.features.merge import merge_landed
+    from gridml.features.tables.build import build_tables
+
+    sent = fresh_readings(ws, hours=30, meters=5)
+    open_session(cfg)
+    publish(cfg, sent, per_message=10)
+    ingest(cfg, ws)
+    build_tables(ws, progress=False)
+    table = read_parts(ws.table_dir("meter_hourly"))
+    # meter_hourly rows are stamped at the end of the hour observed
+    got = table.assign(timestamp=table["event_timestamp"] - pd.Timedelta(hours=1))
+    got = got.merge(sent, on=KEY, suffixes=("", "_sent"))
+    assert len(got) == len(sent)
+    assert got["kwh"].to_numpy() == pytest.approx(got["kwh_sent"].to_numpy())
+    feed = read_parts(ws.feed_dir("readings"))
+    assert not feed.duplicated(KEY).any()
+    # merging again (the next build) adds nothing
+    again = merge_landed(ws)
+    assert again.added["readings"] == 0 and again.repeats["readings"] == len(sent)
