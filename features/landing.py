@@ -33,6 +33,8 @@ from gridml.io import file_lock, parts, write_parquet_atomic
 from gridml.workspace import Workspace
 
 KEY = ["meter_id", "timestamp"]
+_SECONDS_BITS = 35  # timestamps up to the year 3058 in whole seconds
+_EMPTY = pd.Index(np.array([], dtype=np.int64))
 
 
 def landing_dir(ws: Workspace, feed: str = "readings") -> Path:
@@ -61,11 +63,6 @@ def land_frame(ws: Workspace, feed: str, frame: pd.DataFrame) -> Path:
     return path
 
 
-def _keys(frame: pd.DataFrame) -> pd.MultiIndex:
-    stamps = pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC").as_unit("ns").asi8
-    return pd.MultiIndex.from_arrays([frame["meter_id"].astype(str).to_numpy(), stamps], names=KEY)
-
-
 @dataclass
 class Split:
     """A validated batch against what already landed."""
@@ -78,17 +75,25 @@ class Split:
 @dataclass
 class LandedIndex:
     """kWh of every landed (meter_id, timestamp), read part by part as parts appear (each part
-    once). One per worker or consumer; the landing folder's lock orders their check-and-write."""
+    once). One per worker or consumer; the landing folder's lock orders their check-and-write.
+
+    Keys are one int64 each (a code per meter, shifted, plus the timestamp in whole seconds:
+    landed readings are on the hour), so a lookup among millions of landed readings is one
+    hash lookup per reading."""
 
     folder: Path
     _files: set[str] = field(default_factory=set)
-    _kwh: pd.Series = field(
-        default_factory=lambda: pd.Series(
-            dtype=float,
-            index=pd.MultiIndex.from_arrays([[], np.array([], dtype="int64")], names=KEY),
-        )
-    )
+    _codes: dict[str, int] = field(default_factory=dict)
+    _kwh: pd.Series = field(default_factory=lambda: pd.Series(dtype=float, index=_EMPTY))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _encode(self, frame: pd.DataFrame) -> np.ndarray:
+        meters = frame["meter_id"].astype(str)
+        for m in pd.unique(meters):
+            self._codes.setdefault(m, len(self._codes))
+        codes = meters.map(self._codes).to_numpy(dtype=np.int64)
+        ns = pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC").as_unit("ns").asi8
+        return (codes << _SECONDS_BITS) | (ns // 1_000_000_000)
 
     def refresh(self) -> None:
         new = [p for p in parts(self.folder) if p.name not in self._files]
@@ -98,15 +103,16 @@ class LandedIndex:
         self.add(pd.concat(frames, ignore_index=True))
         self._files |= {p.name for p in new}
 
-    def add(self, frame: pd.DataFrame) -> None:
+    def add(self, frame: pd.DataFrame, fresh: bool = False) -> None:
+        """Index `frame`'s readings; `fresh`: known to be unique and not indexed yet."""
         if frame.empty:
             return
-        more = pd.Series(frame["kwh"].to_numpy(dtype=float), index=_keys(frame))
+        more = pd.Series(frame["kwh"].to_numpy(dtype=float), index=self._encode(frame))
         merged = pd.concat([self._kwh, more])
-        self._kwh = merged[~merged.index.duplicated(keep="first")]
+        self._kwh = merged if fresh else merged[~merged.index.duplicated(keep="first")]
 
     def split(self, batch: pd.DataFrame) -> Split:
-        landed = self._kwh.reindex(_keys(batch)).to_numpy()
+        landed = self._kwh.reindex(self._encode(batch)).to_numpy()
         seen = ~np.isnan(landed)
         same = seen & np.isclose(landed, batch["kwh"].to_numpy(dtype=float), rtol=0, atol=1e-9)
         conflicts = batch[seen & ~same].assign(landed_kwh=landed[seen & ~same])
@@ -134,7 +140,7 @@ def land_new(
         if split.new.empty:
             return split, None
         path = land(ws, split.new)
-        index.add(split.new)
+        index.add(split.new, fresh=True)
         index._files.add(path.name)
         return split, path
 

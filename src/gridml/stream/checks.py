@@ -178,13 +178,14 @@ def problems_of(
         df = df.drop(index=empty)
     problems += _grid_and_window(df, minutes[df.index], window, source, kind != "events")
     entity = contract.entity_column
-    dup = df.duplicated([MSG, *contract.key], keep=False) & ~df.duplicated(keep=False)
-    if dup.any():
+    if df.duplicated([MSG, *contract.key]).any():  # rare: the details only then
+        dup = df.duplicated([MSG, *contract.key], keep=False) & ~df.duplicated(keep=False)
         rows = df.index[dup.to_numpy()]
-        key = ", ".join(contract.key)
-        problems.append((rows, f"{source}: duplicate key ({key}) at {describe_rows(rows)}"))
-    df = df.drop_duplicates()
-    if kind == "readings":
+        if len(rows):
+            key = ", ".join(contract.key)
+            problems.append((rows, f"{source}: duplicate key ({key}) at {describe_rows(rows)}"))
+        df = df.drop_duplicates()
+    if kind == "readings" and (minutes[df.index] != 60).any():  # hourly readings are the hours
         df, more = _hourly(df, minutes[df.index], source)
         problems += more
     problems += _contract(df, kind, source)

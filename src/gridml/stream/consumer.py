@@ -42,6 +42,7 @@ class IngestReport:
     records_landed: dict[str, int] = field(default_factory=lambda: {"events": 0, "telemetry": 0})
     dead_letters: int = 0
     seconds: float = 0.0
+    last_flush: float = 0.0  # epoch seconds when the last batch was landed and acknowledged
     # publish -> online visibility, per message that carries `sent_at` (the latest 100,000)
     lags: collections.deque = field(default_factory=lambda: collections.deque(maxlen=100_000))
 
@@ -183,4 +184,5 @@ def _flush(batch: list[Message], ingestor: Ingestor, broker: Broker, report: Ing
         broker.ack(m)
     report.messages += len(batch)
     report.batches += 1
+    report.last_flush = time.time()
     log.debug("batch of %d messages landed and acknowledged", len(batch))

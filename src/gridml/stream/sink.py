@@ -80,6 +80,8 @@ def read_dead_letters(ws: Workspace) -> list[dict[str, Any]]:
 def first_of_each_key(valid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Across the batch's messages: exact repeats dropped; a later reading with another kWh for
     a (meter_id, timestamp) already in the batch is a conflict. Returns (kept, conflicts)."""
+    if not valid.duplicated(subset=KEY).any():
+        return valid, valid.iloc[:0]
     unique = valid.drop_duplicates(subset=[*KEY, "kwh"])
     later = unique.duplicated(subset=KEY, keep="first")
     return unique[~later.to_numpy()], unique[later.to_numpy()]
