@@ -38,6 +38,7 @@ demo: $(STAMP) ## Run the platform end to end on the default zone: data, feature
 	$(BIN)/gridml features online demand_forecast_v1
 	$(BIN)/gridml features online theft_detection_v1 --id M000001
 	$(BIN)/gridml features online asset_failure_v1
+	$(BIN)/gridml stream demo  # readings live through MQTT (says it skipped when no broker)
 	$(BIN)/gridml train demand --config $(DEMAND)
 	$(BIN)/gridml train maintenance --config $(MAINTENANCE)
 	$(BIN)/gridml train theft --config $(THEFT)

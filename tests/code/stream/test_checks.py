@@ -105,3 +105,17 @@ def test_a_batch_must_fit_in_flight() -> None:
     with pytest.raises(ValueError, match="exceeds max_in_flight"):
         BatchConfig(max_messages=50, max_in_flight=10)
     assert StreamConfig.read_yaml("experiments/stream.yaml").batch.max_messages == 200
+
+
+def test_repeated_timestamps_are_parsed_once_with_the_same_verdicts() -> None:
+    hour = "2024-01-01T05:00:00Z"
+    many = (60, [(m, hour, 1.0) for m in ("M1", "M2", "M3")] * 1)
+    naive = (60, [("M1", "2024-01-01T05:00:00", 1.0), ("M2", hour, 1.0)])
+    blank = (60, [("M3", None, 1.0)])
+    raw, minutes = batch(many, many, many, naive, many, blank, many, many)
+    checked = check_batch("readings", raw, minutes, KNOWN, WINDOW)
+    assert sorted(checked.rejected) == [3, 5]
+    assert "naive" in checked.rejected[3] and "at row 1 " in checked.rejected[3]
+    assert "missing value" in checked.rejected[5]
+    assert str(checked.valid["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert (checked.valid["timestamp"] == pd.Timestamp(hour)).all()
