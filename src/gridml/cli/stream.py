@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -34,10 +35,13 @@ def _config(path: Path, prefix: str | None, client_id: str | None = None):
         if path != DEFAULT_CONFIG:
             StreamConfig.read_yaml(path)  # raises: file not found
         cfg = StreamConfig(**({"topic_prefix": prefix} if prefix else {}))
+    broker: dict[str, str] = {}
     if client_id:
-        cfg = cfg.model_copy(
-            update={"broker": cfg.broker.model_copy(update={"client_id": client_id})}
-        )
+        broker["client_id"] = client_id
+    if cfg.broker.password is None and os.environ.get("GRIDML_STREAM_PASSWORD"):
+        broker["password"] = os.environ["GRIDML_STREAM_PASSWORD"]
+    if broker:
+        cfg = cfg.model_copy(update={"broker": cfg.broker.model_copy(update=broker)})
     return cfg
 
 
