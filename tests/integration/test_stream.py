@@ -232,3 +232,34 @@ def test_streamed_readings_reach_the_offline_tables_after_a_build(
     # merging again (the next build) adds nothing
     again = merge_landed(ws)
     assert again.added["readings"] == 0 and again.repeats["readings"] == len(sent)
+
+
+def test_events_and_telemetry_are_landed_and_telemetry_merged(
+    ws: Workspace, cfg: StreamConfig
+) -> None:
+    from gridml.features.merge import merge_landed
+
+    tele = read_parts(ws.feed_dir("transformer_telemetry"))
+    last = tele.sort_values("timestamp").groupby("transformer_id").tail(1).head(3)
+    fresh = last.assign(timestamp=last["timestamp"] + pd.Timedelta(hours=1))
+    fresh = fresh.assign(timestamp=fresh["timestamp"].map(pd.Timestamp.isoformat))
+    meter = read_parts(ws.feed_dir("meters"))["meter_id"].iat[0]
+    events = [
+        {"meter_id": meter, "timestamp": "2024-03-01T10:07:13Z", "kind": "last_gasp"},
+        {"meter_id": meter, "timestamp": "2024-03-01T11:40:00+00:00", "kind": "power_restore"},
+    ]
+    open_session(cfg)
+    publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+    name = topics.topic(cfg.topic_prefix, "telemetry")
+    publisher.publish(name + "/site-1", payload.dumps("telemetry", fresh.to_dict("records")))
+    publisher.publish(topics.topic(cfg.topic_prefix, "events"), payload.dumps("events", events))
+    publisher.flush(30)
+    publisher.close()
+    report = ingest(cfg, ws)
+    assert report.records_landed == {"events": 2, "telemetry": 3} and report.dead_letters == 0
+    landed_events = read_parts(landing_dir(ws, "meter_events"))
+    assert sorted(landed_events["kind"]) == ["last_gasp", "power_restore"]
+    merged = merge_landed(ws)
+    assert merged.added["transformer_telemetry"] == 3
+    feed = read_parts(ws.feed_dir("transformer_telemetry"))
+    assert len(feed) == len(tele) + 3 and not feed.duplicated(["transformer_id", "timestamp"]).any()
