@@ -263,3 +263,27 @@ def test_events_and_telemetry_are_landed_and_telemetry_merged(
     assert merged.added["transformer_telemetry"] == 3
     feed = read_parts(ws.feed_dir("transformer_telemetry"))
     assert len(feed) == len(tele) + 3 and not feed.duplicated(["transformer_id", "timestamp"]).any()
+
+
+def test_backpressure_the_broker_holds_what_is_not_acknowledged(cfg: StreamConfig) -> None:
+    open_session(cfg)
+    broker = MqttBroker(cfg.broker, max_in_flight=5)
+    broker.connect(topics.subscriptions(cfg.topic_prefix))
+    try:
+        publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+        name = topics.topic(cfg.topic_prefix, "readings")
+        for i in range(40):
+            publisher.publish(name, str(i).encode())
+        publisher.flush(30)
+        publisher.close()
+        time.sleep(1.0)
+        assert broker._queue.qsize() == 5  # the receive maximum: the rest waits at the broker
+        got = [broker.get(2.0) for _ in range(5)]
+        assert broker.get(0.5) is None  # nothing more until something is acknowledged
+        for m in got:
+            broker.ack(m)
+        more = [broker.get(2.0) for _ in range(5)]
+        assert all(m is not None for m in more)
+        assert [int(m.payload) for m in got + more] == list(range(10))
+    finally:
+        broker.close()
