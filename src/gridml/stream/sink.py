@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from gridml.errors import MissingDataError
 from gridml.features import landing
 from gridml.features.landing import KEY, LandedIndex
 from gridml.io import fsync_dir
@@ -121,9 +122,20 @@ class OnlinePusher:
 
     def __init__(self, ws: Workspace, store_config: Path | None = None) -> None:
         from gridml.features.store import repo
+        from gridml.features.store.definitions import PUSH_SOURCE
 
         self.store = repo.open_store(ws, store_config)
         self.latest: dict[str, pd.Timestamp] = {}
+        # what `store.push` writes to, resolved once (push lists every view on each call)
+        self.views = [
+            fv.name
+            for fv in self.store.list_feature_views()
+            if fv.stream_source is not None and fv.stream_source.name == PUSH_SOURCE
+        ]
+        if not self.views:
+            raise MissingDataError(
+                f"no feature view reads the push source {PUSH_SOURCE}: run `gridml features apply`"
+            )
 
     def _online_ts(self, meters: list[str]) -> None:
         from gridml.features.store.definitions import FRESH_READINGS_VIEW
@@ -138,8 +150,6 @@ class OnlinePusher:
         self.latest.update(dict(zip(meters, stamps, strict=True)))
 
     def push(self, readings: pd.DataFrame) -> int:
-        from gridml.features.store.definitions import PUSH_SOURCE
-
         if readings.empty:
             return 0
         meters = sorted(set(readings["meter_id"]) - set(self.latest))
@@ -148,6 +158,7 @@ class OnlinePusher:
         online = pd.Series(self.latest, dtype=object).astype("datetime64[ns, UTC]")
         push = landing.newest_to_push(readings[[*KEY, "kwh"]], online)
         if len(push):
-            self.store.push(PUSH_SOURCE, push)
+            for view in self.views:  # as store.push(PUSH_SOURCE, push) does, view by view
+                self.store.write_to_online_store(view, push)
             self.latest.update(dict(zip(push["meter_id"], push["timestamp"], strict=True)))
         return len(push)
