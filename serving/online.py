@@ -14,11 +14,6 @@ from gridml.features.store import repo
 from gridml.workspace import Workspace
 
 TIMESTAMP_SUFFIX = "__ts"
-SERVICES = {
-    "demand": "demand_forecast_v1",
-    "maintenance": "asset_failure_v1",
-    "theft": "theft_detection_v1",
-}
 
 
 def online_frame(response: Any, stamped: tuple[str, ...]) -> pd.DataFrame:
@@ -41,11 +36,13 @@ class OnlineFeatures:
     """One Feast store object per worker; its SQLite connection is shared, so reads and pushes
     take a lock (a Redis online store needs none, but the lock costs little)."""
 
-    def __init__(self, ws: Workspace, store_config: Path | None) -> None:
+    def __init__(self, ws: Workspace, store_config: Path | None, services: dict[str, str]) -> None:
+        """`services`: endpoint name -> the FeatureService it reads (from the model specs)."""
         self.store = repo.open_store(ws, store_config)
         self._lock = threading.Lock()
+        self.services = dict(services)
         self.views: dict[str, dict[str, list[str]]] = {}
-        for endpoint, service in SERVICES.items():
+        for endpoint, service in self.services.items():
             try:
                 fs = self.store.get_feature_service(service)
             except Exception as exc:

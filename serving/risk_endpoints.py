@@ -25,7 +25,7 @@ from gridml.serving.config import ServingConfig
 from gridml.serving.errors import check_ids, check_known
 from gridml.serving.metrics import metrics, observe
 from gridml.serving.models import ModelSlot
-from gridml.serving.online import SERVICES, TIMESTAMP_SUFFIX, OnlineFeatures
+from gridml.serving.online import TIMESTAMP_SUFFIX, OnlineFeatures
 from gridml.serving.snapshot import Snapshot
 from gridml.workspace import Workspace
 
@@ -128,7 +128,7 @@ class MaintenanceEndpoint:
             entities = risk.window_entities(snap.transformers, days, window_days)
             t0 = time.perf_counter()
             frame = repo.training_set(
-                self.ws, SERVICES["maintenance"], entities, self.cfg.store_config
+                self.ws, self.online.services["maintenance"], entities, self.cfg.store_config
             )
             log.info(
                 "maintenance window: %d rows through Feast in %.2f s",

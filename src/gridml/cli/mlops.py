@@ -65,7 +65,7 @@ def exit_codes() -> Iterator[None]:
 ModelArg = Annotated[
     str,
     typer.Argument(
-        help="Registered model: demand-forecast, asset-failure or theft-detection.",
+        help="Registered model name (a model spec: gridml.models.catalog).",
         show_default=False,
     ),
 ]

@@ -1,5 +1,5 @@
-"""Live accuracy as outcomes arrive, one check per model (`LIVE`), each returning one row per
-day: day, metric, value, n (outcomes judged), alert.
+"""Live accuracy as outcomes arrive, one check per model (named by its spec), each returning one
+row per day: day, metric, value, n (outcomes judged), alert.
 
 - demand-forecast: the version's day-ahead forecasts of each recent origin, rebuilt through the
   FeatureService as of the origin, against the metered load that has arrived: MASE by day,
@@ -175,11 +175,3 @@ def live_theft(
     joined = joined.drop_duplicates(["meter_id", "event_timestamp"])
     # inspections are the events: 0 thefts found in many inspections is a verdict
     return precision_by_day(alerts, joined, "theft_found", cfg, events=None)
-
-
-#: model -> live accuracy check (same signature)
-LIVE = {
-    "demand-forecast": live_demand,
-    "asset-failure": live_failure,
-    "theft-detection": live_theft,
-}
