@@ -42,16 +42,28 @@ class OnlineFeatures:
         self._lock = threading.Lock()
         self.services = dict(services)
         self.views: dict[str, dict[str, list[str]]] = {}
+        self._service_views: dict[str, dict[str, list[str]]] = {}
         for endpoint, service in self.services.items():
+            self.views[endpoint] = self.service_views(service)
+
+    def service_views(self, service: str) -> dict[str, list[str]]:
+        """view -> features of a registered FeatureService (MissingDataError if unknown)."""
+        if service not in self._service_views:
             try:
                 fs = self.store.get_feature_service(service)
             except Exception as exc:
                 raise MissingDataError(
                     f"FeatureService {service} is not registered: run `gridml features apply`"
                 ) from exc
-            self.views[endpoint] = {
+            self._service_views[service] = {
                 p.name: [f.name for f in p.features] for p in fs.feature_view_projections
             }
+        return self._service_views[service]
+
+    def bind(self, endpoint: str, service: str) -> None:
+        """Read `service` for `endpoint` from now on (the served version's FeatureService)."""
+        views = self.service_views(service)
+        self.services[endpoint], self.views[endpoint] = service, views
 
     def refs(self, endpoint: str, views: tuple[str, ...] | None = None) -> list[str]:
         """`view:feature` references of an endpoint's FeatureService (some views only)."""

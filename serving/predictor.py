@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,7 @@ import pandas as pd
 from gridml.errors import UserError
 from gridml.features.store.definitions import FRESH_READINGS_VIEW, PUSH_SOURCE
 from gridml.models import catalog
+from gridml.models.contract import ModelContract
 from gridml.models.spec import resolve
 from gridml.serving import readings
 from gridml.serving.config import ServingConfig
@@ -46,7 +48,9 @@ class Predictor:
         self.online = OnlineFeatures(
             ws, cfg.store_config, {e: s.feature_service for e, s in self.specs.items()}
         )
-        self.slots = {e: ModelSlot(e, cfg.binding(s)) for e, s in self.specs.items()}
+        self.slots = {
+            e: ModelSlot(e, cfg.binding(s), self._contract_check(e)) for e, s in self.specs.items()
+        }
         self._snapshot_lock = threading.Lock()
         self.snapshot: Snapshot = load_snapshot(ws)
         self.endpoints: dict[str, Any] = {}
@@ -61,6 +65,17 @@ class Predictor:
 
     def _current_snapshot(self) -> Snapshot:
         return self.snapshot
+
+    def _contract_check(self, endpoint: str) -> Callable[[ModelContract], None]:
+        """The load-time check of a version for `endpoint`: its FeatureService is registered
+        and serves every feature it reads; the endpoint then reads that FeatureService."""
+
+        def check(contract: ModelContract) -> None:
+            views = self.online.service_views(contract.feature_service)
+            contract.check_served([f for fs in views.values() for f in fs])
+            self.online.bind(endpoint, contract.feature_service)
+
+        return check
 
     def endpoint(self, name: str) -> Any:
         """The endpoint object named `name` (UserError naming the served ones)."""

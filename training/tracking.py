@@ -387,6 +387,20 @@ def log_lineage(
     return digest
 
 
+def logged_feature_service() -> str:
+    """The FeatureService `log_lineage` tagged on the active run (the pyfunc loggers write it
+    into the model's contract)."""
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("no active MLflow run: log the lineage before the model")
+    service = mlflow.get_run(run.info.run_id).data.tags.get(TAG_FEATURE_SERVICE)
+    if not service:
+        raise RuntimeError("the run records no FeatureService: call log_lineage first")
+    return service
+
+
 # --- registry ---------------------------------------------------------------------------------
 
 

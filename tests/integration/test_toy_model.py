@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -51,12 +52,41 @@ def gridml(ws: Workspace, tmp: Path, *args: str, plugin: bool = True) -> tuple[i
     return out.returncode, out.stdout + out.stderr
 
 
+def champion_reading_a_missing_feature(ws: Workspace) -> int:
+    """Register a toy version whose contract reads `no_such_feature`; make it champion."""
+    import mlflow
+    import numpy as np
+    from toy_model import KEY, ToyModel
+
+    from gridml.models.contract import CONTRACT_KEY, ModelContract
+    from gridml.training import tracking
+
+    uri = f"sqlite:///{ws.root.absolute() / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        mlflow.set_experiment("toy-loading")
+        inputs = ("loading_pct_mean", "no_such_feature")
+        contract = ModelContract("asset_failure_v1", KEY, inputs, (KEY, "value"))
+        with mlflow.start_run(run_name="toy-broken-contract"):
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=ToyModel(np.zeros(3), np.zeros(2), inputs),
+                metadata={CONTRACT_KEY: contract.to_dict()},
+            )
+        return tracking.register(info.model_uri, "toy-loading", "champion")
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+
+
 def test_a_toy_spec_is_trained_promoted_and_served_by_name(toy_ws: Workspace, tmp_path: Path):
     import mlflow
     from serving_server import SERVING_CONFIG, call, running
 
     from gridml.features.store import repo
     from gridml.features.store.lookup import entity_table
+    from gridml.models.contract import read as read_contract
     from gridml.serving.auth import create_key
 
     (tmp_path / "toy.yaml").write_text("holdout_days: 7\n")
@@ -115,16 +145,29 @@ def test_a_toy_spec_is_trained_promoted_and_served_by_name(toy_ws: Workspace, tm
         bad = call(server.url, "/predict", key, {"endpoint": "churn", "ids": ids})
         assert bad.status_code == 400 and "'endpoint': 'churn' is not served" in bad.text
 
+        # a version whose contract names a feature the FeatureService lacks is refused at load
+        # time (the poll picks the alias move up), never served with a column of NaN
+        assert champion_reading_a_missing_feature(toy_ws) == 2
+        deadline, toy = time.monotonic() + 60, {}
+        while time.monotonic() < deadline:
+            models = httpx.get(f"{server.url}/models", headers=headers, timeout=30).json()
+            toy = next(m for m in models["models"] if m["endpoint"] == "toy")
+            if toy.get("error"):
+                break
+            time.sleep(1)
+        assert "does not serve the model's input feature(s) no_such_feature" in toy["error"]
+        assert toy["version"] == 1  # still serving the version that loaded
+
     # the server answered what the registered version predicts on the online features
     uri = f"sqlite:///{toy_ws.root.absolute() / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
-        model = mlflow.pyfunc.load_model("models:/toy-loading@champion")
+        model = mlflow.pyfunc.load_model("models:/toy-loading/1")  # served; v2 was refused
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)
-    inputs = list(model.metadata.metadata["gridml_contract"]["inputs"])
+    inputs = list(read_contract(model).features)
     online = repo.online_features(toy_ws, "asset_failure_v1", [{"transformer_id": i} for i in ids])
     frame = online[["transformer_id", *inputs]].astype({c: "float64" for c in inputs})
     expected = model.predict(frame.dropna(subset=inputs, how="all"))

@@ -20,12 +20,13 @@ from gridml.config import BaseConfig
 from gridml.errors import MissingDataError, UserError
 from gridml.mlops import gates
 from gridml.mlops.evaluate import Evaluator, Holdout, Score
+from gridml.models.contract import CONTRACT_KEY, ModelContract
+from gridml.models.contract import read as read_contract
 from gridml.training import tracking
 from gridml.training.tracking import TrackingConfig
 from gridml.workspace import Workspace
 
 KEY, TIME = "transformer_id", "event_timestamp"
-CONTRACT = "gridml_contract"
 
 
 class ToyConfig(BaseConfig):
@@ -90,12 +91,9 @@ def train_toy(cfg: ToyConfig, ws: Workspace) -> ToyRun:
     model = ToyModel(coef, x.mean(axis=0), cfg.inputs)
     example = frame[[KEY, *cfg.inputs]].head(5).reset_index(drop=True)
     mae = float(np.abs(model.predict(None, frame)["value"] - y).mean())
-    contract = {
-        "feature_service": cfg.feature_service,
-        "entity": KEY,
-        "inputs": {c: "double" for c in cfg.inputs},
-        "outputs": [KEY, "value"],
-    }
+    contract = ModelContract(
+        feature_service=cfg.feature_service, entity=KEY, features=cfg.inputs, outputs=(KEY, "value")
+    )
     with mlflow.start_run(run_name="toy") as run:
         mlflow.log_metrics({"linear.mae": mae, "linear.rows": float(len(frame))})
         tracking.log_lineage(
@@ -110,7 +108,7 @@ def train_toy(cfg: ToyConfig, ws: Workspace) -> ToyRun:
             python_model=model,
             signature=infer_signature(example, model.predict(None, example)),
             input_example=example,
-            metadata={CONTRACT: contract},
+            metadata={CONTRACT_KEY: contract.to_dict()},
         )
         version = tracking.register(info.model_uri, cfg.registered_model, "challenger")
     return ToyRun(run.info.run_id, version, mae)
@@ -170,10 +168,10 @@ class ToyEndpoint:
 
     def predict(self, ids: list[str]) -> dict[str, Any]:
         loaded = self.ctx.slot.current
-        contract = loaded.model.metadata.metadata[CONTRACT]
-        if contract["feature_service"] != self.ctx.online.services[self.ctx.name]:
+        contract = read_contract(loaded.model)
+        if contract.feature_service != self.ctx.online.services[self.ctx.name]:
             raise UserError("the served version was trained on another FeatureService")
-        inputs = list(contract["inputs"])
+        inputs = list(contract.features)
         view_of = {f: v for v, fs in self.ctx.online.views[self.ctx.name].items() for f in fs}
         missing = [c for c in inputs if c not in view_of]
         if missing:
