@@ -27,10 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gridml.models import registry
 from gridml.models.contract import ModelContract
 from gridml.models.contract import read as read_contract
 from gridml.serving.config import ModelBinding
-from gridml.training import tracking
 
 log = logging.getLogger(__name__)
 
@@ -102,23 +102,12 @@ class ModelSlot:
 
     def candidates(self) -> list[tuple[int, str]]:
         """(version, alias) of each alias set, in the configured order, distinct versions."""
-        name, aliases = self.binding.registered_model, tuple(self.binding.aliases)
-        found: list[tuple[int, str]] = []
-        for i in range(len(aliases)):
-            hit = tracking.resolve(name, aliases[i:])
-            if hit is None:
-                break
-            if hit not in found and hit[0] not in {v for v, _ in found}:
-                found.append(hit)
-            if hit[1] == aliases[-1]:
-                break
-        return found
+        return registry.candidates(self.binding.registered_model, tuple(self.binding.aliases))
 
     def refresh(self, force: bool = False) -> bool:
         """Load the version the aliases now point to, if it changed. True when swapped.
         `force`: retry versions that failed to load before."""
         import mlflow
-        from mlflow import MlflowClient
 
         from gridml.serving.metrics import metrics
 
@@ -164,7 +153,7 @@ class ModelSlot:
                     contract = read_contract(model)
                     if self.check is not None:
                         self.check(contract)
-                    run_id = MlflowClient().get_model_version(name, str(version)).run_id or ""
+                    run_id = registry.run_id(name, version)
                 except Exception as exc:  # a broken version must not take the endpoint down
                     reason = f"alias {alias!r} -> v{version} failed to load: {str(exc)[:300]}"
                     self._failed[version] = reason

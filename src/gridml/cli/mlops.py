@@ -87,18 +87,6 @@ VersionOption = Annotated[
 ]
 
 
-def default_version(model: str) -> int:
-    """The champion's version, else the challenger's (MissingDataError when neither is set)."""
-    from gridml.errors import MissingDataError
-    from gridml.mlops.registry import aliases
-
-    current = aliases(model)
-    version = current.get("champion", current.get("challenger"))
-    if version is None:
-        raise MissingDataError(f"{model} has no champion or challenger: pass --version")
-    return version
-
-
 def _with_uri(cfg, tracking_uri: str | None):
     from gridml.cli.train import with_tracking_uri
 
@@ -263,6 +251,8 @@ def card(
 
     w = workspace(ws)
     tracking.configure(TrackingConfig(tracking_uri=tracking_uri), w)
+    from gridml.models.registry import default_version
+
     version = version if version is not None else default_version(model)
     result = write_card(w, model, version)
     typer.echo(f"model card of {model} v{version}: {result.markdown} and {result.html}")
@@ -307,7 +297,7 @@ def monitor(
     from gridml.mlops.config import MonitoringConfig
     from gridml.mlops.monitor import monitor as run
     from gridml.mlops.monitor_report import log_to_mlflow, write_report
-    from gridml.mlops.registry import version_info
+    from gridml.models.registry import default_version, version_info
     from gridml.training import tracking
 
     cfg = _with_uri(MonitoringConfig.read_yaml(config), tracking_uri)

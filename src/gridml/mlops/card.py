@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from gridml.mlops.registry import VersionInfo, client, version_info
 from gridml.mlops.report import Code, Section, to_html, to_markdown, write_text_atomic
 from gridml.models import catalog
+from gridml.models.registry import VersionInfo, client, version_info
 from gridml.models.spec import ModelSpec
 from gridml.training import tracking
 from gridml.workspace import Workspace

@@ -21,8 +21,8 @@ import pandas as pd
 
 from gridml.mlops import gates as g
 from gridml.mlops.config import ModelGates
-from gridml.mlops.registry import VersionInfo, frame_schema, signature_columns
 from gridml.models import catalog
+from gridml.models.registry import VersionInfo, frame_schema, signature_columns
 from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)

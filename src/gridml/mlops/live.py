@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.errors import MissingDataError
-from gridml.mlops.registry import VersionInfo
+from gridml.models.registry import VersionInfo
 from gridml.workspace import Workspace
 
 OUTCOMES_COLUMNS = ["meter_id", "inspected_at", "theft_found"]

@@ -28,8 +28,8 @@ from gridml.errors import MissingDataError
 from gridml.mlops.config import ModelMonitoring
 from gridml.mlops.drift import NOT_ENOUGH, SKEW_COLUMNS, family_drift, online_skew
 from gridml.mlops.live import LIVE_COLUMNS
-from gridml.mlops.registry import VersionInfo
 from gridml.models import catalog
+from gridml.models.registry import VersionInfo
 from gridml.models.spec import resolve
 from gridml.workspace import Workspace
 

@@ -68,8 +68,8 @@ def test_a_segment_scored_by_nobody_is_dropped() -> None:
 
 def test_headline_sets_the_served_model_against_its_baseline() -> None:
     from gridml.mlops.card import headline
-    from gridml.mlops.registry import VersionInfo
     from gridml.models import catalog
+    from gridml.models.registry import VersionInfo
 
     info = VersionInfo(
         "theft-detection", 1, "r", "s", [], {}, {}, None, "", metrics=dict(THEFT_RUN)
