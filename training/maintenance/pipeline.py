@@ -132,7 +132,7 @@ def train_maintenance(cfg: MaintenanceRunConfig, ws: Workspace) -> MaintenanceRu
     rows = {name: data.part(name) for name in ("fit", "valid", "test")}
     y = {name: r["label"].to_numpy() for name, r in rows.items()}
     with mlflow.start_run(run_name=m.name) as run:
-        mlflow.set_tag("gridml.task", "asset-failure")
+        mlflow.set_tag("gridml.task", MAINTENANCE.name)
         if not y["fit"].any():
             log.warning(NO_FAILURES)
             mlflow.set_tag("gridml.warning", NO_FAILURES)

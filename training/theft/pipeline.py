@@ -98,7 +98,7 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
     with mlflow.start_run(run_name=m.name) as run:
         mlflow.set_tags(
             {
-                "gridml.task": "theft-detection",
+                "gridml.task": THEFT.name,
                 "gridml.caveat": "synthetic attacks: easier than real theft (see caveat.md)",
                 "gridml.split_cutoff": str(parts.cutoff),
             }
