@@ -51,12 +51,13 @@ ROUTE_ROLES = {
     "/forecast/demand/batch": "reader",
     "/maintenance/risk": "reader",
     "/theft/score": "reader",
+    "/predict": "reader",  # any served endpoint by name (a plugin's model too)
     "/models": "reader",
     "/readings": "ingest",
     "/admin/reload": "admin",
 }
 # calls about identifiable customers or that change the service: written to the access log
-AUDITED = frozenset({"/readings", "/admin/reload", "/theft/score", "/maintenance/risk"})
+AUDITED = frozenset({"/readings", "/admin/reload", "/theft/score", "/maintenance/risk", "/predict"})
 MAX_KEY_CHARS = 256  # longer header values are not keys: 401 without hashing them
 
 access_log = logging.getLogger("gridml.access")

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from gridml.config import BaseConfig
 from gridml.serving.schema import MAX_IDS_CEILING, MAX_READINGS_CEILING
 from gridml.training.tracking import TrackingConfig
+
+if TYPE_CHECKING:
+    from gridml.models.spec import ModelSpec
 
 CONFIG_ENV = "GRIDML_SERVING_CONFIG"
 DEFAULT_CONFIG = Path("experiments/serving.yaml")
@@ -34,9 +38,11 @@ class ModelBinding(BaseConfig):
 class ServingConfig(BaseConfig):
     """Everything the service needs that is not a secret."""
 
-    demand: ModelBinding = ModelBinding(registered_model="demand-forecast")
-    maintenance: ModelBinding = ModelBinding(registered_model="asset-failure")
-    theft: ModelBinding = ModelBinding(registered_model="theft-detection")
+    models: dict[str, ModelBinding] = Field(
+        default_factory=dict,
+        description="Endpoint name -> the registered model and aliases it serves; an endpoint "
+        "not named serves its spec's registered model through champion, then challenger.",
+    )
     tracking: TrackingConfig = TrackingConfig()
     store_config: Path | None = Field(
         default=None,
@@ -66,6 +72,31 @@ class ServingConfig(BaseConfig):
     )
     max_horizon_hours: int = Field(default=168, ge=1, le=168)
     default_horizon_hours: int = Field(default=48, ge=1, le=168)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _endpoint_keys(cls, data: Any) -> Any:
+        """Older configs bound each endpoint at the top level (`theft: {registered_model:
+        ...}`): such a block is read as `models.<endpoint>`."""
+        if not isinstance(data, dict):
+            return data
+        fields = set(cls.model_fields)
+        legacy = {
+            k: v
+            for k, v in data.items()
+            if k not in fields
+            and (isinstance(v, ModelBinding) or (isinstance(v, dict) and "registered_model" in v))
+        }
+        if not legacy:
+            return data
+        rest = {k: v for k, v in data.items() if k not in legacy}
+        return rest | {"models": {**legacy, **dict(rest.get("models") or {})}}
+
+    def binding(self, spec: ModelSpec) -> ModelBinding:
+        """What the endpoint of `spec` serves: its `models` entry, else the spec's name."""
+        if spec.endpoint is not None and spec.endpoint in self.models:
+            return self.models[spec.endpoint]
+        return ModelBinding(registered_model=spec.name)
 
 
 def load_config(path: Path | None = None) -> ServingConfig:

@@ -92,7 +92,8 @@ class DemandEndpoint:
             )
         if level not in demand.LEVELS:
             raise UserError(f"'level': {level!r} is not one of {', '.join(demand.LEVELS)}")
-        served_q = tuple(loaded.model.unwrap_python_model().quantiles)
+        assert loaded.contract is not None  # read when the version loaded
+        served_q = loaded.contract.quantiles
         quantiles = list(quantiles) if quantiles else list(served_q)
         bad = [q for q in quantiles if q not in served_q]
         if bad:
@@ -180,6 +181,8 @@ class DemandEndpoint:
 
     def trained_horizon(self, loaded: Loaded) -> int:
         """The longest horizon the demand model was trained for (its run's `horizon_hours`)."""
+        if loaded.contract is not None and loaded.contract.horizon_hours:
+            return int(loaded.contract.horizon_hours)
         if loaded.version not in self._horizons:
             from mlflow import MlflowClient
 

@@ -12,17 +12,25 @@ the same broken version; `/admin/reload` does). With nothing served yet (start-u
 alias is tried: a broken champion falls back to the challenger. A response names the alias
 and version it came from and says `promoted: false` (with a `warning`) when that is not the
 first alias (a challenger, not promoted).
+
+Each version is served through its own contract (`gridml.models.contract`, MLflow model
+metadata): read at load time and passed to the slot's `check` (the Predictor's: the
+FeatureService must serve every feature the model reads); a version that fails it does not
+load, like a broken one.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gridml.models import registry
+from gridml.models.contract import ModelContract
+from gridml.models.contract import read as read_contract
 from gridml.serving.config import ModelBinding
-from gridml.training import tracking
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,7 @@ class Loaded:
     uri: str
     model: Any  # mlflow.pyfunc.PyFuncModel
     promoted: bool = True  # served through the first alias (the champion)
+    contract: ModelContract | None = None  # what the version reads and answers
 
     def info(self) -> dict[str, Any]:
         out = {
@@ -60,9 +69,17 @@ class Loaded:
 class ModelSlot:
     """The model behind one endpoint."""
 
-    def __init__(self, endpoint: str, binding: ModelBinding) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        binding: ModelBinding,
+        check: Callable[[ModelContract], None] | None = None,
+    ) -> None:
+        """`check(contract)`: raises when the version cannot be served (it is then reported
+        and not loaded); run before the version replaces the served one."""
         self.endpoint = endpoint
         self.binding = binding
+        self.check = check
         self._current: Loaded | None = None
         self._lock = threading.Lock()  # one load at a time; reads never wait for it
         self.last_error: str | None = None
@@ -85,23 +102,12 @@ class ModelSlot:
 
     def candidates(self) -> list[tuple[int, str]]:
         """(version, alias) of each alias set, in the configured order, distinct versions."""
-        name, aliases = self.binding.registered_model, tuple(self.binding.aliases)
-        found: list[tuple[int, str]] = []
-        for i in range(len(aliases)):
-            hit = tracking.resolve(name, aliases[i:])
-            if hit is None:
-                break
-            if hit not in found and hit[0] not in {v for v, _ in found}:
-                found.append(hit)
-            if hit[1] == aliases[-1]:
-                break
-        return found
+        return registry.candidates(self.binding.registered_model, tuple(self.binding.aliases))
 
     def refresh(self, force: bool = False) -> bool:
         """Load the version the aliases now point to, if it changed. True when swapped.
         `force`: retry versions that failed to load before."""
         import mlflow
-        from mlflow import MlflowClient
 
         from gridml.serving.metrics import metrics
 
@@ -127,7 +133,14 @@ class ModelSlot:
                 if old is not None and old.version == version:
                     if old.alias != alias:
                         self._current = Loaded(
-                            name, version, alias, old.run_id, old.uri, old.model, promoted
+                            name,
+                            version,
+                            alias,
+                            old.run_id,
+                            old.uri,
+                            old.model,
+                            promoted,
+                            old.contract,
                         )
                     self.last_error = None
                     return False
@@ -137,7 +150,10 @@ class ModelSlot:
                     continue
                 try:
                     model = mlflow.pyfunc.load_model(uri)
-                    run_id = MlflowClient().get_model_version(name, str(version)).run_id or ""
+                    contract = read_contract(model)
+                    if self.check is not None:
+                        self.check(contract)
+                    run_id = registry.run_id(name, version)
                 except Exception as exc:  # a broken version must not take the endpoint down
                     reason = f"alias {alias!r} -> v{version} failed to load: {str(exc)[:300]}"
                     self._failed[version] = reason
@@ -145,7 +161,7 @@ class ModelSlot:
                     metrics().load_failures.labels(self.endpoint, name).inc()
                     log.error("%s: could not load %s: %s", self.endpoint, uri, exc)
                     continue
-                self._current = Loaded(name, version, alias, run_id, uri, model, promoted)
+                self._current = Loaded(name, version, alias, run_id, uri, model, promoted, contract)
                 self.last_error = "; ".join(errors) or None
                 log.info(
                     "%s now serves %s v%d (%s, run %s)%s",

@@ -14,11 +14,6 @@ from gridml.features.store import repo
 from gridml.workspace import Workspace
 
 TIMESTAMP_SUFFIX = "__ts"
-SERVICES = {
-    "demand": "demand_forecast_v1",
-    "maintenance": "asset_failure_v1",
-    "theft": "theft_detection_v1",
-}
 
 
 def online_frame(response: Any, stamped: tuple[str, ...]) -> pd.DataFrame:
@@ -41,20 +36,34 @@ class OnlineFeatures:
     """One Feast store object per worker; its SQLite connection is shared, so reads and pushes
     take a lock (a Redis online store needs none, but the lock costs little)."""
 
-    def __init__(self, ws: Workspace, store_config: Path | None) -> None:
+    def __init__(self, ws: Workspace, store_config: Path | None, services: dict[str, str]) -> None:
+        """`services`: endpoint name -> the FeatureService it reads (from the model specs)."""
         self.store = repo.open_store(ws, store_config)
         self._lock = threading.Lock()
+        self.services = dict(services)
         self.views: dict[str, dict[str, list[str]]] = {}
-        for endpoint, service in SERVICES.items():
+        self._service_views: dict[str, dict[str, list[str]]] = {}
+        for endpoint, service in self.services.items():
+            self.views[endpoint] = self.service_views(service)
+
+    def service_views(self, service: str) -> dict[str, list[str]]:
+        """view -> features of a registered FeatureService (MissingDataError if unknown)."""
+        if service not in self._service_views:
             try:
                 fs = self.store.get_feature_service(service)
             except Exception as exc:
                 raise MissingDataError(
                     f"FeatureService {service} is not registered: run `gridml features apply`"
                 ) from exc
-            self.views[endpoint] = {
+            self._service_views[service] = {
                 p.name: [f.name for f in p.features] for p in fs.feature_view_projections
             }
+        return self._service_views[service]
+
+    def bind(self, endpoint: str, service: str) -> None:
+        """Read `service` for `endpoint` from now on (the served version's FeatureService)."""
+        views = self.service_views(service)
+        self.services[endpoint], self.views[endpoint] = service, views
 
     def refs(self, endpoint: str, views: tuple[str, ...] | None = None) -> list[str]:
         """`view:feature` references of an endpoint's FeatureService (some views only)."""

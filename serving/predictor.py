@@ -1,29 +1,33 @@
 """What the service does, free of the web framework: ids in, predictions out.
 
 `Predictor` holds the Feast store (`OnlineFeatures`), the snapshot of topology and histories,
-one `ModelSlot` per endpoint and the endpoints themselves (`DemandEndpoint`, `TheftEndpoint`,
-`MaintenanceEndpoint`); it refreshes models and snapshot, and ingests readings. The BentoML
-service (`service.py`) is thin wiring over it; tests call both.
+and for every model spec with an endpoint (`gridml.models.catalog.served()`) one `ModelSlot`
+and the endpoint its spec's factory builds (`DemandEndpoint`, `TheftEndpoint`,
+`MaintenanceEndpoint`, or a plugin's); it refreshes models and snapshot, and ingests readings.
+The BentoML service (`service.py`) is thin wiring over it; tests call both.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from gridml.errors import UserError
 from gridml.features.store.definitions import FRESH_READINGS_VIEW, PUSH_SOURCE
+from gridml.models import catalog
+from gridml.models.contract import ModelContract
+from gridml.models.spec import resolve
 from gridml.serving import readings
 from gridml.serving.config import ServingConfig
-from gridml.serving.demand_endpoint import DemandEndpoint
+from gridml.serving.endpoints import EndpointContext
 from gridml.serving.errors import TooLarge
 from gridml.serving.metrics import metrics
 from gridml.serving.models import ModelSlot
-from gridml.serving.online import SERVICES, TIMESTAMP_SUFFIX, OnlineFeatures
-from gridml.serving.risk_endpoints import MaintenanceEndpoint, TheftEndpoint
+from gridml.serving.online import TIMESTAMP_SUFFIX, OnlineFeatures
 from gridml.serving.snapshot import Snapshot, data_version, load_snapshot
 from gridml.workspace import Workspace
 
@@ -34,25 +38,69 @@ class Predictor:
     def __init__(self, cfg: ServingConfig, ws: Workspace) -> None:
         self.cfg = cfg
         self.ws = ws
-        self.online = OnlineFeatures(ws, cfg.store_config)
+        self.specs = {s.endpoint: s for s in catalog.served() if s.endpoint is not None}
+        unknown = sorted(set(cfg.models) - set(self.specs))
+        if unknown:
+            raise UserError(
+                f"serving config: models.{unknown[0]}: no model spec has this endpoint; "
+                f"known: {', '.join(self.specs)}"
+            )
+        self.online = OnlineFeatures(
+            ws, cfg.store_config, {e: s.feature_service for e, s in self.specs.items()}
+        )
         self.slots = {
-            "demand": ModelSlot("demand", cfg.demand),
-            "maintenance": ModelSlot("maintenance", cfg.maintenance),
-            "theft": ModelSlot("theft", cfg.theft),
+            e: ModelSlot(e, cfg.binding(s), self._contract_check(e)) for e, s in self.specs.items()
         }
         self._snapshot_lock = threading.Lock()
         self.snapshot: Snapshot = load_snapshot(ws)
-        current = self._current_snapshot
-        self.demand = DemandEndpoint(cfg, self.slots["demand"], self.online, current)
-        self.theft = TheftEndpoint(cfg, self.slots["theft"], self.online, current)
-        self.maintenance = MaintenanceEndpoint(
-            cfg, self.slots["maintenance"], self.online, current, ws
-        )
+        self.endpoints: dict[str, Any] = {}
+        for name, spec in self.specs.items():
+            assert spec.endpoint_factory is not None  # catalog.served() has one
+            ctx = EndpointContext(
+                name, cfg, self.slots[name], self.online, self._current_snapshot, ws
+            )
+            self.endpoints[name] = resolve(spec.endpoint_factory)(ctx)
         self.landed = readings.LandedIndex(readings.landing_dir(ws))
         self.refresh()
 
     def _current_snapshot(self) -> Snapshot:
         return self.snapshot
+
+    def _contract_check(self, endpoint: str) -> Callable[[ModelContract], None]:
+        """The load-time check of a version for `endpoint`: its FeatureService is registered
+        and serves every feature it reads; the endpoint then reads that FeatureService."""
+
+        def check(contract: ModelContract) -> None:
+            views = self.online.service_views(contract.feature_service)
+            contract.check_served([f for fs in views.values() for f in fs])
+            self.online.bind(endpoint, contract.feature_service)
+
+        return check
+
+    def endpoint(self, name: str) -> Any:
+        """The endpoint object named `name` (UserError naming the served ones)."""
+        if name not in self.endpoints:
+            served = ", ".join(self.endpoints)
+            raise UserError(f"'endpoint': {name!r} is not served; served: {served}")
+        return self.endpoints[name]
+
+    # the built-in endpoints by name (the routes of service.py call them)
+    @property
+    def demand(self) -> Any:
+        return self.endpoint("demand")
+
+    @property
+    def theft(self) -> Any:
+        return self.endpoint("theft")
+
+    @property
+    def maintenance(self) -> Any:
+        return self.endpoint("maintenance")
+
+    def predict(self, name: str, ids: list[str]) -> dict[str, Any]:
+        """`POST /predict`: the endpoint `name` answers `ids` with its spec's serving method."""
+        endpoint = self.endpoint(name)
+        return getattr(endpoint, self.specs[name].serving_method)(ids)
 
     def refresh(self, force: bool = False) -> dict[str, bool]:
         """Pick up alias moves and rebuilt feature tables. Returns what changed. `force`:
@@ -69,7 +117,10 @@ class Predictor:
                 cur = slot.current
                 m.model_version.labels(name, cur.name, cur.alias).set(cur.version)
         if any(changed.values()):
-            self.maintenance.warm()
+            for endpoint in self.endpoints.values():
+                warm = getattr(endpoint, "warm", None)
+                if warm is not None:
+                    warm()
         return changed
 
     @property
@@ -85,7 +136,8 @@ class Predictor:
 
     def models(self) -> list[dict[str, Any]]:
         return [
-            slot.info() | {"feature_service": SERVICES[name]} for name, slot in self.slots.items()
+            slot.info() | {"feature_service": self.online.services[name]}
+            for name, slot in self.slots.items()
         ]
 
     # the endpoints are self.demand (forecast, forecast_many), self.theft (score),

@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gridml.models.layout import THEFT_KEY_COLUMNS as KEY_COLUMNS
+from gridml.models.layout import lag_columns
 from gridml.serving.online import TIMESTAMP_SUFFIX
 from gridml.serving.snapshot import DailyHistory
-from gridml.training.theft.pyfunc import KEY_COLUMNS, lag_columns
 
 
 def theft_input(
@@ -42,7 +43,10 @@ def theft_input(
             "transformer_id": online["meter_id"].map(meters["transformer_id"]).astype(str),
         }
     )
-    feats = online.reindex(columns=feature_columns).apply(pd.to_numeric, errors="coerce")
+    missing = [c for c in feature_columns if c not in online.columns]
+    if missing:  # the contract was checked at load time: a missing column is a bug, not a NaN
+        raise KeyError(f"the online features lack the theft model's input(s) {missing}")
+    feats = online[feature_columns].apply(pd.to_numeric, errors="coerce")
     return pd.concat(
         [
             keys[list(KEY_COLUMNS)].reset_index(drop=True),

@@ -25,7 +25,7 @@ from gridml.serving.config import ServingConfig
 from gridml.serving.errors import check_ids, check_known
 from gridml.serving.metrics import metrics, observe
 from gridml.serving.models import ModelSlot
-from gridml.serving.online import SERVICES, TIMESTAMP_SUFFIX, OnlineFeatures
+from gridml.serving.online import TIMESTAMP_SUFFIX, OnlineFeatures
 from gridml.serving.snapshot import Snapshot
 from gridml.workspace import Workspace
 
@@ -60,18 +60,20 @@ class TheftEndpoint:
         check_known(wanted, snap.meters.index, "meter")
         if snap.daily is None:
             raise MissingDataError("no meter_daily table: run `gridml features build`")
-        model = loaded.model.unwrap_python_model()
+        contract = loaded.contract
+        assert contract is not None  # read when the version loaded
+        features = list(contract.features)
         owner = snap.meters["transformer_id"]
         peers = owner[owner.isin(set(owner.loc[wanted]))]
         online = self.online.read(
             [*self.online.refs("theft"), f"{FRESH_READINGS_VIEW}:kwh"],
             [{"meter_id": m, "transformer_id": t} for m, t in peers.items()],
-            stamped=(model.feature_columns[0], "kwh"),
+            stamped=(features[0], "kwh"),
         )
-        stamps = pd.to_numeric(online[f"{model.feature_columns[0]}{TIMESTAMP_SUFFIX}"])
+        stamps = pd.to_numeric(online[f"{features[0]}{TIMESTAMP_SUFFIX}"])
         have = online[(stamps.fillna(0) > 0).to_numpy()].reset_index(drop=True)
         frame = risk.theft_input(
-            have, snap.meters, snap.daily, model.feature_columns, model.cfg.days
+            have, snap.meters, snap.daily, features, int(contract.history_days or 0)
         )
         scored = loaded.model.predict(frame).set_index("meter_id") if len(frame) else None
         online = online.set_index("meter_id")
@@ -128,7 +130,7 @@ class MaintenanceEndpoint:
             entities = risk.window_entities(snap.transformers, days, window_days)
             t0 = time.perf_counter()
             frame = repo.training_set(
-                self.ws, SERVICES["maintenance"], entities, self.cfg.store_config
+                self.ws, self.online.services["maintenance"], entities, self.cfg.store_config
             )
             log.info(
                 "maintenance window: %d rows through Feast in %.2f s",
@@ -143,9 +145,10 @@ class MaintenanceEndpoint:
         """Read the window of the model now served, so no request waits for it."""
         if not self.slot.ready:
             return
-        meta = self.slot.current.model.unwrap_python_model().meta
+        contract = self.slot.current.contract
+        assert contract is not None  # read when the version loaded
         try:
-            self.window(int(meta["window_days"]), list(meta["features"]))
+            self.window(int(contract.window_days or 0), list(contract.features))
         except MissingDataError as exc:  # answered per request (503) until the tables exist
             log.warning("maintenance window not read: %s", exc)
 
@@ -153,9 +156,10 @@ class MaintenanceEndpoint:
         loaded = self.slot.current
         wanted = check_ids(ids, self.cfg.max_ids)
         check_known(wanted, self.snapshot().transformers, "transformer")
-        meta = loaded.model.unwrap_python_model().meta
-        features = list(meta["features"])
-        window = self.window(int(meta["window_days"]), features)
+        contract = loaded.contract
+        assert contract is not None  # read when the version loaded
+        features = list(contract.features)
+        window = self.window(int(contract.window_days or 0), features)
         online = self.online.read(
             self.online.refs("maintenance"),
             [{"transformer_id": t} for t in wanted],
@@ -166,7 +170,8 @@ class MaintenanceEndpoint:
         results, missing = [], []
         for t in wanted:
             if scored is None or t not in scored.index:
-                missing.append({"id": t, "reason": "no asset_failure_v1 features for this unit"})
+                reason = f"no {self.online.services['maintenance']} features for this unit"
+                missing.append({"id": t, "reason": reason})
                 continue
             row = scored.loc[t]
             results.append(

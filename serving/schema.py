@@ -32,6 +32,11 @@ Ids = Annotated[
     list[Id],
     Field(min_length=1, max_length=MAX_IDS_CEILING, description="Entity ids (at most max_ids)."),
 ]
+EndpointName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$"),
+    Field(description="A served endpoint's name (GET /models lists them).", examples=["theft"]),
+]
 Level = Literal["meter", "transformer", "feeder", "substation", "zone"]
 Horizon = Annotated[int, Field(strict=True, ge=1, le=MAX_HORIZON)]
 Quantile = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)]

@@ -6,10 +6,11 @@ Run it with `gridml serve` (or `bentoml serve gridml.serving.service:GridML`). C
 worker and the request timeout from `$GRIDML_SERVING_WORKERS`, `$GRIDML_SERVING_THREADS` and
 `$GRIDML_SERVING_TIMEOUT` (`gridml serve --workers/--threads` sets them).
 
-Routes: POST /forecast/demand, /maintenance/risk, /theft/score (role reader), POST /readings
-(ingest), POST /admin/reload (admin), GET /models (reader); open: /livez, /readyz, /metrics,
-/docs.json and the Swagger UI at /. Request bodies are bounded field by field (`schema.py`);
-`http.EdgeGuard` answers unknown paths, non-JSON bodies and keys in URLs before BentoML sees them.
+Routes: POST /forecast/demand, /maintenance/risk, /theft/score, /predict (role reader), POST
+/readings (ingest), POST /admin/reload (admin), GET /models (reader); open: /livez, /readyz,
+/metrics, /docs.json and the Swagger UI at /. Request bodies are bounded field by field
+(`schema.py`); `http.EdgeGuard` answers unknown paths, non-JSON bodies and keys in URLs before
+BentoML sees them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from starlette.routing import Mount, Route
 from gridml.serving.auth import ROUTE_ROLES, ApiKeyMiddleware, call_facts, shared_keys
 from gridml.serving.schema import (
     DemandRequests,
+    EndpointName,
     Horizon,
     Ids,
     Level,
@@ -240,6 +242,15 @@ class GridML:
     def theft_score(self, ids: Ids = Field(examples=[["M000001"]])) -> dict[str, Any]:
         """Theft probability, rank among the transformer's meters and reason codes of meters."""
         return self.predictor.theft.score(ids)
+
+    @bentoml.api(route="/predict")
+    @_errors
+    def predict(
+        self, endpoint: EndpointName, ids: Ids = Field(examples=[["M000001"]])
+    ) -> dict[str, Any]:
+        """Any served model by its endpoint name (one per model spec, GET /models): the
+        endpoint's own answer for the ids, with its defaults (demand: the forecast route's)."""
+        return self.predictor.predict(endpoint, ids)
 
     @bentoml.api(route="/readings")
     @_errors

@@ -51,6 +51,22 @@ import yaml
 from pydantic import field_validator
 
 from gridml.config import BaseConfig
+from gridml.models.registry import (
+    CONFIG_ARTIFACT,
+    TAG_CONFIG_CLASS,
+    TAG_DATA_DIGEST,
+    TAG_DATA_END,
+    TAG_DATA_ROWS,
+    TAG_DATA_START,
+    TAG_FEATURE_SERVICE,
+    TAG_GIT_COMMIT,
+)
+
+# registering and aliases live in the one registry module (gridml.models.registry); the
+# training pipelines call them through this module as tracking.register / tracking.resolve
+from gridml.models.registry import model_uri as model_uri
+from gridml.models.registry import register as register
+from gridml.models.registry import resolve as resolve
 from gridml.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -59,20 +75,11 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-TAG_GIT_COMMIT = "gridml.git_commit"
-TAG_FEATURE_SERVICE = "gridml.feature_service"
-TAG_DATA_DIGEST = "gridml.data_digest"
-TAG_DATA_ROWS = "gridml.data_rows"
-TAG_CONFIG_CLASS = "gridml.config_class"
-TAG_DATA_START = "gridml.data_start"
-TAG_DATA_END = "gridml.data_end"
-CONFIG_ARTIFACT = "config.yaml"
 DATASET_SAMPLE_ROWS = 1000
 # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH and MAX_ENTITY_KEY_LENGTH (MLflow 3.17);
 # repeated here so that building params does not import MLflow.
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_PARAM_KEY_LENGTH = 250
-DEFAULT_ALIASES = ("champion", "challenger")
 
 
 class TrackingConfig(BaseConfig):
@@ -139,7 +146,7 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "experiment"
 
 
-def _sqlite_path(uri: str) -> Path | None:
+def sqlite_path(uri: str) -> Path | None:
     """The file of a `sqlite:///path` URI; None for other back ends and in-memory SQLite."""
     if not uri.startswith("sqlite:///"):
         return None
@@ -176,13 +183,13 @@ def configure(cfg: TrackingConfig, ws: Workspace) -> str:
     from gridml.relocate import ensure_located
 
     ensure_located(ws)  # a copied or moved workspace: its mlflow.db's paths follow it
-    user_env = _user_environ()
+    user_env = user_environ()
     t = cfg.targets(ws, environ=user_env)
     mlflow.set_tracking_uri(t.tracking_uri)
     mlflow.set_registry_uri(t.registry_uri)
     _remember_overrides(user_env, t)
 
-    dbs = {p for p in (_sqlite_path(t.tracking_uri), _sqlite_path(t.registry_uri)) if p}
+    dbs = {p for p in (sqlite_path(t.tracking_uri), sqlite_path(t.registry_uri)) if p}
     with contextlib.ExitStack() as stack:
         for db in sorted(dbs):
             stack.enter_context(file_lock(db.with_name(db.name + ".lock")))
@@ -190,7 +197,7 @@ def configure(cfg: TrackingConfig, ws: Workspace) -> str:
         # Building the stores creates the schema of a new database (MLflow does it unlocked).
         client = MlflowClient(t.tracking_uri, t.registry_uri)
         experiment = client.get_experiment_by_name(t.experiment)
-        if _sqlite_path(t.registry_uri):
+        if sqlite_path(t.registry_uri):
             client.search_registered_models(max_results=1)
 
     if experiment is None:
@@ -215,7 +222,7 @@ def configure(cfg: TrackingConfig, ws: Workspace) -> str:
 _EXPORTED: dict[str, tuple[str, str | None]] = {}
 
 
-def _user_environ() -> dict[str, str]:
+def user_environ() -> dict[str, str]:
     env = dict(os.environ)
     for var, (exported, original) in _EXPORTED.items():
         if env.get(var) == exported:
@@ -387,57 +394,21 @@ def log_lineage(
     return digest
 
 
-# --- registry ---------------------------------------------------------------------------------
-
-
-def model_uri(name: str, alias: str) -> str:
-    """`models:/name@alias`, the URI MLflow loads a registered model's aliased version from."""
-    return f"models:/{name}@{alias}"
-
-
-def register(
-    model_uri: str,
-    name: str,
-    alias: str = "challenger",
-    tags: dict[str, str] | None = None,
-    *,
-    timeout_s: int = 300,
-) -> int:
-    """Register `model_uri` as a new version of `name`, wait until READY, point `alias` at it.
-
-    `tags` are set on the version. Returns the version number.
-    """
+def logged_feature_service() -> str:
+    """The FeatureService `log_lineage` tagged on the active run (the pyfunc loggers write it
+    into the model's contract)."""
     import mlflow
-    from mlflow import MlflowClient
 
-    mv = mlflow.register_model(model_uri, name, await_registration_for=timeout_s, tags=tags)
-    client = MlflowClient()
-    mv = client.get_model_version(name, mv.version)
-    if mv.status != "READY":
-        raise RuntimeError(
-            f"model {name} version {mv.version} is {mv.status}, not READY: {mv.status_message}"
-        )
-    client.set_registered_model_alias(name, alias, mv.version)
-    _log.info("registered %s version %s as %s (%s)", name, mv.version, alias, model_uri)
-    return int(mv.version)
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("no active MLflow run: log the lineage before the model")
+    service = mlflow.get_run(run.info.run_id).data.tags.get(TAG_FEATURE_SERVICE)
+    if not service:
+        raise RuntimeError("the run records no FeatureService: call log_lineage first")
+    return service
 
 
-def resolve(name: str, aliases: tuple[str, ...] = DEFAULT_ALIASES) -> tuple[int, str] | None:
-    """The first of `aliases` set on registered model `name`: (version, alias); None if none
-    (or no such model). Other registry errors propagate."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        model = MlflowClient().get_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        raise
-    for alias in aliases:
-        if alias in model.aliases:
-            return int(model.aliases[alias]), alias
-    return None
+# --- registry ---------------------------------------------------------------------------------
 
 
 # --- tuning -----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from gridml.cli.main import app
 from gridml.io import parts, write_parquet_atomic
 from gridml.mlops.config import MonitoringConfig
 from gridml.mlops.monitor import monitor
-from gridml.mlops.registry import version_info
+from gridml.models.registry import version_info
 from gridml.training import tracking
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.pipeline import train_demand

@@ -17,7 +17,7 @@ from gridml.errors import UserError
 from gridml.mlops import audit
 from gridml.mlops.config import PromotionConfig
 from gridml.mlops.promote import promote
-from gridml.mlops.registry import aliases
+from gridml.models.registry import aliases
 from gridml.serving.config import ModelBinding
 from gridml.serving.models import ModelSlot
 from gridml.training import tracking

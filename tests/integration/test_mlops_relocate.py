@@ -20,7 +20,7 @@ from gridml.features.store import repo
 from gridml.features.tables.build import build_tables
 from gridml.mlops.config import PromotionConfig
 from gridml.mlops.promote import promote
-from gridml.mlops.registry import aliases
+from gridml.models.registry import aliases
 from gridml.relocate import recorded_root
 from gridml.training import tracking
 from gridml.training.demand.config import DemandConfig

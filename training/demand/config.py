@@ -8,6 +8,8 @@ from typing import Literal, Self
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from gridml.config import BaseConfig
+from gridml.models.builtin import DEMAND
+from gridml.training.run import default_names
 from gridml.training.tracking import TrackingConfig
 
 Level = Literal["meter", "transformer", "feeder", "substation", "zone"]
@@ -130,7 +132,7 @@ class ProphetConfig(BaseConfig):
 class DemandConfig(BaseConfig):
     """Demand forecasting of grid load series, day-ahead by default."""
 
-    name: str = "demand-forecast"
+    name: str = Field("", description="MLflow run name [default: the registered name].")
     feature_service: str = "demand_forecast_v1"
     levels: tuple[Level, ...] = ("transformer", "feeder", "substation", "zone")
     horizon_hours: int = Field(48, ge=1, le=168, description="Hours ahead from each origin.")
@@ -157,8 +159,8 @@ class DemandConfig(BaseConfig):
     backtest: BacktestConfig = BacktestConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
     prophet: ProphetConfig = ProphetConfig()
-    registered_model: str = "demand-forecast"
-    tracking: TrackingConfig = TrackingConfig()
+    registered_model: str = DEMAND.name
+    tracking: TrackingConfig = TrackingConfig(experiment=DEMAND.name)
     seed: int = 0
 
     @field_validator("quantiles")
@@ -170,6 +172,12 @@ class DemandConfig(BaseConfig):
         if 0.5 not in value:
             raise ValueError("quantiles must include 0.5 (the point forecast is the median)")
         return tuple(sorted(set(value)))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: object) -> object:
+        """The registered name is written once: experiment and run name default to it."""
+        return default_names(data, DEMAND.name)
 
     @model_validator(mode="before")
     @classmethod

@@ -18,12 +18,35 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from gridml.models.contract import CONTRACT_KEY, ModelContract
+from gridml.training import tracking
 from gridml.training.demand.calibration import Shifts, apply_shifts
-from gridml.training.demand.features import INPUT_COLUMNS, level_scale, make_features
+from gridml.training.demand.features import (
+    INPUT_COLUMNS,
+    ORIGIN_COLUMNS,
+    PROFILE_COLUMNS,
+    level_scale,
+    make_features,
+)
 from gridml.training.demand.lgbm import QuantileLGBM
 from gridml.training.metrics import quantile_column
 
 OUTPUT_COLUMNS = ("series_id", "horizon", "yhat")
+LEGACY_FEATURE_SERVICE = "demand_forecast_v1"  # versions logged before contracts existed
+
+
+def demand_contract(
+    quantiles: tuple[float, ...], feature_service: str, horizon_hours: int | None
+) -> ModelContract:
+    """The demand model's contract: origin features read by series at the origin."""
+    return ModelContract(
+        feature_service=feature_service,
+        entity="series_id",
+        features=tuple(dict.fromkeys([*ORIGIN_COLUMNS, *PROFILE_COLUMNS])),
+        outputs=(*OUTPUT_COLUMNS, *(quantile_column(q) for q in quantiles)),
+        horizon_hours=horizon_hours,
+        quantiles=tuple(quantiles),
+    )
 
 
 class DemandForecastModel(mlflow.pyfunc.PythonModel):
@@ -33,6 +56,10 @@ class DemandForecastModel(mlflow.pyfunc.PythonModel):
         self.quantiles = tuple(quantiles)
         self.boosters: dict[float, object] = {}
         self.shifts: Shifts | None = None
+
+    def contract(self) -> ModelContract:
+        """The contract of a version logged without one (older versions)."""
+        return demand_contract(self.quantiles, LEGACY_FEATURE_SERVICE, None)  # horizon: run's
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         import lightgbm as lgb
@@ -67,6 +94,7 @@ def log_demand_model(model: QuantileLGBM, example: pd.DataFrame, name: str = "mo
     """Log the boosters as a pyfunc with signature and input example; returns the model URI."""
     from mlflow.models import infer_signature
 
+    horizon = int(example["horizon"].max())
     example = example[INPUT_COLUMNS].head(5).reset_index(drop=True)
     # numbers other than the horizon may be missing (a feed a utility lacks): declare them float
     numeric = example.select_dtypes("number").columns.drop("horizon")
@@ -81,6 +109,7 @@ def log_demand_model(model: QuantileLGBM, example: pd.DataFrame, name: str = "mo
             path = Path(tmp) / "calibration.json"
             path.write_text(json.dumps(model.shifts.to_dict(), indent=1))
             artifacts["calibration"] = str(path)
+        contract = demand_contract(model.quantiles, tracking.logged_feature_service(), horizon)
         python_model = DemandForecastModel(model.quantiles)
         python_model.boosters = model.boosters
         python_model.shifts = model.shifts
@@ -91,6 +120,7 @@ def log_demand_model(model: QuantileLGBM, example: pd.DataFrame, name: str = "mo
             artifacts=artifacts,
             signature=signature,
             input_example=example,
+            metadata={CONTRACT_KEY: contract.to_dict()},
             pip_requirements=["mlflow==3.17.2", "lightgbm==4.7.0", "pandas>=2.3,<2.4", "numpy"],
         )
     return info.model_uri

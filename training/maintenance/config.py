@@ -14,7 +14,7 @@ Architecture = Literal["gru", "cnn"]
 class MaintenanceConfig(BaseConfig):
     """Will a transformer fail within `horizon_days` of a day's end? Trained on daily sequences."""
 
-    name: str = "asset-failure"
+    name: str = Field("maintenance", description="MLflow run name [default: the registered name].")
     feature_service: str = "asset_failure_v1"
     horizon_days: int = Field(7, ge=1, le=90, description="Label: a failure in (t, t + horizon].")
     window_days: int = Field(30, ge=1, le=365, description="Sequence length (days) per sample.")

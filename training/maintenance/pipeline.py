@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import model_validator
 
 from gridml.config import BaseConfig, ConfigError
 from gridml.errors import MissingDataError
+from gridml.models.builtin import MAINTENANCE
 from gridml.training import tracking
 from gridml.training.classification import pr_plot, reliability_plot
 from gridml.training.maintenance.config import MaintenanceConfig
@@ -35,6 +37,7 @@ from gridml.training.maintenance.dataset import (
 from gridml.training.maintenance.metrics import TIME, evaluate
 from gridml.training.maintenance.models import fit_lightgbm, fit_sequence_model
 from gridml.training.maintenance.pyfunc import log_maintenance_model, naive_utc
+from gridml.training.run import default_names
 from gridml.training.tracking import TrackingConfig
 from gridml.workspace import Workspace
 
@@ -48,11 +51,18 @@ NO_FAILURES = (
 
 
 class MaintenanceRunConfig(BaseConfig):
-    """A maintenance training run: the model config, where it is tracked, what it registers."""
+    """A maintenance training run: the model config, where it is tracked, what it registers.
+    The registered name is written once: the experiment and the run name default to it
+    (training/run.py)."""
 
     model: MaintenanceConfig = MaintenanceConfig()
-    tracking: TrackingConfig = TrackingConfig(experiment="asset-failure")
-    registered_model: str = "asset-failure"
+    tracking: TrackingConfig = TrackingConfig(experiment=MAINTENANCE.name)
+    registered_model: str = MAINTENANCE.name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: object) -> object:
+        return default_names(data, MAINTENANCE.name, ("model",))
 
 
 @dataclass
@@ -122,7 +132,7 @@ def train_maintenance(cfg: MaintenanceRunConfig, ws: Workspace) -> MaintenanceRu
     rows = {name: data.part(name) for name in ("fit", "valid", "test")}
     y = {name: r["label"].to_numpy() for name, r in rows.items()}
     with mlflow.start_run(run_name=m.name) as run:
-        mlflow.set_tag("gridml.task", "asset-failure")
+        mlflow.set_tag("gridml.task", MAINTENANCE.name)
         if not y["fit"].any():
             log.warning(NO_FAILURES)
             mlflow.set_tag("gridml.warning", NO_FAILURES)

@@ -21,6 +21,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from gridml.models.contract import CONTRACT_KEY, ModelContract
+from gridml.training import tracking
 from gridml.training.maintenance.config import MaintenanceConfig
 from gridml.training.maintenance.dataset import KEY, Scaler
 from gridml.training.maintenance.models import Platt, SequenceModel, build_net, risk_bands
@@ -28,6 +30,18 @@ from gridml.training.maintenance.models import Platt, SequenceModel, build_net, 
 TIME = "event_timestamp"
 OUTPUT_COLUMNS = ("transformer_id", "probability", "risk_band", "drivers")
 DAY = pd.Timedelta(days=1)
+LEGACY_FEATURE_SERVICE = "asset_failure_v1"  # versions logged before contracts existed
+
+
+def maintenance_contract(meta: dict, feature_service: str) -> ModelContract:
+    """The failure model's contract: `window_days` of its features per transformer."""
+    return ModelContract(
+        feature_service=feature_service,
+        entity=KEY,
+        features=tuple(meta["features"]),
+        outputs=OUTPUT_COLUMNS,
+        window_days=int(meta["window_days"]),
+    )
 
 
 def input_windows(
@@ -65,6 +79,10 @@ class AssetFailureModel(mlflow.pyfunc.PythonModel):
         self.meta = meta or {}
         self.model: SequenceModel | None = None
         self.scaler: Scaler | None = None
+
+    def contract(self) -> ModelContract:
+        """The contract of a version logged without one (older versions)."""
+        return maintenance_contract(self.meta, LEGACY_FEATURE_SERVICE)
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         import torch
@@ -142,6 +160,7 @@ def log_maintenance_model(
     example = example.astype(dict.fromkeys(model.features, "float64") | {KEY: str})
     example[TIME] = naive_utc(example[TIME])
     meta = model_meta(model, scaler, cfg)
+    contract = maintenance_contract(meta, tracking.logged_feature_service())
     net = model.net
     with tempfile.TemporaryDirectory() as tmp:
         state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
@@ -156,6 +175,7 @@ def log_maintenance_model(
             artifacts={"net": str(Path(tmp) / "net.pt"), "meta": str(Path(tmp) / "meta.json")},
             signature=signature,
             input_example=example,
+            metadata={CONTRACT_KEY: contract.to_dict()},
             pip_requirements=["mlflow==3.17.2", "torch", "pandas>=2.3,<2.4", "numpy"],
         )
     return info.model_uri

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from gridml.config import BaseConfig
 
 ModelName = Literal["lightgbm", "wide_deep"]
+RETIRED_FIELDS = ("models", "registered_model")
 
 
 class TheftLightGBMConfig(BaseConfig):
@@ -44,7 +45,7 @@ class WideDeepConfig(BaseConfig):
 class TheftConfig(BaseConfig):
     """Theft detection on (meter, scoring day) samples, split by customer and by time."""
 
-    name: str = "theft-detection"
+    name: str = Field("theft", description="MLflow run name [default: the registered name].")
     feature_service: str = "theft_detection_v1"
     weeks: int = Field(8, ge=2, le=52, description="Weeks of daily kWh in the sequence input.")
     stride_days: int = Field(7, ge=1, le=91, description="Days between scoring days.")
@@ -60,11 +61,18 @@ class TheftConfig(BaseConfig):
     )
     budgets: tuple[float, ...] = (0.01, 0.05)
     map_k: int = Field(100, ge=1)
-    models: tuple[ModelName, ...] = ("lightgbm", "wide_deep")
     lightgbm: TheftLightGBMConfig = TheftLightGBMConfig()
     wide_deep: WideDeepConfig = WideDeepConfig()
-    registered_model: str = "theft-detection"
     seed: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: object) -> object:
+        """`models` (both models always train) and `registered_model` (the run config's counts)
+        were never read: configs and logged runs that still carry them load without them."""
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in RETIRED_FIELDS}
+        return data
 
     @property
     def days(self) -> int:

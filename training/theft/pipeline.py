@@ -16,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import model_validator
 
 from gridml.config import BaseConfig
 from gridml.features.contracts import THEFT_ATTACKS
+from gridml.models.builtin import THEFT
 from gridml.training import tracking
 from gridml.training.classification import pr_plot, reliability_plot
+from gridml.training.run import default_names
 from gridml.training.theft import dataset
 from gridml.training.theft.config import TheftConfig
 from gridml.training.theft.metrics import evaluate
@@ -39,11 +42,17 @@ REFERENCE_ROWS = 2000
 
 
 class TheftRunConfig(BaseConfig):
-    """`gridml train theft`: the model config plus where the run and the model go."""
+    """`gridml train theft`: the model config plus where the run and the model go. The registered
+    name is written once: the experiment and the run name default to it (training/run.py)."""
 
     model: TheftConfig = TheftConfig()
-    tracking: TrackingConfig = TrackingConfig(experiment="theft-detection")
-    registered_model: str = "theft-detection"
+    tracking: TrackingConfig = TrackingConfig(experiment=THEFT.name)
+    registered_model: str = THEFT.name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: object) -> object:
+        return default_names(data, THEFT.name, ("model",))
 
 
 @dataclass
@@ -89,7 +98,7 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
     with mlflow.start_run(run_name=m.name) as run:
         mlflow.set_tags(
             {
-                "gridml.task": "theft-detection",
+                "gridml.task": THEFT.name,
                 "gridml.caveat": "synthetic attacks: easier than real theft (see caveat.md)",
                 "gridml.split_cutoff": str(parts.cutoff),
             }

@@ -23,17 +23,30 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from gridml.models.contract import CONTRACT_KEY, ModelContract
+from gridml.models.layout import THEFT_KEY_COLUMNS as KEY_COLUMNS
+from gridml.models.layout import lag_columns
+from gridml.training import tracking
 from gridml.training.theft.dataset import TheftSamples
 from gridml.training.theft.models import WideDeepTheft, _net, reason_codes
 
 OUTPUT_COLUMNS = ("meter_id", "probability", "rank_in_transformer", "reason_codes")
-KEY_COLUMNS = ("meter_id", "transformer_id")
 NO_REASON = "none"
+LEGACY_FEATURE_SERVICE = "theft_detection_v1"  # versions logged before contracts existed
 
 
-def lag_columns(prefix: str, days: int) -> list[str]:
-    width = len(str(days - 1))
-    return [f"{prefix}_lag_{k:0{width}d}" for k in range(days)]
+def theft_contract(
+    feature_columns: list[str], days: int, weeks: int, feature_service: str
+) -> ModelContract:
+    """The theft model's contract: the meter's features and `days` of daily kWh history."""
+    return ModelContract(
+        feature_service=feature_service,
+        entity="meter_id",
+        features=tuple(feature_columns),
+        outputs=OUTPUT_COLUMNS,
+        history_days=int(days),
+        extra={"weeks": int(weeks)},
+    )
 
 
 def to_frame(samples: TheftSamples) -> pd.DataFrame:
@@ -74,6 +87,12 @@ class TheftDetectionModel(mlflow.pyfunc.PythonModel):
         self.calibration = model.calibration
         self.model: WideDeepTheft | None = None
         self.reference: TheftSamples | None = None
+
+    def contract(self) -> ModelContract:
+        """The contract of a version logged without one (older versions)."""
+        return theft_contract(
+            self.feature_columns, self.cfg.days, self.cfg.weeks, LEGACY_FEATURE_SERVICE
+        )
 
     def _build(self, state: dict, reference: pd.DataFrame) -> None:
         model = WideDeepTheft(self.cfg)
@@ -124,6 +143,9 @@ def log_theft_model(
     from mlflow.models import infer_signature
 
     feature_columns = list(example.features.columns)
+    contract = theft_contract(
+        feature_columns, model.cfg.days, model.cfg.weeks, tracking.logged_feature_service()
+    )
     example_frame = to_frame(example.take(np.arange(min(5, len(example)))))
     ref = reference.features.apply(pd.to_numeric, errors="coerce").astype("float64")
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,6 +163,7 @@ def log_theft_model(
             artifacts={"net": str(net_path), "reference": str(ref_path)},
             signature=signature,
             input_example=example_frame,
+            metadata={CONTRACT_KEY: contract.to_dict()},
             pip_requirements=["mlflow==3.17.2", "torch", "pandas>=2.3,<2.4", "numpy", "pyarrow"],
         )
     return info.model_uri

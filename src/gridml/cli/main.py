@@ -30,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
+train.register(train.app)
 app.add_typer(train.app, name="train")
 app.add_typer(tune.app, name="tune")
 app.add_typer(serve.app, name="serve")

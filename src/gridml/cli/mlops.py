@@ -65,7 +65,7 @@ def exit_codes() -> Iterator[None]:
 ModelArg = Annotated[
     str,
     typer.Argument(
-        help="Registered model: demand-forecast, asset-failure or theft-detection.",
+        help="Registered model name (a model spec: gridml.models.catalog).",
         show_default=False,
     ),
 ]
@@ -85,18 +85,6 @@ VersionOption = Annotated[
     int | None,
     typer.Option("--version", "-V", help="Registered version (default: the challenger)."),
 ]
-
-
-def default_version(model: str) -> int:
-    """The champion's version, else the challenger's (MissingDataError when neither is set)."""
-    from gridml.errors import MissingDataError
-    from gridml.mlops.registry import aliases
-
-    current = aliases(model)
-    version = current.get("champion", current.get("challenger"))
-    if version is None:
-        raise MissingDataError(f"{model} has no champion or challenger: pass --version")
-    return version
 
 
 def _with_uri(cfg, tracking_uri: str | None):
@@ -263,6 +251,8 @@ def card(
 
     w = workspace(ws)
     tracking.configure(TrackingConfig(tracking_uri=tracking_uri), w)
+    from gridml.models.registry import default_version
+
     version = version if version is not None else default_version(model)
     result = write_card(w, model, version)
     typer.echo(f"model card of {model} v{version}: {result.markdown} and {result.html}")
@@ -307,7 +297,7 @@ def monitor(
     from gridml.mlops.config import MonitoringConfig
     from gridml.mlops.monitor import monitor as run
     from gridml.mlops.monitor_report import log_to_mlflow, write_report
-    from gridml.mlops.registry import version_info
+    from gridml.models.registry import default_version, version_info
     from gridml.training import tracking
 
     cfg = _with_uri(MonitoringConfig.read_yaml(config), tracking_uri)

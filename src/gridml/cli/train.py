@@ -1,14 +1,21 @@
-"""`gridml train`: train, backtest, track and register a model."""
+"""`gridml train TASK`: train, backtest, track and register a model.
+
+One subcommand per model spec (`gridml.models.catalog`: the built-in models and those of
+`$GRIDML_MODEL_SPECS`): it reads the spec's run config, trains with the spec's trainer and
+prints the spec's `train_report`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 
 from gridml.cli.common import WorkspaceOption, user_errors, workspace
+
+if TYPE_CHECKING:
+    from gridml.models.spec import ModelSpec
 
 app = typer.Typer(help="Train models: backtest, MLflow tracking, registry.", no_args_is_help=True)
 
@@ -40,33 +47,51 @@ def with_tracking_uri(cfg: C, tracking_uri: str | None) -> C:
     return cfg.model_copy(update={"tracking": tracking})
 
 
-@app.command()
-def demand(
-    config: Annotated[
-        Path, typer.Option("--config", "-c", help="Demand config (YAML, see DemandConfig).")
-    ] = Path("experiments/demand.yaml"),
-    tracking_uri: TrackingUriOption = None,
-    registered_model: RegisteredModelOption = None,
-    ws: WorkspaceOption = None,
-) -> None:
-    """Forecast hourly demand of transformers, feeders, substations and the zone.
+def train_command(spec: ModelSpec):
+    """The `gridml train TASK` command of `spec` (options: --config, --tracking-uri,
+    --registered-model, --workspace)."""
 
-    Runs a rolling-origin backtest of the seasonal naive, profile, Prophet and LightGBM models
-    on the hours each forecast delivers (config `issue`: by default issued 10:00 local for the
-    next local day; MASE, pinball, coverage by level, segment and lead time), measures bottom-up
-    and MinT reconciliation, trains the final LightGBM quantile model (sizes `auto` by default,
-    conformally calibrated P10/P90) through the FeatureService demand_forecast_v1, logs
-    everything to MLflow (with every backtest forecast as Parquet and the worst days plotted)
-    and registers it as demand-forecast@challenger. A configured model or level without a score
-    is named with the reason.
-    """
-    from gridml.training.demand.config import DemandConfig
-    from gridml.training.demand.pipeline import train_demand
+    def command(
+        config: Path = Path(spec.default_config),
+        tracking_uri: TrackingUriOption = None,
+        registered_model: RegisteredModelOption = None,
+        ws: WorkspaceOption = None,
+    ) -> None:
+        from gridml.models.spec import resolve
 
-    with user_errors():
-        cfg = DemandConfig.read_yaml(config)
-        cfg = with_registered_model(with_tracking_uri(cfg, tracking_uri), registered_model)
-        run = train_demand(cfg, workspace(ws))
+        with user_errors():
+            cfg = spec.read_config(config)
+            cfg = with_registered_model(with_tracking_uri(cfg, tracking_uri), registered_model)
+            run = spec.train(cfg, workspace(ws))
+        if spec.train_report is not None:
+            resolve(spec.train_report)(run)
+        typer.echo(
+            f"\nregistered {cfg.registered_model} v{run.version} as challenger; run {run.run_id}"
+        )
+
+    # annotations are strings under `from __future__ import annotations`: this one needs the
+    # spec, so it is given as an object
+    command.__annotations__["config"] = Annotated[
+        Path,
+        typer.Option("--config", "-c", help=f"{spec.task} config (YAML, see {spec.run_config})."),
+    ]
+    command.__name__ = spec.task
+    command.__doc__ = f"{spec.summary}\n\n{spec.train_help}".strip()
+    return command
+
+
+def register(app: typer.Typer) -> None:
+    """One `gridml train TASK` command per model spec."""
+    from gridml.models import catalog
+
+    for spec in catalog.specs():
+        app.command(spec.task)(train_command(spec))
+
+
+# --- what each built-in model prints after training (named by its spec's train_report) ---------
+
+
+def report_demand(run: Any) -> None:
     summary = run.backtest.summary
     typer.echo(
         summary[["model", "level", "n", "mase", "mase_vs_naive", "pinball", "coverage"]]
@@ -90,34 +115,9 @@ def demand(
         .round(3)
         .to_string()
     )
-    typer.echo(
-        f"\nregistered {cfg.registered_model} v{run.version} as challenger; run {run.run_id}"
-    )
 
 
-@app.command()
-def maintenance(
-    config: Annotated[
-        Path,
-        typer.Option("--config", "-c", help="Maintenance config (YAML, see MaintenanceRunConfig)."),
-    ] = Path("experiments/maintenance.yaml"),
-    tracking_uri: TrackingUriOption = None,
-    registered_model: RegisteredModelOption = None,
-    ws: WorkspaceOption = None,
-) -> None:
-    """Predict transformer failures within the horizon from daily feature sequences.
-
-    Fits a PyTorch sequence model (1-D CNN or GRU) and a LightGBM baseline on FeatureService
-    asset_failure_v1, evaluates both on the held-out period (PR-AUC, ROC-AUC, precision and
-    recall at the weekly alert budget, lead time, false alarms per 100 transformer-years), logs
-    everything to MLflow and registers the sequence model as asset-failure@challenger.
-    """
-    from gridml.training.maintenance.pipeline import MaintenanceRunConfig, train_maintenance
-
-    with user_errors():
-        cfg = MaintenanceRunConfig.read_yaml(config)
-        cfg = with_registered_model(with_tracking_uri(cfg, tracking_uri), registered_model)
-        run = train_maintenance(cfg, workspace(ws))
+def report_maintenance(run: Any) -> None:
     columns = [
         "model",
         "pr_auc",
@@ -128,35 +128,11 @@ def maintenance(
         "false_alarms_per_100_years",
     ]
     typer.echo(run.metrics[columns].round(3).to_string(index=False))
-    typer.echo(
-        f"\nregistered {cfg.registered_model} v{run.version} as challenger; run {run.run_id}"
-    )
 
 
-@app.command()
-def theft(
-    config: Annotated[
-        Path, typer.Option("--config", "-c", help="Theft config (YAML, see TheftRunConfig).")
-    ] = Path("experiments/theft.yaml"),
-    tracking_uri: TrackingUriOption = None,
-    registered_model: RegisteredModelOption = None,
-    ws: WorkspaceOption = None,
-) -> None:
-    """Detect electricity theft: Wide & Deep CNN and a LightGBM baseline.
-
-    Builds (meter, scoring day) samples from the FeatureService theft_detection_v1 and the daily
-    kWh series, splits by meter and by time, evaluates both models on held-out meters and days
-    (ROC-AUC, PR-AUC, precision at inspection budgets, MAP@100, recall per attack type), logs
-    everything to MLflow and registers the Wide & Deep model as theft-detection@challenger.
-    """
+def report_theft(run: Any) -> None:
     import pandas as pd
 
-    from gridml.training.theft.pipeline import TheftRunConfig, train_theft
-
-    with user_errors():
-        cfg = TheftRunConfig.read_yaml(config)
-        cfg = with_registered_model(with_tracking_uri(cfg, tracking_uri), registered_model)
-        run = train_theft(cfg, workspace(ws))
     names = ["roc_auc", "pr_auc", "precision_at_1pct", "precision_at_5pct", "map_at_100"]
     names += ["precision_at_share"]  # budget = the true theft share of the test samples
     rows = {
@@ -164,6 +140,3 @@ def theft(
         for model in ("wide_deep", "lightgbm")
     }
     typer.echo(pd.DataFrame(rows).T.round(3).to_string())
-    typer.echo(
-        f"\nregistered {cfg.registered_model} v{run.version} as challenger; run {run.run_id}"
-    )

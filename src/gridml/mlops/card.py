@@ -14,48 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from gridml.mlops.registry import VersionInfo, client, version_info
 from gridml.mlops.report import Code, Section, to_html, to_markdown, write_text_atomic
+from gridml.models import catalog
+from gridml.models.registry import VersionInfo, client, version_info
+from gridml.models.spec import ModelSpec
 from gridml.training import tracking
 from gridml.workspace import Workspace
-
-INTENDED_USE = {
-    "demand-forecast": (
-        "Day-ahead hourly load forecasts (P10/P50/P90, kWh) of transformers, feeders, "
-        "substations and the zone, issued at each local midnight, for operations planning, "
-        "load-shedding schedules and energy purchase. Not for meter-level billing."
-    ),
-    "asset-failure": (
-        "Ranks distribution transformers by the probability of failing within the horizon, "
-        "for a weekly inspection/maintenance list within an alert budget. It supports, and "
-        "does not replace, the engineers' judgement and DGA/inspection standards."
-    ),
-    "theft-detection": (
-        "Ranks meters by the probability of electricity theft, with reason codes, to choose "
-        "which meters field teams inspect within a budget. A score is a lead, never evidence: "
-        "no customer action without an inspection."
-    ),
-}
-LIMITS = {
-    "demand-forecast": [
-        "Hours under load shedding or outage are unserved demand: masked in training and "
-        "scoring; the forecast is the unconstrained demand.",
-        "Temperature enters as a forecast (simulated error growing with the horizon); a real "
-        "weather-forecast feed with larger errors will widen the error.",
-        "Trained on the zone's history only: new customers, tariffs or large loads are unknown "
-        "until they show in the load series.",
-    ],
-    "asset-failure": [
-        "Failures are rare: PR-AUC and precision carry wide uncertainty on a small fleet.",
-        "Telemetry gaps and units out of service are masked; a unit without telemetry is scored "
-        "from its daily aggregates alone.",
-    ],
-    "theft-detection": [
-        "The attacks in a synthetic zone are injected with known shapes: easier to detect than "
-        "real theft. Treat synthetic metrics as an upper bound.",
-        "Labels from inspections are biased towards meters that were inspected.",
-    ],
-}
 
 
 @dataclass
@@ -65,32 +29,12 @@ class Card:
     sections: list[Section]
 
 
-# the metrics a card shows (the training run holds every other one), per registered model
-HEADLINE_METRICS = {
-    "demand-forecast": ("mase", "mase_vs_naive", "pinball", "coverage"),
-    "asset-failure": (
-        "pr_auc",
-        "roc_auc",
-        "precision_at_budget",
-        "recall_at_budget",
-        "median_lead_days",
-        "false_alarms_per_100_years",
-    ),
-    "theft-detection": (
-        "roc_auc",
-        "pr_auc",
-        "precision_at_share",
-        "precision_at_5pct",
-        "map_at_100",
-    ),
-}
-PRIMARY_METRIC = {"demand-forecast": "mase", "asset-failure": "pr_auc", "theft-detection": "pr_auc"}
-# the baseline the headline sets the served model against (the table shows every model)
-BASELINE_MODEL = {
-    "demand-forecast": "seasonal_naive",
-    "asset-failure": "lightgbm",
-    "theft-detection": "lightgbm",
-}
+def model_spec(name: str) -> ModelSpec | None:
+    """The spec of registered model `name`; None for a name no spec describes (the card
+    then says what it cannot document)."""
+    return next((s for s in catalog.specs() if s.name == name), None)
+
+
 NOT_MODELS = ("data", "reconciliation")  # metric prefixes that are not a model's scores
 
 
@@ -114,22 +58,22 @@ def metrics_table(metrics: dict[str, float], names: tuple[str, ...]) -> pd.DataF
 
 def served_model(info: VersionInfo) -> str | None:
     """The metric prefix of the model the registered version serves (its architecture)."""
-    if info.name == "demand-forecast":
-        return "lightgbm"
-    if info.name == "theft-detection":
-        return "wide_deep"
+    spec = model_spec(info.name)
+    if spec is not None and spec.served_model is not None:
+        return spec.served_model
     model_cfg = getattr(info.config, "model", None)
     return getattr(model_cfg, "architecture", None)
 
 
 def headline(info: VersionInfo, table: pd.DataFrame) -> str | None:
     """One sentence: the served model's primary metric against its baseline's."""
-    metric = PRIMARY_METRIC.get(info.name)
+    spec = model_spec(info.name)
+    metric = spec.primary_metric if spec is not None else None
     served = served_model(info)
     if table.empty or metric not in table or served not in set(table["model"]):
         return None
     parts = []
-    shown = {served, BASELINE_MODEL.get(info.name)}
+    shown = {served, spec.baseline_model if spec is not None else None}
     for model, rows in table[table["model"].isin(shown)].groupby("model", sort=False):
         values = rows.dropna(subset=[metric])
         if "level" in rows:
@@ -147,7 +91,8 @@ def headline(info: VersionInfo, table: pd.DataFrame) -> str | None:
 
 
 def _metrics_blocks(info: VersionInfo) -> list[object]:
-    names = HEADLINE_METRICS.get(info.name, ())
+    spec = model_spec(info.name)
+    names = spec.headline_metrics if spec is not None else ()
     table = metrics_table(info.metrics, names)
     blocks: list[object] = []
     line = headline(info, table)
@@ -230,6 +175,7 @@ def sections(
     """The card's content (pure given its inputs)."""
     tags = info.run_tags
     model = info.name
+    spec = model_spec(model)
     data = pd.DataFrame(
         [
             ("window start", tags.get(tracking.TAG_DATA_START, "not recorded")),
@@ -248,7 +194,7 @@ def sections(
                 f"model URI models:/{model}/{info.version}."
             ],
         ),
-        Section("Intended use", [INTENDED_USE.get(model, "not documented")]),
+        Section("Intended use", [spec.intended_use if spec is not None else "not documented"]),
         Section("Training data", [data]),
         Section("Training-run metrics (held-out periods of the training pipeline)", []),
     ]
@@ -276,7 +222,7 @@ def sections(
     out.append(seg)
     if plots:
         out.append(Section("Plots", list(plots)))
-    caveats = list(LIMITS.get(model, []))
+    caveats = list(spec.limits if spec is not None else ())
     if caveat:
         caveats.append(caveat)
     out.append(Section("Limits and caveats", [f"- {c}" for c in caveats]))

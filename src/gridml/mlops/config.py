@@ -9,9 +9,8 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from gridml.config import BaseConfig, ConfigError
+from gridml.models import catalog
 from gridml.training.tracking import TrackingConfig
-
-MODELS = ("demand-forecast", "asset-failure", "theft-detection")
 
 
 class ModelGates(BaseConfig):
@@ -85,9 +84,10 @@ class PromotionConfig(BaseConfig):
 
     @model_validator(mode="after")
     def _known(self) -> Self:
-        unknown = sorted(set(self.models) - set(MODELS))
+        known = catalog.names()
+        unknown = sorted(set(self.models) - set(known))
         if unknown:
-            raise ValueError(f"unknown model(s) {unknown}; known: {list(MODELS)}")
+            raise ValueError(f"unknown model(s) {unknown}; known: {known}")
         return self
 
 

@@ -1,7 +1,7 @@
 """Champion vs challenger on exactly the same, most recent hold-out rows.
 
-Each registered model has an `Evaluator` (a registry, `EVALUATORS`, maps the model name to
-it): it rebuilds the hold-out through the model's own FeatureService and training code, with
+Each registered model has an `Evaluator` (named by its spec, `gridml.models`): it rebuilds the
+hold-out through the model's own FeatureService and training code, with
 the challenger's training config (read back from its run), in the layout serving sends, and
 scores predictions overall and by segment. `evaluate` loads both versions with
 `mlflow.pyfunc.load_model`, scores them and a simple baseline on the same rows, times a
@@ -10,7 +10,6 @@ serving-sized request and judges every gate (`gates`).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -20,20 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridml.errors import UserError
 from gridml.mlops import gates as g
 from gridml.mlops.config import ModelGates
-from gridml.mlops.registry import VersionInfo, frame_schema, signature_columns
+from gridml.models import catalog
+from gridml.models.registry import VersionInfo, frame_schema, signature_columns
 from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
-
-#: registered model name -> "module:Evaluator class" (imported only when used)
-EVALUATORS: dict[str, str] = {
-    "demand-forecast": "gridml.mlops.eval_demand:DemandEvaluator",
-    "asset-failure": "gridml.mlops.eval_failure:FailureEvaluator",
-    "theft-detection": "gridml.mlops.eval_theft:TheftEvaluator",
-}
 
 
 @dataclass
@@ -83,10 +75,11 @@ class Evaluator(ABC):
 
 
 def evaluator(model: str) -> Evaluator:
-    if model not in EVALUATORS:
-        raise UserError(f"no evaluator for model {model!r}; known: {', '.join(EVALUATORS)}")
-    module, _, cls = EVALUATORS[model].partition(":")
-    return getattr(importlib.import_module(module), cls)()
+    """The evaluator the model's spec names (UserError for an unknown model)."""
+    ev = catalog.get(model).make_evaluator()
+    if not isinstance(ev, Evaluator):
+        raise TypeError(f"{model}: the spec's evaluator is not a gridml.mlops.evaluate.Evaluator")
+    return ev
 
 
 def predict_all(model: Any, holdout: Holdout) -> list[pd.DataFrame]:

@@ -1,5 +1,5 @@
-"""Live accuracy as outcomes arrive, one check per model (`LIVE`), each returning one row per
-day: day, metric, value, n (outcomes judged), alert.
+"""Live accuracy as outcomes arrive, one check per model (named by its spec), each returning one
+row per day: day, metric, value, n (outcomes judged), alert.
 
 - demand-forecast: the version's day-ahead forecasts of each recent origin, rebuilt through the
   FeatureService as of the origin, against the metered load that has arrived: MASE by day,
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.errors import MissingDataError
-from gridml.mlops.registry import VersionInfo
+from gridml.models.registry import VersionInfo
 from gridml.workspace import Workspace
 
 OUTCOMES_COLUMNS = ["meter_id", "inspected_at", "theft_found"]
@@ -175,11 +175,3 @@ def live_theft(
     joined = joined.drop_duplicates(["meter_id", "event_timestamp"])
     # inspections are the events: 0 thefts found in many inspections is a verdict
     return precision_by_day(alerts, joined, "theft_found", cfg, events=None)
-
-
-#: model -> live accuracy check (same signature)
-LIVE = {
-    "demand-forecast": live_demand,
-    "asset-failure": live_failure,
-    "theft-detection": live_theft,
-}

@@ -27,8 +27,10 @@ import pandas as pd
 from gridml.errors import MissingDataError
 from gridml.mlops.config import ModelMonitoring
 from gridml.mlops.drift import NOT_ENOUGH, SKEW_COLUMNS, family_drift, online_skew
-from gridml.mlops.live import LIVE, LIVE_COLUMNS
-from gridml.mlops.registry import VersionInfo
+from gridml.mlops.live import LIVE_COLUMNS
+from gridml.models import catalog
+from gridml.models.registry import VersionInfo
+from gridml.models.spec import resolve
 from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -153,8 +155,11 @@ def monitor(
         )
 
     loaded = mlflow.pyfunc.load_model(info.uri)
+    spec = catalog.get(model)
     try:
-        live = LIVE[model](
+        if spec.live is None:
+            raise MissingDataError(f"{model}: its spec names no live-accuracy check")
+        live = resolve(spec.live)(
             ws,
             info,
             loaded,

@@ -12,6 +12,7 @@ import pandas as pd
 from gridml.mlops.config import ModelMonitoring
 from gridml.mlops.monitor import MonitorResult
 from gridml.mlops.report import Section, to_html, to_markdown, write_text_atomic
+from gridml.models import catalog
 
 TOP_FEATURES = 20
 
@@ -98,9 +99,7 @@ def write_report(ws_root: Path, result: MonitorResult, cfg: ModelMonitoring) -> 
     if result.live.empty:
         live.blocks.append("Not enough data: no outcomes in the recent window yet.")
     else:
-        threshold = (
-            cfg.live.max_mase if result.model == "demand-forecast" else cfg.live.min_precision
-        )
+        threshold = getattr(cfg.live, catalog.get(result.model).live_threshold)
         live.blocks += [_plot_live(result.live, threshold, plots / "live.png"), result.live]
     secs.append(live)
     title = f"Monitoring: {result.model} v{result.version}"

@@ -20,7 +20,7 @@ from gridml.io import file_lock
 from gridml.mlops import audit
 from gridml.mlops.config import PromotionConfig
 from gridml.mlops.evaluate import Evaluation, evaluate
-from gridml.mlops.registry import CHALLENGER, CHAMPION, aliases, client, version_info
+from gridml.models.registry import CHALLENGER, CHAMPION, aliases, client, version_info
 from gridml.training import tracking
 from gridml.workspace import Workspace
 
@@ -45,8 +45,8 @@ class Decision:
 
 def lock_path(ws: Workspace, cfg: PromotionConfig) -> Path:
     """The promotion lock: beside the registry's SQLite file, else in the workspace."""
-    targets = cfg.tracking.targets(ws, environ=tracking._user_environ())
-    db = tracking._sqlite_path(targets.registry_uri)
+    targets = cfg.tracking.targets(ws, environ=tracking.user_environ())
+    db = tracking.sqlite_path(targets.registry_uri)
     if db is not None:
         return db.with_name(db.name + ".promote.lock")
     return ws.root / "locks" / "promote.lock"

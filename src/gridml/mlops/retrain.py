@@ -12,7 +12,6 @@ first job's champion.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,26 +21,11 @@ from gridml.errors import UserError
 from gridml.io import file_lock
 from gridml.mlops.config import PromotionConfig
 from gridml.mlops.promote import Decision, promote
+from gridml.models import catalog
 from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
 SMOKE_SUFFIX = "-smoke"  # smoke configs register as MODEL-smoke (experiments/*-small.yaml)
-
-#: model -> (run config class, training function), imported when used
-TRAINERS: dict[str, tuple[str, str]] = {
-    "demand-forecast": (
-        "gridml.training.demand.config:DemandConfig",
-        "gridml.training.demand.pipeline:train_demand",
-    ),
-    "asset-failure": (
-        "gridml.training.maintenance.pipeline:MaintenanceRunConfig",
-        "gridml.training.maintenance.pipeline:train_maintenance",
-    ),
-    "theft-detection": (
-        "gridml.training.theft.pipeline:TheftRunConfig",
-        "gridml.training.theft.pipeline:train_theft",
-    ),
-}
 
 
 @dataclass
@@ -52,21 +36,16 @@ class Retrained:
     decision: Decision
 
 
-def _load(ref: str) -> Any:
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def training_config(model: str, path: Path, cfg: PromotionConfig) -> Any:
     """The model's run config from `path`, pointed at the promotion config's stores and
-    registering under `model`; demand keeps the promotion hold-out out of its final model.
+    registering under `model`; a model whose spec names a `holdout_field` (demand) keeps the
+    promotion hold-out out of its final model.
 
     A smoke config (`registered_model: MODEL-smoke`, experiments/*-small.yaml) is accepted: a
     retrain of MODEL with it is the explicit request to register it as MODEL (tests, the small
     promotion config)."""
-    if model not in TRAINERS:
-        raise UserError(f"no trainer for model {model!r}; known: {', '.join(TRAINERS)}")
-    run_cfg = _load(TRAINERS[model][0]).read_yaml(path)
+    spec = catalog.get(model)
+    run_cfg = spec.read_config(path)
     if run_cfg.registered_model not in (model, f"{model}{SMOKE_SUFFIX}"):
         raise UserError(
             f"{path}: registers {run_cfg.registered_model!r}, not {model!r} (registered_model)"
@@ -81,8 +60,9 @@ def training_config(model: str, path: Path, cfg: PromotionConfig) -> Any:
                 "artifact_root": t.artifact_root,
             }
         )
-    if model == "demand-forecast":
-        update["holdout_days"] = max(run_cfg.holdout_days, cfg.gates(model).holdout_days)
+    if spec.holdout_field is not None:
+        days = getattr(run_cfg, spec.holdout_field)
+        update[spec.holdout_field] = max(days, cfg.gates(model).holdout_days)
     return run_cfg.model_copy(update=update)
 
 
@@ -105,7 +85,7 @@ def retrain(
     run_cfg = training_config(model, path, cfg)
     if materialize:
         materialize_newest(ws)
-    run = _load(TRAINERS[model][1])(run_cfg, ws)
+    run = catalog.get(model).train(run_cfg, ws)
     log.info("%s: trained v%s (run %s); evaluating", model, run.version, run.run_id)
     decision = promote(ws, model, cfg, version=run.version)
     return Retrained(model, run.version, run.run_id, decision)

@@ -67,11 +67,12 @@ def test_a_segment_scored_by_nobody_is_dropped() -> None:
 
 
 def test_headline_sets_the_served_model_against_its_baseline() -> None:
-    from gridml.mlops.card import HEADLINE_METRICS, headline
-    from gridml.mlops.registry import VersionInfo
+    from gridml.mlops.card import headline
+    from gridml.models import catalog
+    from gridml.models.registry import VersionInfo
 
     info = VersionInfo(
         "theft-detection", 1, "r", "s", [], {}, {}, None, "", metrics=dict(THEFT_RUN)
     )
-    line = headline(info, metrics_table(THEFT_RUN, HEADLINE_METRICS["theft-detection"]))
+    line = headline(info, metrics_table(THEFT_RUN, catalog.get("theft-detection").headline_metrics))
     assert line is not None and "wide_deep 0.91; against lightgbm 0.89" in line

@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 
 from gridml.config import ConfigError
-from gridml.mlops.config import MODELS, MonitoringConfig, PromotionConfig
-from gridml.mlops.evaluate import EVALUATORS
+from gridml.mlops.config import MonitoringConfig, PromotionConfig
 from gridml.mlops.report import Code, Section, to_html, to_markdown
-from gridml.mlops.retrain import TRAINERS
+from gridml.models import catalog
 
 EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
 
@@ -20,13 +19,14 @@ EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
 @pytest.mark.parametrize("name", ["promotion.yaml", "promotion-small.yaml"])
 def test_promotion_configs_cover_every_model(name: str) -> None:
     cfg = PromotionConfig.read_yaml(EXPERIMENTS / name)
-    assert set(cfg.models) == set(MODELS) == set(EVALUATORS) == set(TRAINERS)
+    assert set(cfg.models) == set(catalog.names())
     for gates in cfg.models.values():
         assert (EXPERIMENTS.parent / gates.train_config).is_file()
 
 
 def test_monitoring_config_covers_every_model() -> None:
-    assert set(MonitoringConfig.read_yaml(EXPERIMENTS / "monitoring.yaml").models) == set(MODELS)
+    models = MonitoringConfig.read_yaml(EXPERIMENTS / "monitoring.yaml").models
+    assert set(models) == set(catalog.names())
 
 
 def test_unknown_model_and_bad_field_are_named(tmp_path: Path) -> None:

@@ -215,6 +215,16 @@ def test_register_resolve_and_load(ws: Workspace) -> None:
     assert tracking.resolve("doubler") == (2, "champion")
     assert tracking.resolve("no-such-model") is None
 
+    # the champion -> challenger fallback order serving loads in, and the CLI's default
+    from gridml.models import registry
+
+    assert registry.candidates("doubler") == [(2, "champion"), (1, "challenger")]
+    assert registry.default_version("doubler") == 2
+    MlflowClient().set_registered_model_alias("doubler", "challenger", "2")
+    assert registry.candidates("doubler") == [(2, "champion")]  # one version, loaded once
+    assert registry.candidates("no-such-model") == []
+    assert registry.run_id("doubler", 1) == info.run_id
+
 
 def test_nested_run_logs_a_trial_under_the_parent(ws: Workspace) -> None:
     with mlflow.start_run() as parent:
