@@ -15,14 +15,13 @@ from typing import Any
 import pandas as pd
 
 from gridml.errors import UserError
-from gridml.features.store.definitions import FRESH_READINGS_VIEW, PUSH_SOURCE
 from gridml.serving import readings
 from gridml.serving.config import ServingConfig
 from gridml.serving.demand_endpoint import DemandEndpoint
 from gridml.serving.errors import TooLarge
 from gridml.serving.metrics import metrics
 from gridml.serving.models import ModelSlot
-from gridml.serving.online import SERVICES, TIMESTAMP_SUFFIX, OnlineFeatures
+from gridml.serving.online import SERVICES, OnlineFeatures
 from gridml.serving.risk_endpoints import MaintenanceEndpoint, TheftEndpoint
 from gridml.serving.snapshot import Snapshot, data_version, load_snapshot
 from gridml.workspace import Workspace
@@ -31,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class Predictor:
-    def __init__(self, cfg: ServingConfig, ws: Workspace) -> None:
+    def __init__(self, cfg: ServingConfig, ws: Workspace, max_batch: int = 64) -> None:
         self.cfg = cfg
         self.ws = ws
         self.online = OnlineFeatures(ws, cfg.store_config)
@@ -43,12 +42,12 @@ class Predictor:
         self._snapshot_lock = threading.Lock()
         self.snapshot: Snapshot = load_snapshot(ws)
         current = self._current_snapshot
-        self.demand = DemandEndpoint(cfg, self.slots["demand"], self.online, current)
-        self.theft = TheftEndpoint(cfg, self.slots["theft"], self.online, current)
+        self.demand = DemandEndpoint(cfg, self.slots["demand"], self.online, current, max_batch)
+        self.theft = TheftEndpoint(cfg, self.slots["theft"], self.online, current, max_batch)
         self.maintenance = MaintenanceEndpoint(
-            cfg, self.slots["maintenance"], self.online, current, ws
+            cfg, self.slots["maintenance"], self.online, current, ws, max_batch
         )
-        self.landed = readings.LandedIndex(readings.landing_dir(ws))
+        self.intake = readings.Intake(ws, self.online, max_batch)
         self.refresh()
 
     def _current_snapshot(self) -> Snapshot:
@@ -107,30 +106,13 @@ class Predictor:
             pd.Timedelta(days=self.cfg.readings_max_age_days),
         )
         batch, repeats = readings.validate(frame, self.snapshot.meters.index, window)
-        split, landed = readings.land_new(self.ws, self.landed, batch)
-        meters = sorted(batch["meter_id"].unique())
-        online = self.online.read(
-            [f"{FRESH_READINGS_VIEW}:kwh"], [{"meter_id": m} for m in meters], stamped=("kwh",)
-        ).set_index("meter_id")
-        seconds = pd.to_numeric(online[f"kwh{TIMESTAMP_SUFFIX}"], errors="coerce")
-        online_ts = pd.to_datetime(seconds.where(seconds > 0), unit="s", utc=True)
-        push = readings.newest_to_push(batch, online_ts)
-        if len(push):
-            self.online.push(PUSH_SOURCE, push)
-        duplicates = repeats + split.repeats
+        answer = self.intake.submit(readings.Posted(batch, repeats, len(items)))
         log.info(
             "readings: %d received, %d new, %d duplicates, %d meters pushed, landed %s",
-            len(items),
-            len(split.new),
-            duplicates,
-            len(push),
-            landed.name if landed else "nothing new",
+            answer["received"],
+            answer["new"],
+            answer["duplicates"],
+            answer["meters_updated"],
+            answer["landed"] or "nothing new",
         )
-        return {
-            "received": len(items),
-            "new": len(split.new),
-            "duplicates": duplicates,
-            "meters_updated": len(push),
-            "meters_already_newer": len(meters) - len(push),
-            "landed": landed.name if landed else None,
-        }
+        return answer

@@ -21,6 +21,12 @@ Then, under a lock shared by the workers (`landing/readings/.lock`):
 3. each meter's newest reading is pushed to the Feast push source `meter_readings_push`
    (online view `meter_latest_reading`), unless the store already holds a newer one, so a late
    or replayed batch never moves a meter's latest reading back in time.
+
+Concurrent posts are committed as a group (`Intake`, a `batching.Coalescer`): the batches
+validated while a group commits are checked in arrival order exactly as if posted one after
+the other (a batch that conflicts with an earlier one of the group is refused alone), their new
+readings land as ONE durable file, and the meters are read and pushed online once. Each caller
+gets its own answer (its counts; the file its readings landed in).
 """
 
 from __future__ import annotations
@@ -36,9 +42,12 @@ import pandas as pd
 from gridml.errors import ContractError
 from gridml.features.contracts import FEEDS
 from gridml.features.importer import parse_timestamps
+from gridml.features.store.definitions import FRESH_READINGS_VIEW, PUSH_SOURCE
 from gridml.features.validate import check_frame, describe_rows
 from gridml.io import file_lock, parts, write_parquet_atomic
+from gridml.serving.batching import Coalescer
 from gridml.serving.errors import Conflict
+from gridml.serving.online import TIMESTAMP_SUFFIX, OnlineFeatures
 from gridml.workspace import Workspace
 
 KEY = ["meter_id", "timestamp"]
@@ -118,7 +127,8 @@ def validate(
     errors = check_frame(unique, FEEDS["readings"], SOURCE)
     if errors:
         raise ContractError("; ".join(errors))
-    unknown = sorted(set(unique["meter_id"]) - set(known_meters))
+    ids = unique["meter_id"].unique()
+    unknown = sorted(ids[known_meters.get_indexer(ids) < 0])
     if unknown:
         shown = ", ".join(unknown[:10]) + (
             f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
@@ -218,17 +228,45 @@ def check_conflicts(split: Split) -> None:
 def land_new(ws: Workspace, index: LandedIndex, batch: pd.DataFrame) -> tuple[Split, Path | None]:
     """Under the landing lock: split `batch` against the landed readings, refuse conflicts,
     land the new readings durably. Returns (split, the landed file or None when all repeat)."""
+    result = land_many(ws, index, [batch])[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def land_many(
+    ws: Workspace, index: LandedIndex, batches: list[pd.DataFrame]
+) -> list[tuple[Split, Path | None] | Conflict]:
+    """`land_new` of several batches in one commit: each is split against the landed readings
+    and the batches before it (in order, as if landed one by one); a batch with a conflict gets
+    its Conflict and lands nothing; the new readings of the others land as one durable file."""
     folder = landing_dir(ws)
     with index._lock, file_lock(folder / ".lock"):
         index.refresh()
-        split = index.split(batch)
-        check_conflicts(split)
-        if split.new.empty:
-            return split, None
-        path = land(ws, split.new)
-        index.add(split.new)
+        before = index._kwh
+        results: list[tuple[Split, Path | None] | Conflict] = []
+        new: list[pd.DataFrame] = []
+        try:
+            for batch in batches:
+                split = index.split(batch)
+                try:
+                    check_conflicts(split)
+                except Conflict as exc:
+                    results.append(exc)
+                    continue
+                results.append((split, None))
+                if not split.new.empty:
+                    index.add(split.new)
+                    new.append(split.new)
+            if not new:
+                return results
+            landed = pd.concat(new, ignore_index=True).sort_values(KEY, ignore_index=True)
+            path = land(ws, landed)
+        except BaseException:
+            index._kwh = before  # nothing of the group landed
+            raise
         index._files.add(path.name)
-        return split, path
+        return [r if isinstance(r, Conflict) or r[0].new.empty else (r[0], path) for r in results]
 
 
 def newest_to_push(batch: pd.DataFrame, online_ts: pd.Series) -> pd.DataFrame:
@@ -239,3 +277,66 @@ def newest_to_push(batch: pd.DataFrame, online_ts: pd.Series) -> pd.DataFrame:
     current = newest["meter_id"].map(online_ts)
     keep = current.isna() | (newest["timestamp"] >= current)
     return newest[keep.to_numpy()].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Posted:
+    """One validated POST: its readings (sorted by key) and the repeats within it."""
+
+    batch: pd.DataFrame
+    repeats: int
+    received: int
+
+
+class Intake:
+    """Land and push validated posts, committing concurrent posts as a group."""
+
+    def __init__(self, ws: Workspace, online: OnlineFeatures, max_batch: int = 64) -> None:
+        self.ws = ws
+        self.online = online
+        self.landed = LandedIndex(landing_dir(ws))
+        self.batcher: Coalescer[Posted, dict] = Coalescer("readings", self._commit, max_batch)
+
+    def submit(self, posted: Posted) -> dict:
+        return self.batcher.submit(posted)
+
+    def _online_ts(self, meters: list[str]) -> pd.Series:
+        online = self.online.read(
+            [f"{FRESH_READINGS_VIEW}:kwh"], [{"meter_id": m} for m in meters], stamped=("kwh",)
+        ).set_index("meter_id")
+        seconds = pd.to_numeric(online[f"kwh{TIMESTAMP_SUFFIX}"], errors="coerce")
+        return pd.to_datetime(seconds.where(seconds > 0), unit="s", utc=True)
+
+    def _commit(self, posts: list[Posted]) -> list[dict | Exception]:
+        landed = land_many(self.ws, self.landed, [p.batch for p in posts])
+        accepted = [n for n, r in enumerate(landed) if not isinstance(r, Exception)]
+        meters = sorted({m for n in accepted for m in posts[n].batch["meter_id"].unique()})
+        online_ts = self._online_ts(meters) if meters else pd.Series(dtype="datetime64[ns, UTC]")
+        out: list[dict | Exception] = []
+        pushes: list[pd.DataFrame] = []
+        for posted, result in zip(posts, landed, strict=True):
+            if isinstance(result, Exception):
+                out.append(result)
+                continue
+            split, path = result
+            # in arrival order, each against the online store as the posts before left it
+            push = newest_to_push(posted.batch, online_ts)
+            if len(push):
+                pushes.append(push)
+                online_ts = online_ts.copy()
+                online_ts.loc[push["meter_id"].to_numpy()] = push["timestamp"].to_numpy()
+            n_meters = posted.batch["meter_id"].nunique()
+            out.append(
+                {
+                    "received": posted.received,
+                    "new": len(split.new),
+                    "duplicates": posted.repeats + split.repeats,
+                    "meters_updated": len(push),
+                    "meters_already_newer": n_meters - len(push),
+                    "landed": path.name if path else None,
+                }
+            )
+        if pushes:
+            newest = pd.concat(pushes, ignore_index=True).sort_values(KEY)
+            self.online.push(PUSH_SOURCE, newest.groupby("meter_id", as_index=False).tail(1))
+        return out
