@@ -65,7 +65,7 @@ test: $(STAMP) ## Lint, then run every test (unit, integration and slow)
 
 .PHONY: test-fast
 test-fast: $(STAMP) ## Unit tests only (skips integration and slow)
-	$(BIN)/pytest -m "not integration and not slow"
+	$(BIN)/pytest -m "not integration and not slow" --timeout 120
 
 .PHONY: lint
 lint: $(STAMP) ## Fix what ruff can fix and format the code

@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.run_features import gridml_cmd, loadavg, machine_info, run_child
+from gridml.serving.config import cpu_count
 from gridml.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,6 +228,18 @@ def ratios(results: dict[str, Any]) -> dict[str, Any]:
     batch8 = at("demand (batch route)", 8)
     return {
         "demand_p99_ms_at_8": demand8["p99_ms"],
+        "floor_p99_ms_at_8": floor8["p99_ms"],
+        "demand_p99_vs_floor_p99_at_8": round(demand8["p99_ms"] / floor8["p99_ms"], 2),
+        **{
+            f"{name}_throughput_rps_at_8": at(name, 8)["throughput_rps"]
+            for name in ("maintenance", "theft", "readings")
+        },
+        **{
+            f"{name}_throughput_vs_floor_at_8": round(
+                at(name, 8)["throughput_rps"] / floor8["throughput_rps"], 3
+            )
+            for name in ("maintenance", "theft", "readings")
+        },
         "demand_batch_route_p99_ms_at_8": batch8["p99_ms"],
         "demand_batch_route_throughput_vs_mlflow_at_8": round(
             batch8["throughput_rps"] / mlflow8["throughput_rps"], 2
@@ -252,7 +265,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--zone", type=Path, default=Path("experiments/zone.yaml"))
     p.add_argument("--seconds", type=float, default=None, help="seconds per cell (default 8)")
     p.add_argument("--max-requests", type=int, default=5000, help="requests per cell at most")
-    p.add_argument("--workers", type=int, default=1, help="worker processes of every server")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=cpu_count(),
+        help="worker processes of every server (default: one per core, gridml serve's default)",
+    )
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     return p.parse_args(argv)

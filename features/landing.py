@@ -131,18 +131,50 @@ def land_new(
     """Under the landing lock: split `batch` against the landed readings, let `refuse` raise
     on the split (nothing is then written), land the new readings durably. Conflicting readings
     are never landed. Returns (split, the landed file or None when nothing is new)."""
+    result = land_many(ws, index, [batch], refuse)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def land_many(
+    ws: Workspace,
+    index: LandedIndex,
+    batches: list[pd.DataFrame],
+    refuse: Callable[[Split], None] | None = None,
+) -> list[tuple[Split, Path | None] | Exception]:
+    """`land_new` of several batches in one commit (one lock, one durable file): each batch is
+    split against the landed readings and the batches before it, in order, as if landed one by
+    one; a batch that `refuse` raises on gets its exception and lands nothing; the new readings
+    of the others land together. Returns per batch (split, the landed file or None when nothing
+    of it is new) or the exception."""
     folder = landing_dir(ws)
     with index._lock, file_lock(folder / ".lock"):
         index.refresh()
-        split = index.split(batch)
-        if refuse is not None:
-            refuse(split)
-        if split.new.empty:
-            return split, None
-        path = land(ws, split.new)
-        index.add(split.new, fresh=True)
+        before = index._kwh
+        results: list[tuple[Split, Path | None] | Exception] = []
+        new: list[pd.DataFrame] = []
+        try:
+            for batch in batches:
+                split = index.split(batch)
+                if refuse is not None:
+                    try:
+                        refuse(split)
+                    except Exception as exc:  # the caller's refusal of this batch only
+                        results.append(exc)
+                        continue
+                results.append((split, None))
+                if not split.new.empty:
+                    index.add(split.new, fresh=True)
+                    new.append(split.new)
+            if not new:
+                return results
+            path = land(ws, pd.concat(new, ignore_index=True).sort_values(KEY, ignore_index=True))
+        except BaseException:
+            index._kwh = before  # nothing of the group landed
+            raise
         index._files.add(path.name)
-        return split, path
+        return [r if isinstance(r, Exception) or r[0].new.empty else (r[0], path) for r in results]
 
 
 def newest_to_push(batch: pd.DataFrame, online_ts: pd.Series) -> pd.DataFrame:

@@ -1,8 +1,14 @@
-"""Typed configuration of the prediction service (`experiments/serving.yaml`).
+"""Typed configuration of the prediction service.
 
-`bentoml serve` builds the service without arguments, so the service reads its config from the
-file named by `$GRIDML_SERVING_CONFIG` (default `experiments/serving.yaml`, else the defaults
-below) and its workspace from `$GRIDML_WORKSPACE`. API keys never live here: see `auth.py`.
+Two parts:
+
+- `ServingConfig` (`experiments/serving.yaml`): which models, limits, polling; the file named by
+  `$GRIDML_SERVING_CONFIG` (default `experiments/serving.yaml`, else the defaults below);
+- `ProcessSettings`: how the process runs (workers, request threads, timeout, batching, torch
+  threads), from the `GRIDML_SERVING_*` environment variables that `gridml serve` sets. Read
+  once, when the service is built (`service.GridML` on first access), never at import time.
+
+The workspace comes from `$GRIDML_WORKSPACE`. API keys never live here: see `auth.py`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gridml.config import BaseConfig
 from gridml.serving.schema import MAX_IDS_CEILING, MAX_READINGS_CEILING
@@ -99,9 +106,46 @@ class ServingConfig(BaseConfig):
         return ModelBinding(registered_model=spec.name)
 
 
+def cpu_count() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class ProcessSettings(BaseSettings):
+    """How the service process runs: `GRIDML_SERVING_<FIELD>` environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRIDML_SERVING_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    config: Path | None = Field(
+        default=None, description="Serving config file (default: experiments/serving.yaml)."
+    )
+    workers: int = Field(
+        default_factory=cpu_count,
+        ge=1,
+        le=64,
+        description="Worker processes, each with its own models and store (default: one per core).",
+    )
+    threads: int = Field(default=8, ge=1, le=256, description="Request threads per worker.")
+    timeout: int = Field(default=60, ge=1, description="Request timeout, seconds.")
+    max_batch: int = Field(
+        default=64,
+        ge=2,
+        le=1024,
+        description="Requests merged into one feature read and model call at most.",
+    )
+    torch_threads: int = Field(
+        default=1, ge=1, le=64, description="Torch intra-op threads per worker."
+    )
+
+
 def load_config(path: Path | None = None) -> ServingConfig:
     """The config at `path`, `$GRIDML_SERVING_CONFIG`, `experiments/serving.yaml`, or defaults."""
-    chosen = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+    chosen = path or ProcessSettings().config
     if chosen is not None:
         return ServingConfig.read_yaml(chosen)
     if DEFAULT_CONFIG.is_file():

@@ -1,5 +1,11 @@
 """`/forecast/demand`: validate a request, read the series' origin features online, build the
-model's input (`demand.py`), call the registered model, answer per series."""
+model's input (`demand.py`), call the registered model, answer per series.
+
+Single calls and the batch route share one micro-batching queue (`batching.Coalescer`): the
+validated requests queued while a batch runs are forecast together, one feature read and one
+model call per (model version, horizon) over the union of their series. A request with its own
+temperature forecast is forecast alone.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,16 @@ import pandas as pd
 
 from gridml.errors import UserError
 from gridml.serving import demand
+from gridml.serving.batching import Coalescer
 from gridml.serving.config import ServingConfig
 from gridml.serving.errors import check_ids, check_known, error_status
 from gridml.serving.metrics import metrics, observe
 from gridml.serving.models import Loaded, ModelSlot
 from gridml.serving.online import OnlineFeatures
 from gridml.serving.snapshot import Snapshot
+
+Pending = tuple[Loaded, demand.DemandRequest]  # a validated request and the model it was checked on
+Forecast = tuple[pd.DataFrame, list[str]]  # model output rows, series without features
 
 
 class DemandEndpoint:
@@ -26,6 +36,7 @@ class DemandEndpoint:
         slot: ModelSlot,
         online: OnlineFeatures,
         snapshot: Callable[[], Snapshot],
+        max_batch: int = 64,
     ) -> None:
         self.cfg = cfg
         self.slot = slot
@@ -33,6 +44,9 @@ class DemandEndpoint:
         self.snapshot = snapshot
         self._horizons: dict[int, int] = {}
         self._contexts: dict[tuple, pd.DataFrame] = {}
+        self.batcher: Coalescer[Pending, Forecast] = Coalescer(
+            "demand", self._forecast_pending, max_batch
+        )
 
     def forecast(
         self,
@@ -42,35 +56,62 @@ class DemandEndpoint:
         quantiles: list[float] | None = None,
         temperature_c: list[float] | None = None,
     ) -> dict[str, Any]:
-        """One forecast request: validated, then its series forecast together."""
+        """One forecast request: validated here, then forecast in a batch with the requests of
+        concurrent callers (alone when it brings its own temperature forecast)."""
         loaded = self.slot.current
         req = self.request(loaded, ids, level, horizon, quantiles, temperature_c)
-        out, missing = self.forecast_series(loaded, req.series, req.horizon, temperature_c)
+        if temperature_c is not None:
+            out, missing = self.forecast_series(loaded, req.series, req.horizon, temperature_c)
+        else:
+            out, missing = self.batcher.submit((loaded, req))
         return req.answer(loaded, out, missing)
 
     def forecast_many(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Several requests (BentoML's adaptive batching merges concurrent callers' requests):
         each is validated alone (a bad one gets its own error entry); those with the same
         horizon and no temperature of their own are forecast in ONE feature fetch and model
-        call over the union of their series, which costs far less than one call each."""
+        call over the union of their series (through the queue single calls use), which costs
+        far less than one call each."""
         loaded = self.slot.current
         out: list[dict[str, Any] | None] = [None] * len(requests)
-        groups: dict[tuple, list[tuple[int, demand.DemandRequest]]] = {}
+        queued: list[tuple[int, demand.DemandRequest]] = []
         for i, raw in enumerate(requests):
             try:
                 req = self.request(loaded, **raw)
             except UserError as exc:
                 out[i] = {"error": str(exc), "status": error_status(exc)}
                 continue
-            key = (req.horizon,) if raw.get("temperature_c") is None else ("own", i)
-            groups.setdefault(key, []).append((i, req))
-        for members in groups.values():
-            union = list(dict.fromkeys(s for _, req in members for s in req.series))
-            temperature = requests[members[0][0]].get("temperature_c")
-            rows, missing = self.forecast_series(loaded, union, members[0][1].horizon, temperature)
-            for i, req in members:
+            temperature = raw.get("temperature_c")
+            if temperature is None:
+                queued.append((i, req))
+            else:
+                rows, missing = self.forecast_series(loaded, req.series, req.horizon, temperature)
                 out[i] = req.answer(loaded, rows, missing)
+        futures = self.batcher.submit_many([(loaded, req) for _, req in queued])
+        for (i, req), future in zip(queued, futures, strict=True):
+            rows, missing = future.result()
+            out[i] = req.answer(loaded, rows, missing)
         return [o for o in out if o is not None]
+
+    def _forecast_pending(self, items: list[Pending]) -> list[Forecast | Exception]:
+        """The coalescer's batch: one feature read and model call per (model version,
+        horizon) over the union of the requests' series."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for n, (loaded, req) in enumerate(items):
+            groups.setdefault((id(loaded), req.horizon), []).append(n)
+        results: list[Forecast | Exception] = [ValueError("not run")] * len(items)
+        for members in groups.values():
+            loaded, first = items[members[0]]
+            union = list(dict.fromkeys(s for n in members for s in items[n][1].series))
+            try:
+                result: Forecast | Exception = self.forecast_series(
+                    loaded, union, first.horizon, None
+                )
+            except Exception as exc:  # this group's callers get it; the others are answered
+                result = exc
+            for n in members:
+                results[n] = result
+        return results
 
     def request(
         self,

@@ -26,21 +26,22 @@ class EndpointContext:
     online: OnlineFeatures
     snapshot: Callable[[], Snapshot]
     ws: Workspace
+    max_batch: int = 64  # requests merged into one feature read and model call at most
 
 
 def demand(ctx: EndpointContext) -> Any:
     from gridml.serving.demand_endpoint import DemandEndpoint
 
-    return DemandEndpoint(ctx.cfg, ctx.slot, ctx.online, ctx.snapshot)
+    return DemandEndpoint(ctx.cfg, ctx.slot, ctx.online, ctx.snapshot, ctx.max_batch)
 
 
 def maintenance(ctx: EndpointContext) -> Any:
     from gridml.serving.risk_endpoints import MaintenanceEndpoint
 
-    return MaintenanceEndpoint(ctx.cfg, ctx.slot, ctx.online, ctx.snapshot, ctx.ws)
+    return MaintenanceEndpoint(ctx.cfg, ctx.slot, ctx.online, ctx.snapshot, ctx.ws, ctx.max_batch)
 
 
 def theft(ctx: EndpointContext) -> Any:
     from gridml.serving.risk_endpoints import TheftEndpoint
 
-    return TheftEndpoint(ctx.cfg, ctx.slot, ctx.online, ctx.snapshot)
+    return TheftEndpoint(ctx.cfg, ctx.slot, ctx.online, ctx.snapshot, ctx.max_batch)

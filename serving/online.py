@@ -41,6 +41,7 @@ class OnlineFeatures:
         self.store = repo.open_store(ws, store_config)
         self._lock = threading.Lock()
         self.services = dict(services)
+        self._push_views: dict[str, list[str] | None] = {}
         self.views: dict[str, dict[str, list[str]]] = {}
         self._service_views: dict[str, dict[str, list[str]]] = {}
         for endpoint, service in self.services.items():
@@ -79,6 +80,34 @@ class OnlineFeatures:
             response = self.store.get_online_features(features=features, entity_rows=rows)
         return online_frame(response, stamped)
 
+    def _views_of_push_source(self, source: str) -> list[str] | None:
+        """The feature views fed by push source `source`, looked up once; None when a
+        FeatureService precomputes vectors from them (then Feast's own push must run)."""
+        if source not in self._push_views:
+            views = [
+                fv.name
+                for fv in [
+                    *self.store.list_feature_views(),
+                    *self.store.list_stream_feature_views(),
+                ]
+                if fv.stream_source is not None and fv.stream_source.name == source
+            ]
+            precomputed = any(
+                getattr(svc, "precompute_online", False)
+                and any(p.name in views for p in svc.feature_view_projections)
+                for svc in self.store.list_feature_services()
+            )
+            self._push_views[source] = None if precomputed or not views else views
+        return self._push_views[source]
+
     def push(self, source: str, frame: pd.DataFrame) -> None:
+        """Feast's `push` to the online store, without re-reading the registry's every view and
+        service on each call (which cost ~10x the write): the views fed by the source are
+        looked up once, then written with `write_to_online_store`, as `push` does."""
         with self._lock:
-            self.store.push(source, frame)
+            views = self._views_of_push_source(source)
+            if views is None:
+                self.store.push(source, frame)
+                return
+            for view in views:
+                self.store.write_to_online_store(view, frame)

@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 
 from gridml.errors import UserError
-from gridml.features.store.definitions import FRESH_READINGS_VIEW, PUSH_SOURCE
 from gridml.models import catalog
 from gridml.models.contract import ModelContract
 from gridml.models.spec import resolve
@@ -27,7 +26,7 @@ from gridml.serving.endpoints import EndpointContext
 from gridml.serving.errors import TooLarge
 from gridml.serving.metrics import metrics
 from gridml.serving.models import ModelSlot
-from gridml.serving.online import TIMESTAMP_SUFFIX, OnlineFeatures
+from gridml.serving.online import OnlineFeatures
 from gridml.serving.snapshot import Snapshot, data_version, load_snapshot
 from gridml.workspace import Workspace
 
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 
 
 class Predictor:
-    def __init__(self, cfg: ServingConfig, ws: Workspace) -> None:
+    def __init__(self, cfg: ServingConfig, ws: Workspace, max_batch: int = 64) -> None:
         self.cfg = cfg
         self.ws = ws
         self.specs = {s.endpoint: s for s in catalog.served() if s.endpoint is not None}
@@ -57,10 +56,10 @@ class Predictor:
         for name, spec in self.specs.items():
             assert spec.endpoint_factory is not None  # catalog.served() has one
             ctx = EndpointContext(
-                name, cfg, self.slots[name], self.online, self._current_snapshot, ws
+                name, cfg, self.slots[name], self.online, self._current_snapshot, ws, max_batch
             )
             self.endpoints[name] = resolve(spec.endpoint_factory)(ctx)
-        self.landed = readings.LandedIndex(readings.landing_dir(ws))
+        self.intake = readings.Intake(ws, self.online, max_batch)
         self.refresh()
 
     def _current_snapshot(self) -> Snapshot:
@@ -159,30 +158,13 @@ class Predictor:
             pd.Timedelta(days=self.cfg.readings_max_age_days),
         )
         batch, repeats = readings.validate(frame, self.snapshot.meters.index, window)
-        split, landed = readings.land_new(self.ws, self.landed, batch)
-        meters = sorted(batch["meter_id"].unique())
-        online = self.online.read(
-            [f"{FRESH_READINGS_VIEW}:kwh"], [{"meter_id": m} for m in meters], stamped=("kwh",)
-        ).set_index("meter_id")
-        seconds = pd.to_numeric(online[f"kwh{TIMESTAMP_SUFFIX}"], errors="coerce")
-        online_ts = pd.to_datetime(seconds.where(seconds > 0), unit="s", utc=True)
-        push = readings.newest_to_push(batch, online_ts)
-        if len(push):
-            self.online.push(PUSH_SOURCE, push)
-        duplicates = repeats + split.repeats
+        answer = self.intake.submit(readings.Posted(batch, repeats, len(items)))
         log.info(
             "readings: %d received, %d new, %d duplicates, %d meters pushed, landed %s",
-            len(items),
-            len(split.new),
-            duplicates,
-            len(push),
-            landed.name if landed else "nothing new",
+            answer["received"],
+            answer["new"],
+            answer["duplicates"],
+            answer["meters_updated"],
+            answer["landed"] or "nothing new",
         )
-        return {
-            "received": len(items),
-            "new": len(split.new),
-            "duplicates": duplicates,
-            "meters_updated": len(push),
-            "meters_already_newer": len(meters) - len(push),
-            "landed": landed.name if landed else None,
-        }
+        return answer

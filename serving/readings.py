@@ -21,6 +21,12 @@ the landing itself is `gridml.features.landing`, shared with `gridml stream inge
 3. each meter's newest reading is pushed to the Feast push source `meter_readings_push`
    (online view `meter_latest_reading`), unless the store already holds a newer one, so a late
    or replayed batch never moves a meter's latest reading back in time.
+
+Concurrent posts are committed as a group (`Intake`, a `batching.Coalescer`): the batches
+validated while a group commits are checked in arrival order exactly as if posted one after
+the other (a batch that conflicts with an earlier one of the group is refused alone), their new
+readings land as ONE durable file, and the meters are read and pushed online once. Each caller
+gets its own answer (its counts; the file its readings landed in).
 """
 
 from __future__ import annotations
@@ -43,8 +49,11 @@ from gridml.features.landing import (  # noqa: F401 (re-exported: the service's 
     landing_dir,
     newest_to_push,
 )
+from gridml.features.store.definitions import FRESH_READINGS_VIEW, PUSH_SOURCE
 from gridml.features.validate import check_frame, describe_rows
+from gridml.serving.batching import Coalescer
 from gridml.serving.errors import Conflict
+from gridml.serving.online import TIMESTAMP_SUFFIX, OnlineFeatures
 from gridml.workspace import Workspace
 
 SOURCE = "request body 'readings'"
@@ -123,7 +132,8 @@ def validate(
     errors = check_frame(unique, FEEDS["readings"], SOURCE)
     if errors:
         raise ContractError("; ".join(errors))
-    unknown = sorted(set(unique["meter_id"]) - set(known_meters))
+    ids = unique["meter_id"].unique()
+    unknown = sorted(ids[known_meters.get_indexer(ids) < 0])
     if unknown:
         shown = ", ".join(unknown[:10]) + (
             f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
@@ -151,3 +161,74 @@ def check_conflicts(split: Split) -> None:
 def land_new(ws: Workspace, index: LandedIndex, batch: pd.DataFrame) -> tuple[Split, Path | None]:
     """Land `batch` (`gridml.features.landing`), refusing the whole batch on a conflict."""
     return landing.land_new(ws, index, batch, refuse=check_conflicts)
+
+
+def land_many(
+    ws: Workspace, index: LandedIndex, batches: list[pd.DataFrame]
+) -> list[tuple[Split, Path | None] | Exception]:
+    """`land_new` of several batches in one commit; a batch with a conflict gets its Conflict
+    and lands nothing (`gridml.features.landing.land_many`)."""
+    return landing.land_many(ws, index, batches, refuse=check_conflicts)
+
+
+@dataclass(frozen=True)
+class Posted:
+    """One validated POST: its readings (sorted by key) and the repeats within it."""
+
+    batch: pd.DataFrame
+    repeats: int
+    received: int
+
+
+class Intake:
+    """Land and push validated posts, committing concurrent posts as a group."""
+
+    def __init__(self, ws: Workspace, online: OnlineFeatures, max_batch: int = 64) -> None:
+        self.ws = ws
+        self.online = online
+        self.landed = LandedIndex(landing_dir(ws))
+        self.batcher: Coalescer[Posted, dict] = Coalescer("readings", self._commit, max_batch)
+
+    def submit(self, posted: Posted) -> dict:
+        return self.batcher.submit(posted)
+
+    def _online_ts(self, meters: list[str]) -> pd.Series:
+        online = self.online.read(
+            [f"{FRESH_READINGS_VIEW}:kwh"], [{"meter_id": m} for m in meters], stamped=("kwh",)
+        ).set_index("meter_id")
+        seconds = pd.to_numeric(online[f"kwh{TIMESTAMP_SUFFIX}"], errors="coerce")
+        return pd.to_datetime(seconds.where(seconds > 0), unit="s", utc=True)
+
+    def _commit(self, posts: list[Posted]) -> list[dict | Exception]:
+        landed = land_many(self.ws, self.landed, [p.batch for p in posts])
+        accepted = [n for n, r in enumerate(landed) if not isinstance(r, Exception)]
+        meters = sorted({m for n in accepted for m in posts[n].batch["meter_id"].unique()})
+        online_ts = self._online_ts(meters) if meters else pd.Series(dtype="datetime64[ns, UTC]")
+        out: list[dict | Exception] = []
+        pushes: list[pd.DataFrame] = []
+        for posted, result in zip(posts, landed, strict=True):
+            if isinstance(result, Exception):
+                out.append(result)
+                continue
+            split, path = result
+            # in arrival order, each against the online store as the posts before left it
+            push = newest_to_push(posted.batch, online_ts)
+            if len(push):
+                pushes.append(push)
+                online_ts = online_ts.copy()
+                online_ts.loc[push["meter_id"].to_numpy()] = push["timestamp"].to_numpy()
+            n_meters = posted.batch["meter_id"].nunique()
+            out.append(
+                {
+                    "received": posted.received,
+                    "new": len(split.new),
+                    "duplicates": posted.repeats + split.repeats,
+                    "meters_updated": len(push),
+                    "meters_already_newer": n_meters - len(push),
+                    "landed": path.name if path else None,
+                }
+            )
+        if pushes:
+            newest = pd.concat(pushes, ignore_index=True).sort_values(KEY)
+            self.online.push(PUSH_SOURCE, newest.groupby("meter_id", as_index=False).tail(1))
+        return out

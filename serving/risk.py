@@ -66,18 +66,27 @@ def window_entities(transformers: pd.Index, stamps: pd.DatetimeIndex, window: in
     ).to_frame(index=False)
 
 
+def _floats(frame: pd.DataFrame) -> np.ndarray:
+    """Feature values as float64 (None and unreadable values: NaN), fast for numeric cells."""
+    try:
+        return np.array(frame.to_numpy(), dtype="float64")
+    except (TypeError, ValueError):  # text cells: convert column by column
+        return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float64")
+
+
 def merge_latest(window: pd.DataFrame, online: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     """The offline window with each transformer's online row as its latest day (replacing the
     offline row of the same stamp, or appended when the online store is fresher)."""
     ts = online.get(f"{features[0]}{TIMESTAMP_SUFFIX}")
     if ts is None or online.empty:
         return window
-    stamps = pd.to_datetime(pd.to_numeric(ts, errors="coerce"), unit="s", utc=True)
-    fresh = online.loc[stamps.notna() & (ts > 0).to_numpy(), ["transformer_id", *features]]
-    fresh = fresh.assign(event_timestamp=stamps[fresh.index])
-    if fresh.empty:
+    seconds = pd.to_numeric(ts, errors="coerce").to_numpy(dtype="float64")
+    ok = seconds > 0  # NaN: no row
+    if not ok.any():
         return window
-    fresh[features] = fresh[features].apply(pd.to_numeric, errors="coerce").astype("float64")
+    fresh = pd.DataFrame(_floats(online.loc[ok, features]), columns=features)
+    fresh.insert(0, "transformer_id", online["transformer_id"].to_numpy()[ok])
+    fresh.insert(1, "event_timestamp", pd.to_datetime(seconds[ok], unit="s", utc=True))
     keys = ["transformer_id", "event_timestamp"]
     merged = pd.concat([window, fresh[window.columns]], ignore_index=True)
     return merged.drop_duplicates(keys, keep="last").sort_values(keys, ignore_index=True)
@@ -86,8 +95,12 @@ def merge_latest(window: pd.DataFrame, online: pd.DataFrame, features: list[str]
 def failure_input(window: pd.DataFrame, ids: list[str], features: list[str]) -> pd.DataFrame:
     """The requested transformers' rows, timestamps naive UTC as the model's signature wants."""
     rows = window[window["transformer_id"].isin(ids)]
-    out = rows[["transformer_id", "event_timestamp", *features]].reset_index(drop=True)
-    out["event_timestamp"] = pd.to_datetime(out["event_timestamp"], utc=True).dt.tz_localize(None)
-    out[features] = out[features].astype("float64")
-    out["transformer_id"] = out["transformer_id"].astype(str)
-    return out
+    stamps = pd.to_datetime(rows["event_timestamp"], utc=True).dt.tz_localize(None)
+    keys = pd.DataFrame(
+        {
+            "transformer_id": rows["transformer_id"].astype(str).to_numpy(),
+            "event_timestamp": stamps.to_numpy(),
+        }
+    )
+    values = pd.DataFrame(_floats(rows[features]), columns=features)
+    return pd.concat([keys, values], axis=1)

@@ -1,10 +1,11 @@
 """The BentoML service of gridml: thin HTTP wiring over `Predictor`.
 
 Run it with `gridml serve` (or `bentoml serve gridml.serving.service:GridML`). Configuration:
-`$GRIDML_WORKSPACE`, `$GRIDML_SERVING_CONFIG` (experiments/serving.yaml), API keys from
-`$GRIDML_API_KEYS_FILE` / `$GRIDML_API_KEYS` (see `auth.py`); worker processes, request threads per
-worker and the request timeout from `$GRIDML_SERVING_WORKERS`, `$GRIDML_SERVING_THREADS` and
-`$GRIDML_SERVING_TIMEOUT` (`gridml serve --workers/--threads` sets them).
+`$GRIDML_WORKSPACE`, API keys from `$GRIDML_API_KEYS_FILE` / `$GRIDML_API_KEYS` (see `auth.py`),
+and the process settings `config.ProcessSettings` (`$GRIDML_SERVING_CONFIG`, `_WORKERS` (default:
+one per core), `_THREADS`, `_TIMEOUT`, `_MAX_BATCH`, `_TORCH_THREADS`; `gridml serve` sets them).
+The settings are read once, when `GridML` is first looked up on this module (`bentoml serve`
+does it when it starts, in each worker): importing the module reads no environment.
 
 Routes: POST /forecast/demand, /maintenance/risk, /theft/score, /predict (role reader), POST
 /readings (ingest), POST /admin/reload (admin), GET /models (reader); open: /livez, /readyz,
@@ -15,8 +16,8 @@ BentoML sees them.
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from gridml.serving.auth import ROUTE_ROLES, ApiKeyMiddleware, call_facts, shared_keys
+from gridml.serving.config import ProcessSettings
 from gridml.serving.schema import (
     DemandRequests,
     EndpointName,
@@ -112,14 +114,19 @@ def _plain_logging() -> None:
     logging.getLogger("uvicorn.access").addFilter(NoQueryInAccessLog())
 
 
-def _one_thread_per_request() -> None:
+@functools.cache
+def process_settings() -> ProcessSettings:
+    """The process settings (`GRIDML_SERVING_*`), read once per process."""
+    return ProcessSettings()
+
+
+def _one_thread_per_request(threads: int) -> None:
     """Requests run in a pool of request threads: a model call that also spreads over every
     core (torch's intra-op pool) oversubscribes them and slows everything under load. The
-    LightGBM pyfuncs already predict with one thread; torch gets `$GRIDML_SERVING_TORCH_THREADS`
-    (default 1)."""
+    LightGBM pyfuncs already predict with one thread; torch gets `torch_threads` (default 1)."""
     import torch
 
-    torch.set_num_threads(int(os.environ.get("GRIDML_SERVING_TORCH_THREADS", "1")))
+    torch.set_num_threads(threads)
 
 
 def _models_route(request: Request) -> JSONResponse:
@@ -142,17 +149,11 @@ class ModelsPath:
         await self.app(scope, receive, send)
 
 
-# Process settings BentoML needs when the class is defined; `gridml serve` sets them.
-WORKERS = int(os.environ.get("GRIDML_SERVING_WORKERS", "1"))
-THREADS = int(os.environ.get("GRIDML_SERVING_THREADS", "8"))
-TIMEOUT_S = int(os.environ.get("GRIDML_SERVING_TIMEOUT", "60"))
-MAX_BATCH = int(os.environ.get("GRIDML_SERVING_MAX_BATCH", "64"))  # requests merged at most
+class _GridML:
+    """Demand forecasts, transformer failure risk and theft scores by entity id.
 
-
-@bentoml.service(name="gridml", workers=WORKERS, threads=THREADS, traffic={"timeout": TIMEOUT_S})
-@bentoml.asgi_app(models_app, path="/models")
-class GridML:
-    """Demand forecasts, transformer failure risk and theft scores by entity id."""
+    The BentoML service is built from this class by `build_service` (module attribute
+    `GridML`), with the process settings of the moment."""
 
     def __init__(self) -> None:
         import mlflow
@@ -163,17 +164,18 @@ class GridML:
         from gridml.serving.predictor import Predictor
         from gridml.workspace import Workspace
 
+        settings = process_settings()
         logs.setup(False)
         _plain_logging()
         LiveKeys.from_env()  # a missing or broken keys file refuses start-up, naming it
-        _one_thread_per_request()
+        _one_thread_per_request(settings.torch_threads)
         logging.getLogger("bentoml._internal.server.http_app").addFilter(QuietClientErrors())
-        cfg = load_config()
+        cfg = load_config(settings.config)
         ws = Workspace.from_env()
         targets = cfg.tracking.targets(ws)
         mlflow.set_tracking_uri(targets.tracking_uri)
         mlflow.set_registry_uri(targets.registry_uri)
-        self.predictor = Predictor(cfg, ws)
+        self.predictor = Predictor(cfg, ws, max_batch=settings.max_batch)
         self._stop = threading.Event()
         if cfg.poll_seconds > 0:
             threading.Thread(target=self._poll, name="registry-poll", daemon=True).start()
@@ -216,8 +218,8 @@ class GridML:
     @bentoml.api(
         route="/forecast/demand/batch",
         batchable=True,
-        max_batch_size=MAX_BATCH,
-        max_latency_ms=TIMEOUT_S * 1000,  # batch what is queued; never refuse for latency
+        # set from the process settings by build_service: max_batch, and the timeout (batch
+        # what is queued; never refuse for latency)
     )
     def forecast_demand_batch(self, requests: DemandRequests) -> list[dict[str, Any]]:
         """Several forecast requests in one call (at most 256). BentoML's adaptive batching
@@ -323,13 +325,35 @@ class GuardedService(Service):
             api_routes=api_routes,
             spec=lambda: hardened_spec(self.openapi_spec.asdict(), ROUTE_ROLES, version),
             readiness=_readiness,
-            max_body_bytes=load_config().max_body_bytes,
+            max_body_bytes=load_config(process_settings().config).max_body_bytes,
         )
         return app
 
 
-# `@bentoml.service` builds a plain Service; BentoML offers no hook in front of its own
-# middlewares, so the instance becomes a GuardedService (same slots, one method overridden)
-GridML.__class__ = GuardedService
-GridML.add_asgi_middleware(ApiKeyMiddleware)
-GridML.add_asgi_middleware(ModelsPath)
+def build_service(settings: ProcessSettings) -> GuardedService:
+    """The BentoML service with these process settings (workers, threads, timeout, batching);
+    BentoML offers no hook in front of its own middlewares, so it is a GuardedService."""
+    inner = bentoml.asgi_app(models_app, path="/models")(_GridML)
+    service = bentoml.service(
+        name="gridml",
+        workers=settings.workers,
+        threads=settings.threads,
+        traffic={"timeout": settings.timeout},
+        service_class=GuardedService,
+    )(inner)
+    batch = service.apis["forecast_demand_batch"]
+    batch.max_batch_size = settings.max_batch
+    batch.max_latency_ms = settings.timeout * 1000
+    service.add_asgi_middleware(ApiKeyMiddleware)
+    service.add_asgi_middleware(ModelsPath)
+    return service
+
+
+def __getattr__(name: str) -> Any:
+    """`GridML`: the service, built on first access with the settings read then (once per
+    process; it then is a plain module attribute, where BentoML looks its import path up)."""
+    if name != "GridML":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    service = build_service(process_settings())
+    globals()["GridML"] = service
+    return service

@@ -31,7 +31,13 @@ def free_port() -> int:
 
 def clean_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GRIDML_"))}
-    return env | {"BENTOML_HOME": str(tmp / "bentoml"), "BENTOML_DO_NOT_TRACK": "true"}
+    # one worker: the tests call /admin/reload and read what it changed, which reaches the
+    # worker that answers it (the default is one worker per core)
+    return env | {
+        "BENTOML_HOME": str(tmp / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "GRIDML_SERVING_WORKERS": "1",
+    }
 
 
 @dataclass

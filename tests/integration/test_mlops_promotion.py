@@ -142,6 +142,7 @@ def test_broken_signature_is_refused(first, store_ws, registry, promo, good: int
             name="model",
             python_model=Constant(),
             signature=infer_signature(example, Constant().predict(None, example)),
+            input_example=example,
         )
     broken = tracking.register(info.model_uri, MODEL, "challenger")
     decision = promote(store_ws, MODEL, promo)

@@ -31,14 +31,22 @@ def _tool(name: str) -> str:
 
 
 def service_env(
-    ws_root: Path, config: Path | None, keys_file: Path | None, workers: int, threads: int
+    ws_root: Path,
+    config: Path | None,
+    keys_file: Path | None,
+    workers: int | None,
+    threads: int | None,
 ) -> dict[str, str]:
-    """The environment `bentoml serve` runs the service with."""
+    """The environment `bentoml serve` runs the service with: the process settings given here
+    override `GRIDML_SERVING_*` of the environment (unset: the service's defaults)."""
     from gridml.serving.auth import KEYS_FILE_ENV
     from gridml.serving.auth import keys_file as resolve_keys_file
 
     env = dict(os.environ, GRIDML_WORKSPACE=str(ws_root))
-    env |= {"GRIDML_SERVING_WORKERS": str(workers), "GRIDML_SERVING_THREADS": str(threads)}
+    if workers is not None:
+        env["GRIDML_SERVING_WORKERS"] = str(workers)
+    if threads is not None:
+        env["GRIDML_SERVING_THREADS"] = str(threads)
     if config is not None:
         env["GRIDML_SERVING_CONFIG"] = str(config.resolve())
     if keys_file is not None:
@@ -93,8 +101,20 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 3000,
-    workers: Annotated[int, typer.Option(help="Worker processes (each loads the models).")] = 1,
-    threads: Annotated[int, typer.Option(help="Request threads per worker.")] = 8,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes, each loading the models (default: $GRIDML_SERVING_WORKERS, "
+            "else one per core).",
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Request threads per worker (default: $GRIDML_SERVING_THREADS, else 8)."
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option("--config", "-c", help="Serving config (default: experiments/serving.yaml)."),

@@ -64,6 +64,7 @@ def fleet_runs(fleet):
     return runs, units, cfg, FLEET_UNITS * FLEET_DAYS / 365.25
 
 
+@pytest.mark.slow  # simulates a fleet over years (or the medium zone)
 def test_failure_rate_matches_the_configured_rate(fleet_runs):
     """Failed units are replaced by new ones; the expected count still matches the rate (it
     fell to a fifth of it when the hazard was calibrated on the installed units alone)."""
@@ -73,6 +74,7 @@ def test_failure_rate_matches_the_configured_rate(fleet_runs):
     assert 0.8 * cfg.annual_failure_rate < rate < 1.2 * cfg.annual_failure_rate, rate
 
 
+@pytest.mark.slow  # simulates a fleet over years, several seeds
 @pytest.mark.parametrize(("rate", "seeds"), [(0.05, 8), (0.5, 2)])
 def test_failure_rate_is_calibrated_at_low_and_high_rates(fleet, rate, seeds):
     counts = failure_counts(fleet, rate, range(10, 10 + seeds))
@@ -96,6 +98,7 @@ def test_no_failures_at_a_zero_rate():
     assert hist.failures.empty and not hist.repairs
 
 
+@pytest.mark.slow  # simulates a fleet over years (or the medium zone)
 def test_about_a_quarter_of_failures_are_sudden(fleet_runs):
     runs, *_ = fleet_runs
     modes = pd.concat([h.failures for h in runs])["failure_mode"]
@@ -104,6 +107,7 @@ def test_about_a_quarter_of_failures_are_sudden(fleet_runs):
     assert modes.nunique() == 4
 
 
+@pytest.mark.slow  # simulates a fleet over years (or the medium zone)
 def test_old_and_overloaded_units_fail_more(fleet_runs):
     """Share of units failing at least once: old vs young units among those within their
     rating (used insulation life), and overloaded vs the others."""
@@ -116,6 +120,7 @@ def test_old_and_overloaded_units_fail_more(fleet_runs):
     assert failed[~within].mean() > 2 * failed[within].mean()
 
 
+@pytest.mark.slow  # simulates a fleet over years (or the medium zone)
 def test_a_replaced_unit_restarts_its_ageing(fleet_runs):
     runs, *_ = fleet_runs
     hist = runs[0]
@@ -129,6 +134,7 @@ def test_a_replaced_unit_restarts_its_ageing(fleet_runs):
 # --------------------------------------------------------------------------- generated zone
 
 
+@pytest.mark.slow  # simulates a fleet over years (or the medium zone)
 def test_zone_failure_rate_is_plausible(medium_data, medium_zone_cfg):
     failures = medium_data["failures"]
     unit_years = len(medium_data["transformers"]) * medium_zone_cfg.days / 365.25
@@ -138,6 +144,7 @@ def test_zone_failure_rate_is_plausible(medium_data, medium_zone_cfg):
     assert failures["timestamp"].between(medium_data.start, medium_data.end).all()
 
 
+@pytest.mark.slow  # simulates a fleet over years (or the medium zone)
 def test_failing_transformers_are_older_and_more_loaded(medium_data):
     tr = medium_data["transformers"]
     failing = tr["transformer_id"].isin(medium_data["failures"]["transformer_id"]).to_numpy()
@@ -149,6 +156,7 @@ def test_failing_transformers_are_older_and_more_loaded(medium_data):
     assert overload_share[failing].mean() > overload_share[~failing].mean()
 
 
+@pytest.mark.slow  # simulates a fleet over years (or the medium zone)
 def test_dissolved_gases_rise_before_gradual_failures(medium_data):
     """H2 and C2H2 in the 3 days before a non-sudden failure exceed 3x the unit's own level a
     month earlier (before any incipient fault can start)."""
@@ -169,6 +177,7 @@ def test_dissolved_gases_rise_before_gradual_failures(medium_data):
     assert checked >= 5
 
 
+@pytest.mark.slow  # simulates a fleet over years (or the medium zone)
 def test_gases_stay_below_fault_levels_for_most_healthy_days(medium_data):
     dga = medium_data["transformer_dga"]
     # IEEE C57.104 condition-1 limits: a healthy fleet is mostly below them

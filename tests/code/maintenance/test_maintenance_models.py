@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gridml.training.maintenance.dataset import KEY, MaintenanceData, flat_features, sequences
 from gridml.training.maintenance.metrics import average_precision, evaluate
 from gridml.training.maintenance.models import fit_lightgbm, fit_sequence_model, risk_bands
+
+# the medium zone's tables and torch training: integration, slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 HEAT_AND_AGEING = {  # feature -> (add, multiply) applied to the last 7 days of the window
     "oil_temp_max_c": (15.0, 1.0),

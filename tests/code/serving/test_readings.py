@@ -157,3 +157,28 @@ def test_landing_is_durable_file_then_folder(
     path = readings.land(Workspace(tmp_path), batch)
     assert synced == ["file", "dir"]
     pd.testing.assert_frame_equal(pd.read_parquet(path), batch)
+
+
+def test_a_group_commit_is_checked_in_order_as_if_posted_one_by_one(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    index = readings.LandedIndex(readings.landing_dir(ws))
+
+    def batch(*rows: tuple[str, str, float]) -> pd.DataFrame:
+        return readings.validate(readings.readings_frame(items(*rows)), KNOWN)[0]
+
+    first = batch(("M1", "2024-01-01T01:00:00Z", 1.0))
+    repeat = batch(("M1", "2024-01-01T01:00:00Z", 1.0), ("M2", "2024-01-01T01:00:00Z", 2.0))
+    conflict = batch(("M1", "2024-01-01T01:00:00Z", 5.0), ("M2", "2024-01-01T02:00:00Z", 3.0))
+    results = readings.land_many(ws, index, [first, repeat, conflict])
+    (s1, p1), (s2, p2) = results[0], results[1]
+    assert (len(s1.new), s1.repeats, len(s2.new), s2.repeats) == (1, 0, 1, 1)
+    assert p1 == p2 and p1 is not None  # one durable file for the group
+    assert isinstance(results[2], readings.Conflict)  # against the group's first post
+    assert "posted 5 kWh, landed 1" in str(results[2])
+    landed = pd.read_parquet(p1)
+    assert landed[["meter_id", "kwh"]].values.tolist() == [["M1", 1.0], ["M2", 2.0]]
+    # nothing of the refused post landed; a fresh index (another worker) sees the group
+    fresh = readings.LandedIndex(readings.landing_dir(ws))
+    fresh.refresh()
+    split = fresh.split(conflict)
+    assert (len(fresh), len(split.new), len(split.conflicts)) == (2, 1, 1)

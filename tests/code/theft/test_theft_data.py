@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gridml.features.contracts import THEFT_LABELS
 from gridml.training.theft.dataset import LABEL_COLUMNS
+
+# the medium zone's feature tables and Feast store (theft_ws): integration, slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_features_carry_no_label_columns(theft_features):

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gridml.training.theft import dataset
 from gridml.training.theft.metrics import roc_auc
 from gridml.training.theft.models import LightGBMTheft, WideDeepTheft, reason_codes
+
+# the medium zone's samples and torch training: integration, slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_wide_deep_beats_random_on_held_out_meters(wide_deep, theft_samples, theft_split):

@@ -99,6 +99,7 @@ def test_targets_precedence_config_env_default(tmp_path: Path) -> None:
     assert server.artifact_location is None  # the server's artifact root decides
 
 
+@pytest.mark.integration  # a real MLflow store (SQLite)
 def test_configure_is_idempotent_and_keeps_artifacts_in_workspace(
     store: Workspace, tmp_path: Path
 ) -> None:
@@ -152,6 +153,7 @@ def test_flatten_params_limits() -> None:
     assert len(tracking.flatten_params({"s": "y" * 9000})["s"]) == 6000
 
 
+@pytest.mark.integration  # a real MLflow store (SQLite)
 def test_log_lineage_round_trip(ws: Workspace) -> None:
     frame = _frame(1500)
     cfg = _TrainConfig()
@@ -189,6 +191,7 @@ def test_log_lineage_round_trip(ws: Workspace) -> None:
     assert '"num_rows": 1000' in ds.profile  # a sample describes it; the digest is the full frame
 
 
+@pytest.mark.integration  # a real MLflow store (SQLite)
 def test_register_resolve_and_load(ws: Workspace) -> None:
     example = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
     with mlflow.start_run():
@@ -226,6 +229,7 @@ def test_register_resolve_and_load(ws: Workspace) -> None:
     assert registry.run_id("doubler", 1) == info.run_id
 
 
+@pytest.mark.integration  # a real MLflow store (SQLite)
 def test_nested_run_logs_a_trial_under_the_parent(ws: Workspace) -> None:
     with mlflow.start_run() as parent:
         child_id = tracking.nested_run(
@@ -240,6 +244,7 @@ def test_nested_run_logs_a_trial_under_the_parent(ws: Workspace) -> None:
     assert child.info.status == "FINISHED"
 
 
+@pytest.mark.integration  # a real MLflow store (SQLite)
 def test_nested_run_from_a_worker_thread(ws: Workspace) -> None:
     """Optuna's n_jobs>1 runs trials in threads, where the parent run is not active."""
     with mlflow.start_run() as parent, ThreadPoolExecutor(2) as pool:
