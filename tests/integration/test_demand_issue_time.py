@@ -18,9 +18,9 @@ SMALL = Path(__file__).resolve().parents[2] / "experiments" / "demand-small.yaml
 HOUR = pd.Timedelta(hours=1)
 
 
-def _config(time: str) -> DemandConfig:
+def _config(time: str, start_days: int = 1) -> DemandConfig:
     raw = DemandConfig.read_yaml(SMALL).model_dump()
-    raw |= {"horizon_hours": 48, "issue": {"time": time, "delivery_start_days": 1}}
+    raw |= {"horizon_hours": 48, "issue": {"time": time, "delivery_start_days": start_days}}
     return DemandConfig.model_validate(raw)
 
 
@@ -48,12 +48,7 @@ def test_issue_inputs_are_the_last_hour_before_the_issue_time(store_ws: Workspac
 
 
 def test_issued_at_midnight_reads_the_origin_row(store_ws: Workspace) -> None:
-    data = load_demand_data(
-        store_ws,
-        _config("00:00").model_copy(
-            update={"issue": _config("00:00").issue.model_copy(update={"delivery_start_days": 0})}
-        ),
-    )
+    data = load_demand_data(store_ws, _config("00:00", start_days=0))
     o = data.origins.dropna(subset=["issue_load_kwh"])
     np.testing.assert_allclose(o["issue_load_mean_24h"], o["load_mean_24h"])
     np.testing.assert_allclose(o["issue_load_kwh"], o["load_kwh"])
