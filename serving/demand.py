@@ -12,7 +12,9 @@ nothing here re-implements a feature:
   latest hour materialized or pushed when the request comes (training reads the row at its
   issue time, `training/demand/dataset.issue_features`; both through `issue_inputs`);
 - the calendar of the target hours comes from `features/tables/grid.region_calendar`, the
-  function that builds the `region_calendar` table;
+  function that builds the `region_calendar` table, and the holiday period (distance to the
+  nearest public holiday, holidays around the day) from `training/demand/calendar.py`, the
+  function training uses;
 - the weather of the target hours is the caller's temperature forecast when given; otherwise a
   persistence forecast: the region's last observed day, hour by hour (`weather: persistence`
   in the response). Cooling degrees use the table's own base temperature.
@@ -31,6 +33,7 @@ from gridml.features.tables.grid import COOLING_BASE_C, region_calendar
 from gridml.features.tables.load import ZONE_ID
 from gridml.features.tables.timegrid import Grid
 from gridml.serving.snapshot import WEATHER_COLUMNS
+from gridml.training.demand.calendar import HOLIDAY_PERIOD_COLUMNS, holiday_period
 from gridml.training.demand.features import (
     CONTEXT_COLUMNS,
     INPUT_COLUMNS,
@@ -173,6 +176,7 @@ def context_frame(
     local = targets.tz_convert(timezone)
     day_start = local.floor("D").tz_convert("UTC")
     n = len(targets)
+    period = holiday_period(local, country, subdivision)
     parts = []
     for region in regions:
         cal = calendar.reindex(pd.MultiIndex.from_arrays([[region] * n, day_start]))
@@ -181,6 +185,8 @@ def context_frame(
         cols["target_hour"] = local.hour.to_numpy(dtype=float)
         for col in ("is_holiday", "is_holiday_tomorrow", "day_of_week", "is_weekend"):
             cols[col] = cal[col].to_numpy(dtype=float)
+        for col in HOLIDAY_PERIOD_COLUMNS:
+            cols[col] = period[col].to_numpy(dtype=float)
         for col in WEATHER_COLUMNS:
             cols[col] = hourly[col].to_numpy(dtype=float) if col in hourly else np.full(n, np.nan)
         if temperature is not None:

@@ -106,13 +106,26 @@ class IssueConfig(BaseConfig):
 class CalibrationConfig(BaseConfig):
     """Conformal calibration of the LightGBM quantiles (P10, P90...): a model fitted without the
     last `days` of training origins forecasts them; per lead-time bucket of `bucket_hours`, each
-    quantile is shifted by the quantile of its normalised residuals that makes it hit its nominal
-    level there. The shifts are logged with the model and applied by the served pyfunc."""
+    quantile is shifted by the (age-weighted) quantile of its normalised residuals that makes it
+    hit its nominal level there. The shifts are logged with the model and applied by the served
+    pyfunc; the backtest updates them before each issue (`adaptive`)."""
 
     enabled: bool = True
     days: int = Field(28, ge=3, le=180, description="Most recent training origins held out.")
     bucket_hours: int = Field(6, ge=1, le=168, description="Lead-time bucket width.")
     min_rows: int = Field(50, ge=1, description="Fewer rows in a bucket: pooled shift.")
+    half_life_days: float | None = Field(
+        7.0,
+        gt=0,
+        description="Residual weights halve every this many days of age (weighted conformal: "
+        "the shifts follow the most recent errors); null: every residual weighs the same.",
+    )
+    adaptive: bool = Field(
+        True,
+        description="Backtest: before each issue, recompute the shifts from the calibration "
+        "residuals plus the forecast errors observed by the issue time (what a daily "
+        "recalibration does in production).",
+    )
 
 
 class ProphetConfig(BaseConfig):

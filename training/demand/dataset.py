@@ -21,6 +21,7 @@ from gridml.features.store import repo
 from gridml.features.store.lookup import entity_table
 from gridml.features.tables.grid import COOLING_BASE_C
 from gridml.io import read_parts
+from gridml.training.demand.calendar import HOLIDAY_PERIOD_COLUMNS, holiday_period
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.features import (
     CONTEXT_COLUMNS,
@@ -141,7 +142,10 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
     ctx_refs = [f"{v}:{f}" for v in CONTEXT_VIEWS for f in refs[v]]
     context = store.get_historical_features(entity_df=ctx_grid, features=ctx_refs).to_df()
     context = context.rename(columns={"event_timestamp": "target_time"})
-    context["target_hour"] = context["target_time"].dt.tz_convert(zone["timezone"]).dt.hour
+    local = context["target_time"].dt.tz_convert(zone["timezone"])
+    context["target_hour"] = local.dt.hour
+    period = holiday_period(pd.DatetimeIndex(local), zone["country"], zone.get("subdivision"))
+    context[HOLIDAY_PERIOD_COLUMNS] = period.to_numpy()
     # every context value may be missing (a utility without a weather feed): all float
     context[CONTEXT_COLUMNS] = context[CONTEXT_COLUMNS].astype("float64")
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.features.tables.catalog import LOAD_WEEK_PROFILE
+from gridml.training.demand.calendar import HOLIDAY_PERIOD_COLUMNS
 
 LEVEL_CODES = {"meter": -1, "transformer": 0, "feeder": 1, "substation": 2, "zone": 3}
 PROFILE_COLUMNS = list(LOAD_WEEK_PROFILE.features)
@@ -28,6 +29,7 @@ CONTEXT_COLUMNS = [
     "irradiance_wm2",
     "is_holiday",
     "is_holiday_tomorrow",
+    *HOLIDAY_PERIOD_COLUMNS,  # training/demand/calendar.py, from the same holidays
     "day_of_week",
     "is_weekend",
     "target_hour",
