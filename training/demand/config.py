@@ -138,6 +138,14 @@ class ProphetConfig(BaseConfig):
     n_workers: int = Field(2, ge=1, le=64)
     history_days: int = Field(120, ge=14)
     changepoint_prior_scale: float = Field(0.05, gt=0)
+    level_correction_hours: int = Field(
+        24,
+        ge=0,
+        le=168,
+        description="Before each issue, scale the forecast by actual / Prophet's fit over this "
+        "many hours observed by the issue time (the level the trend has not caught up with "
+        "since the fit); 0: none.",
+    )
 
 
 class DemandConfig(BaseConfig):
