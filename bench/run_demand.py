@@ -500,6 +500,7 @@ def real_data_section(workdir: Path, config: Path) -> dict[str, Any]:
         console.print(f"  {label}: backtest {seconds:.0f} s")
         lead = result.by_lead
         runs[label] = {
+            "by_week": records(weekly_scores(result.predictions)),
             "seconds": seconds,
             "timings": result.timings,
             "missing": result.missing,
@@ -520,6 +521,20 @@ def real_data_section(workdir: Path, config: Path) -> dict[str, Any]:
         "runs": runs,
         "goals": real_goals(runs),
     }
+
+
+def weekly_scores(predictions: pd.DataFrame) -> pd.DataFrame:
+    """P10-P90 coverage and MAE vs the seasonal naive's per backtest fold (a week of origins),
+    per model, on the delivered hours."""
+    p = predictions[predictions["delivered"] & predictions["y"].notna()]
+    p = p.assign(inside=(p["y"] >= p["q10"]) & (p["y"] <= p["q90"]), ae=(p["y"] - p["q50"]).abs())
+    out = p.groupby(["model", "fold"], as_index=False).agg(
+        first_target=("target_time", "min"), coverage=("inside", "mean"), mae=("ae", "mean")
+    )
+    naive = out[out["model"] == "seasonal_naive"].set_index("fold")["mae"]
+    out["mae_vs_naive"] = out["mae"] / out["fold"].map(naive).to_numpy()
+    out["first_target"] = out["first_target"].astype(str)
+    return out
 
 
 def _real_metric(runs: dict[str, Any], label: str, model: str, name: str) -> float:
@@ -898,12 +913,26 @@ def render_real(real: dict[str, Any]) -> list[Table]:
                 for lo, hi in buckets
             ]
             lead.add_row(f"{MODEL_LABELS[model]}, {label}", *cells)
+    week = Table(title="Victoria, by week (fold): P10-P90 coverage / MAE vs naive")
+    week.add_column("Model")
+    first = pd.DataFrame(next(iter(real["runs"].values())).get("by_week", []))
+    starts = first.drop_duplicates("fold")["first_target"].str[:10].tolist() if len(first) else []
+    for start in starts:
+        week.add_column(f"from {start}", justify="right")
+    for label, run in real["runs"].items():
+        frame = pd.DataFrame(run.get("by_week", []))
+        for model in ("seasonal_naive", "prophet", "lightgbm"):
+            m = frame[frame["model"] == model] if not frame.empty else frame
+            if m.empty:
+                continue
+            cells = [f"{r.coverage:.0%} / {r.mae_vs_naive:.2f}" for r in m.itertuples()]
+            week.add_row(f"{MODEL_LABELS[model]}, {label}", *cells)
     g = Table(title="Real-data goals (stated, not asserted)")
     for col in ("Goal", "Measured", "Verdict"):
         g.add_column(col, justify="right" if col == "Measured" else "left")
     for item in real["goals"]:
         g.add_row(item["goal"], item["shown"], mark(item["met"]))
-    return [t, lead, g]
+    return [t, lead, week, g]
 
 
 # ---------------------------------------------------------------------------------------------
