@@ -424,32 +424,35 @@ def backtest_section(ws: Workspace, cfg: Any, workdir: Path) -> dict[str, Any]:
 def victoria_import_files(
     csv: Path, folder: Path, first: str | None = None, last: str | None = None
 ) -> dict[str, Path]:
-    """Victoria's CSV as import files (docs/data-contract.md): the demand as the measured load
-    of the system series `zone:VIC` in GW, Melbourne's temperature as the weather; only the
-    local days `first` to `last` (ISO dates, inclusive) when given."""
-    v = pd.read_csv(csv)
+    """Victoria's CSV as given (timestamp, demand_gw, temperature_c, workday), only the local
+    days `first` to `last` (ISO dates, inclusive) when given: `gridml data import` reads it as
+    one wide series file (`victoria_import_args`), see docs/data-contract.md."""
+    v = pd.read_csv(csv, dtype=str)
     day = v["timestamp"].str[:10]
     v = v[(day >= (first or "")) & (day <= (last or "9999"))]
     folder.mkdir(parents=True, exist_ok=True)
-    load = v.assign(series_id="zone:VIC", level="zone").rename(columns={"demand_gw": "value"})
-    files = {"load": folder / "load.csv", "weather": folder / "weather.csv"}
-    load[["series_id", "level", "timestamp", "value"]].to_csv(files["load"], index=False)
-    v[["timestamp", "temperature_c"]].to_csv(files["weather"], index=False)
+    files = {"wide": folder / "victoria.csv"}
+    v.to_csv(files["wide"], index=False)
     return files
 
 
 def victoria_import_args(files: dict[str, Path], ws: Path) -> list[str]:
-    """`gridml data import` arguments for the files of `victoria_import_files`: GW, AU/VIC
-    holidays, AEST without daylight saving (as the file's stamps)."""
+    """`gridml data import` arguments for the file of `victoria_import_files`: the demand column
+    as the measured system total `zone:VIC` in GW, the temperature column as the weather (the
+    workday column is ignored), AU/VIC holidays, AEST without daylight saving (as its stamps)."""
     return [
         "data",
         "import",
         "--measurements",
-        str(files["load"]),
+        str(files["wide"]),
+        "--series",
+        "zone:VIC",
+        "--value-column",
+        "demand_gw",
+        "--temperature-column",
+        "temperature_c",
         "--unit",
         "GW",
-        "--weather",
-        str(files["weather"]),
         "--country",
         "AU",
         "--subdivision",
