@@ -139,12 +139,12 @@ class ProphetConfig(BaseConfig):
     history_days: int = Field(120, ge=14)
     changepoint_prior_scale: float = Field(0.05, gt=0)
     level_correction_hours: int = Field(
-        24,
+        0,
         ge=0,
         le=168,
-        description="Before each issue, scale the forecast by actual / Prophet's fit over this "
-        "many hours observed by the issue time (the level the trend has not caught up with "
-        "since the fit); 0: none.",
+        description="Before each issue, scale the forecast by actual / Prophet's forecast over "
+        "this many hours observed by the issue time; 0 (default): none (on the synthetic zone, "
+        "24 h made feeder Prophet worse: 1.09x the naive against 0.84x).",
     )
 
 

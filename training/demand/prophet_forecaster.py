@@ -8,10 +8,10 @@ Prophet's daily, weekly and yearly seasonalities). A level of `prophet.levels` t
 lacks is skipped, and a Prophet without any series says why (`skipped`), so the backtest warns
 instead of dropping the model silently.
 
-Prophet is fitted once per cut-off while the forecasts are issued daily: before each issue, its
-forecast is scaled by the ratio of the actual load to Prophet's own forecast over the last
-`prophet.level_correction_hours` hours observed by the issue time (a level correction, as an
-operational forecaster adjusts a model to the latest observations; never an hour after it)."""
+Prophet is fitted once per cut-off while the forecasts are issued daily: with
+`prophet.level_correction_hours` (off by default), before each issue its forecast is scaled by
+the ratio of the actual load to Prophet's own forecast over that many hours observed by the
+issue time (a level correction; never an hour after it)."""
 
 from __future__ import annotations
 
