@@ -424,32 +424,35 @@ def backtest_section(ws: Workspace, cfg: Any, workdir: Path) -> dict[str, Any]:
 def victoria_import_files(
     csv: Path, folder: Path, first: str | None = None, last: str | None = None
 ) -> dict[str, Path]:
-    """Victoria's CSV as import files (docs/data-contract.md): the demand as the measured load
-    of the system series `zone:VIC` in GW, Melbourne's temperature as the weather; only the
-    local days `first` to `last` (ISO dates, inclusive) when given."""
-    v = pd.read_csv(csv)
+    """Victoria's CSV as given (timestamp, demand_gw, temperature_c, workday), only the local
+    days `first` to `last` (ISO dates, inclusive) when given: `gridml data import` reads it as
+    one wide series file (`victoria_import_args`), see docs/data-contract.md."""
+    v = pd.read_csv(csv, dtype=str)
     day = v["timestamp"].str[:10]
     v = v[(day >= (first or "")) & (day <= (last or "9999"))]
     folder.mkdir(parents=True, exist_ok=True)
-    load = v.assign(series_id="zone:VIC", level="zone").rename(columns={"demand_gw": "value"})
-    files = {"load": folder / "load.csv", "weather": folder / "weather.csv"}
-    load[["series_id", "level", "timestamp", "value"]].to_csv(files["load"], index=False)
-    v[["timestamp", "temperature_c"]].to_csv(files["weather"], index=False)
+    files = {"wide": folder / "victoria.csv"}
+    v.to_csv(files["wide"], index=False)
     return files
 
 
 def victoria_import_args(files: dict[str, Path], ws: Path) -> list[str]:
-    """`gridml data import` arguments for the files of `victoria_import_files`: GW, AU/VIC
-    holidays, AEST without daylight saving (as the file's stamps)."""
+    """`gridml data import` arguments for the file of `victoria_import_files`: the demand column
+    as the measured system total `zone:VIC` in GW, the temperature column as the weather (the
+    workday column is ignored), AU/VIC holidays, AEST without daylight saving (as its stamps)."""
     return [
         "data",
         "import",
         "--measurements",
-        str(files["load"]),
+        str(files["wide"]),
+        "--series",
+        "zone:VIC",
+        "--value-column",
+        "demand_gw",
+        "--temperature-column",
+        "temperature_c",
         "--unit",
         "GW",
-        "--weather",
-        str(files["weather"]),
         "--country",
         "AU",
         "--subdivision",
@@ -500,6 +503,7 @@ def real_data_section(workdir: Path, config: Path) -> dict[str, Any]:
         console.print(f"  {label}: backtest {seconds:.0f} s")
         lead = result.by_lead
         runs[label] = {
+            "by_week": records(weekly_scores(result.predictions)),
             "seconds": seconds,
             "timings": result.timings,
             "missing": result.missing,
@@ -520,6 +524,20 @@ def real_data_section(workdir: Path, config: Path) -> dict[str, Any]:
         "runs": runs,
         "goals": real_goals(runs),
     }
+
+
+def weekly_scores(predictions: pd.DataFrame) -> pd.DataFrame:
+    """P10-P90 coverage and MAE vs the seasonal naive's per backtest fold (a week of origins),
+    per model, on the delivered hours."""
+    p = predictions[predictions["delivered"] & predictions["y"].notna()]
+    p = p.assign(inside=(p["y"] >= p["q10"]) & (p["y"] <= p["q90"]), ae=(p["y"] - p["q50"]).abs())
+    out = p.groupby(["model", "fold"], as_index=False).agg(
+        first_target=("target_time", "min"), coverage=("inside", "mean"), mae=("ae", "mean")
+    )
+    naive = out[out["model"] == "seasonal_naive"].set_index("fold")["mae"]
+    out["mae_vs_naive"] = out["mae"] / out["fold"].map(naive).to_numpy()
+    out["first_target"] = out["first_target"].astype(str)
+    return out
 
 
 def _real_metric(runs: dict[str, Any], label: str, model: str, name: str) -> float:
@@ -898,12 +916,26 @@ def render_real(real: dict[str, Any]) -> list[Table]:
                 for lo, hi in buckets
             ]
             lead.add_row(f"{MODEL_LABELS[model]}, {label}", *cells)
+    week = Table(title="Victoria, by week (fold): P10-P90 coverage / MAE vs naive")
+    week.add_column("Model")
+    first = pd.DataFrame(next(iter(real["runs"].values())).get("by_week", []))
+    starts = first.drop_duplicates("fold")["first_target"].str[:10].tolist() if len(first) else []
+    for start in starts:
+        week.add_column(f"from {start}", justify="right")
+    for label, run in real["runs"].items():
+        frame = pd.DataFrame(run.get("by_week", []))
+        for model in ("seasonal_naive", "prophet", "lightgbm"):
+            m = frame[frame["model"] == model] if not frame.empty else frame
+            if m.empty:
+                continue
+            cells = [f"{r.coverage:.0%} / {r.mae_vs_naive:.2f}" for r in m.itertuples()]
+            week.add_row(f"{MODEL_LABELS[model]}, {label}", *cells)
     g = Table(title="Real-data goals (stated, not asserted)")
     for col in ("Goal", "Measured", "Verdict"):
         g.add_column(col, justify="right" if col == "Measured" else "left")
     for item in real["goals"]:
         g.add_row(item["goal"], item["shown"], mark(item["met"]))
-    return [t, lead, g]
+    return [t, lead, week, g]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -419,10 +419,60 @@ def write_feeds(
 # --- entry point ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class WideSeries:
+    """One measured series in a wide file of the user's own layout (a timestamp column, the
+    series' value column, maybe a temperature column, any other columns ignored), read as the
+    `load_measurements` feed and, with `temperature_column`, the `weather` feed too."""
+
+    series_id: str  # e.g. zone:VIC (the level is its prefix unless `level` is given)
+    value_column: str
+    time_column: str = "timestamp"
+    temperature_column: str | None = None
+    level: str | None = None
+
+    @property
+    def series_level(self) -> str:
+        return self.level or self.series_id.split(":", 1)[0]
+
+    def columns(self, feed_name: str) -> dict[str, str]:
+        """File column -> contract column for a feed read from the wide file."""
+        if feed_name == "weather":
+            return {self.time_column: "timestamp", str(self.temperature_column): "temperature_c"}
+        return {self.time_column: "timestamp", self.value_column: "value"}
+
+    def in_file_terms(self, feed_name: str, message: str) -> str:
+        """A problem message naming the file's own columns instead of the contract's."""
+        for column, contract_column in self.columns(feed_name).items():
+            message = message.replace(f"column '{contract_column}'", f"column '{column}'")
+        return message
+
+    def frame(self, feed_name: str, raw: pd.DataFrame, source: str) -> pd.DataFrame:
+        """The feed's columns from the wide file (row numbers kept); ValueError naming the
+        file and the missing column(s)."""
+        wanted = self.columns(feed_name)
+        missing = [c for c in wanted if c not in raw.columns]
+        if missing:
+            options = {
+                self.time_column: "--time-column",
+                self.value_column: "--value-column",
+                str(self.temperature_column): "--temperature-column",
+            }
+            named = ", ".join(f"{c!r} ({options[c]})" for c in missing)
+            raise ValueError(
+                f"{source}: no column {named}; its columns: {', '.join(map(str, raw.columns))}"
+            )
+        out = raw[list(wanted)].rename(columns=wanted)
+        if feed_name == "load_measurements":
+            out = out.assign(series_id=self.series_id, level=self.series_level)
+        return out
+
+
 def _load(
-    feed_name: str, path: Path, source: str
+    feed_name: str, path: Path, source: str, wide: WideSeries | None = None
 ) -> tuple[pd.DataFrame | None, pd.Index, list[str]]:
-    """Read and convert one file; None when it cannot be read or holds no rows."""
+    """Read and convert one file; None when it cannot be read or holds no rows. With `wide`,
+    the measurements (and weather) are read from the wide file's named columns."""
     nothing = pd.RangeIndex(0)
     if not path.is_file():
         return None, nothing, [f"{source}: no such file (for feed {feed_name})"]
@@ -433,7 +483,16 @@ def _load(
         return None, nothing, [msg]
     if raw.empty:
         return None, nothing, [f"{source}: no data rows (leave out a feed you do not have)"]
+    if wide is not None and feed_name in WIDE_FEEDS:
+        try:
+            raw = wide.frame(feed_name, raw, source)
+        except ValueError as exc:
+            return None, nothing, [str(exc)]
     return convert_columns(raw, FEEDS[feed_name], source)
+
+
+#: Feeds a wide single-series file can give.
+WIDE_FEEDS = ("load_measurements", "weather")
 
 
 def _hourly_readings(
@@ -603,6 +662,7 @@ def check_files(
     *,
     unit: str | None = None,
     region: str | None = None,
+    wide: WideSeries | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Read, convert and check every file; the frames ready to write (readings and measurements
     hourly, weather hourly) and the problems of all files, in the order of `files`."""
@@ -623,7 +683,7 @@ def check_files(
     feed_errors: dict[str, list[str]] = {}
     known: dict[str, set[str]] = {}  # ids of the imported meters/transformers, all rows
     for feed_name, source in sources.items():
-        df, failed, feed_errors[feed_name] = _load(feed_name, Path(source), source)
+        df, failed, feed_errors[feed_name] = _load(feed_name, Path(source), source, wide)
         if df is None:
             continue
         report.input_rows[feed_name] = len(df)
@@ -650,6 +710,11 @@ def check_files(
         )
     if "weather" in frames and not feed_errors["weather"]:
         frames["weather"] = hourly_weather(frames["weather"])
+    if wide is not None:
+        for feed_name in set(WIDE_FEEDS) & set(feed_errors):
+            feed_errors[feed_name] = [
+                wide.in_file_terms(feed_name, e) for e in feed_errors[feed_name]
+            ]
     errors += [e for feed_name in sources for e in feed_errors[feed_name]]
     return frames, errors
 
@@ -665,6 +730,7 @@ def import_feeds(
     region: str | None = None,
     unit: str | None = None,
     meters_per_part: int = METERS_PER_PART,
+    wide: WideSeries | None = None,
 ) -> ImportReport:
     """Validate `files` (feed name -> CSV or Parquet path; `readings` or `load_measurements` is
     required) and, only if every one conforms, replace the workspace's whole feeds folder with
@@ -674,13 +740,14 @@ def import_feeds(
     timestamps must carry their own UTC offset. `subdivision` (a region of `country` the
     `holidays` package knows, e.g. AU VIC) selects the public holidays with the country.
     `region` names the region of what has none (see `zone_region`); `unit` is the unit of the
-    measurements that have no `unit` column or cell (one of `IMPORT_UNITS`). Raises
+    measurements that have no `unit` column or cell (one of `IMPORT_UNITS`); `wide` reads the
+    measurements (and the weather) from a single series' wide file (`WideSeries`). Raises
     `ContractError` listing every problem, one per line, and writes nothing, when any file
     breaks its contract.
     """
     timezone = timezone or country_timezone(country)
     report = ImportReport()
-    frames, errors = check_files(files, report, unit=unit, region=region)
+    frames, errors = check_files(files, report, unit=unit, region=region, wide=wide)
     errors = check_zone(country, timezone, subdivision) + errors
     if errors:
         raise ContractError(

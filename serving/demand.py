@@ -7,8 +7,14 @@ nothing here re-implements a feature:
 
 - origin values (`load_hourly`, `load_week_profile`, `series_profile`) come from the Feast
   online store; the origin is the local midnight the weekly profile was stamped at;
+- the issue-time values (`ISSUE_COLUMNS`: the last observed hour against the same hour a day
+  and a week before, the last 24 hours' mean) come from the online `load_hourly` row, the
+  latest hour materialized or pushed when the request comes (training reads the row at its
+  issue time, `training/demand/dataset.issue_features`; both through `issue_inputs`);
 - the calendar of the target hours comes from `features/tables/grid.region_calendar`, the
-  function that builds the `region_calendar` table;
+  function that builds the `region_calendar` table, and the holiday period (distance to the
+  nearest public holiday, holidays around the day) from `training/demand/calendar.py`, the
+  function training uses;
 - the weather of the target hours is the caller's temperature forecast when given; otherwise a
   persistence forecast: the region's last observed day, hour by hour (`weather: persistence`
   in the response). Cooling degrees use the table's own base temperature.
@@ -27,12 +33,15 @@ from gridml.features.tables.grid import COOLING_BASE_C, region_calendar
 from gridml.features.tables.load import ZONE_ID
 from gridml.features.tables.timegrid import Grid
 from gridml.serving.snapshot import WEATHER_COLUMNS
+from gridml.training.demand.calendar import HOLIDAY_PERIOD_COLUMNS, holiday_period
 from gridml.training.demand.features import (
     CONTEXT_COLUMNS,
     INPUT_COLUMNS,
+    ISSUE_COLUMNS,
     LEVEL_CODES,
     ORIGIN_COLUMNS,
     PROFILE_COLUMNS,
+    issue_inputs,
 )
 from gridml.training.metrics import quantile_column
 
@@ -167,6 +176,7 @@ def context_frame(
     local = targets.tz_convert(timezone)
     day_start = local.floor("D").tz_convert("UTC")
     n = len(targets)
+    period = holiday_period(local, country, subdivision)
     parts = []
     for region in regions:
         cal = calendar.reindex(pd.MultiIndex.from_arrays([[region] * n, day_start]))
@@ -175,6 +185,8 @@ def context_frame(
         cols["target_hour"] = local.hour.to_numpy(dtype=float)
         for col in ("is_holiday", "is_holiday_tomorrow", "day_of_week", "is_weekend"):
             cols[col] = cal[col].to_numpy(dtype=float)
+        for col in HOLIDAY_PERIOD_COLUMNS:
+            cols[col] = period[col].to_numpy(dtype=float)
         for col in WEATHER_COLUMNS:
             cols[col] = hourly[col].to_numpy(dtype=float) if col in hourly else np.full(n, np.nan)
         if temperature is not None:
@@ -197,7 +209,9 @@ def model_input(
     n = len(online)
     numeric = [c for c in ORIGIN_COLUMNS if c != "level"] + PROFILE_COLUMNS
     # Feast returns None for missing values: a float array turns them into NaN
-    values = np.repeat(np.array(online[numeric].to_numpy(), dtype=float), horizon, axis=0)
+    values = np.array(online[numeric].to_numpy(), dtype=float)
+    issue = issue_inputs(online.reset_index(drop=True)).to_numpy(dtype=float)
+    values = np.repeat(np.concatenate([values, issue], axis=1), horizon, axis=0)
     h = np.tile(np.arange(1, horizon + 1), n)
     origin = np.repeat(online["origin"].to_numpy(), horizon)
     target = pd.DatetimeIndex(origin, tz="UTC") + pd.to_timedelta(h - 1, unit="h")
@@ -205,7 +219,8 @@ def model_input(
     ctx = context.set_index(["region_id", "target_time"])[CONTEXT_COLUMNS]
     ctx_values = ctx.reindex(pd.MultiIndex.from_arrays([region, target])).to_numpy(dtype=float)
     floats = pd.DataFrame(
-        np.concatenate([values, ctx_values], axis=1), columns=[*numeric, *CONTEXT_COLUMNS]
+        np.concatenate([values, ctx_values], axis=1),
+        columns=[*numeric, *ISSUE_COLUMNS, *CONTEXT_COLUMNS],
     )
     keys = pd.DataFrame(
         {

@@ -62,9 +62,10 @@ def victoria(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
         for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
             mp.delenv(var, raising=False)
         zone = ["--country", "AU", "--subdivision", "VIC", "--timezone", "Australia/Brisbane"]
-        load = ["--measurements", str(files["load"]), "--unit", "GW"]
-        weather = ["--weather", str(files["weather"])]
-        imported = _invoke(["data", "import", *load, *weather, *zone, "--region", "VIC", *w])
+        # one wide file: the demand column as zone:VIC, its temperature column as the weather
+        load = ["--measurements", str(files["wide"]), "--unit", "GW", "--series", "zone:VIC"]
+        load += ["--value-column", "demand_gw", "--temperature-column", "temperature_c"]
+        imported = _invoke(["data", "import", *load, *zone, "--region", "VIC", *w])
         assert "zone:VIC MWh" in imported
         _invoke(["data", "validate", *w])
         _invoke(["features", "build", *w])

@@ -2,7 +2,8 @@
 through `gridml data import` (at its unit, GW) -> `features build` -> `train demand` with the
 shipped config and
 holds up: every configured model that can run reports (Prophet included), LightGBM beats the
-seasonal naive on the delivered day-ahead hours, and the per-origin forecasts are logged."""
+seasonal naive by far on the delivered day-ahead hours of Christmas week with a calibrated band,
+and the per-origin forecasts are logged."""
 
 from __future__ import annotations
 
@@ -76,10 +77,11 @@ def test_prophet_is_reported_and_lightgbm_beats_the_naive(run: DemandRun) -> Non
     assert set(bt.summary["level"]) == {"zone"}  # the only level a system total has
     assert "prophet" not in bt.missing, bt.missing
     assert bt.metric("prophet", "zone", "mase") == bt.metric("prophet", "zone", "mase")  # not NaN
-    assert bt.metric("lightgbm", "zone", "mase_vs_naive") < 1.0
-    # reported (its level is measured by bench/run_demand.py: this week is Christmas, which a
-    # few months of history have never shown the model)
-    assert 0.0 <= bt.metric("lightgbm", "zone", "coverage") <= 1.0
+    # Christmas week, demand below anything seen: measured 0.46x the naive and 76 % coverage
+    # with the issue-time inputs, holiday period and adaptive calibration (bench/run_demand.py
+    # measures the four weeks)
+    assert bt.metric("lightgbm", "zone", "mase_vs_naive") < 0.7
+    assert 0.65 <= bt.metric("lightgbm", "zone", "coverage") <= 0.95
     # scored on the delivered hours only: 14 to 37 hours after the 10:00 issue
     scored = bt.predictions[bt.predictions["delivered"]]
     assert scored["lead_hours"].between(14, 37).all()

@@ -13,7 +13,7 @@ import pandas as pd
 from gridml.config import ConfigError
 from gridml.training.demand import defaults
 from gridml.training.demand.config import DemandConfig
-from gridml.training.demand.dataset import DemandData, Design, design
+from gridml.training.demand.dataset import DemandData, Design, design, issue_times
 from gridml.training.demand.models import build_forecaster
 from gridml.training.metrics import WEEK_HOURS, quantile_column, summarize
 
@@ -90,16 +90,6 @@ def segment_of(data: DemandData) -> pd.Series:
     segment = pd.Series("unknown", index=shares.index)  # readings only: no customer data
     segment[known] = shares[known].idxmax(axis=1).str.replace("share_", "", regex=False)
     return segment
-
-
-def issue_times(origins: pd.Series, cfg: DemandConfig, timezone: str) -> pd.Series:
-    """When the forecast of each origin (the local midnight its features are stamped at) is
-    issued: `issue.time` local on that day, in UTC."""
-    local = pd.to_datetime(origins, utc=True).dt.tz_convert(timezone).dt.tz_localize(None)
-    at = local + pd.Timedelta(hours=cfg.issue.issue_hours)
-    return at.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert(
-        "UTC"
-    )
 
 
 def delivery_window(

@@ -10,6 +10,12 @@ then hits its nominal level on that window: P(y <= forecast_q + d) = q. The medi
 (the point forecast stays the model's own). Buckets with fewer than `min_rows` residuals use the
 shift pooled over every horizon.
 
+Residuals may carry weights that decay with their age (weighted conformal prediction for
+data that drift, Barber, Candes, Ramdas & Tibshirani 2023: the test point counts with weight 1,
+a residual `half_life_days` old with 1/2): the shift then follows the most recent errors, and
+`adaptive_shifts` recomputes it before each issue from the residuals observed by then, so the
+band widens within days after a change of regime instead of at the next retraining.
+
 Shifts are in the model's normalised unit (load / series level), so one table serves every
 series; the served pyfunc applies the same table (`apply_shifts`).
 """
@@ -66,12 +72,35 @@ def conformal_level(q: float, n: int) -> float:
     return max(0.0, math.floor((n + 1) * q) / n)
 
 
-def _shift(residuals: np.ndarray, q: float) -> float:
-    return float(
-        np.quantile(
-            residuals, conformal_level(q, residuals.size), method="higher" if q > 0.5 else "lower"
+def _upper(residuals: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Weighted conformal q-quantile (q > 0.5): the smallest residual whose weight at or below
+    it reaches q of the total plus the test point's unit weight (the largest when none does)."""
+    order = np.argsort(residuals, kind="stable")
+    r, w = residuals[order], weights[order]
+    cum = np.cumsum(w) / (w.sum() + 1.0)
+    at = int(np.searchsorted(cum, q - 1e-12, side="left"))
+    return float(r[min(at, r.size - 1)])
+
+
+def _shift(residuals: np.ndarray, q: float, weights: np.ndarray | None = None) -> float:
+    if weights is None:
+        return float(
+            np.quantile(
+                residuals,
+                conformal_level(q, residuals.size),
+                method="higher" if q > 0.5 else "lower",
+            )
         )
-    )
+    if q > 0.5:
+        return _upper(residuals, weights, q)
+    return -_upper(-residuals, weights, 1.0 - q)
+
+
+def age_weights(age_days: np.ndarray, half_life_days: float | None) -> np.ndarray | None:
+    """Weight of residuals `age_days` old: halved every `half_life_days` (None: all equal)."""
+    if half_life_days is None:
+        return None
+    return np.power(0.5, np.maximum(np.asarray(age_days, dtype=float), 0.0) / half_life_days)
 
 
 def fit_shifts(
@@ -81,23 +110,30 @@ def fit_shifts(
     quantiles: tuple[float, ...],
     bucket_hours: int,
     min_rows: int,
+    weights: np.ndarray | None = None,
 ) -> Shifts:
     """Shifts from out-of-sample normalised actuals `y_norm` and predictions `pred_norm`
-    (one column per quantile, in `quantiles` order) at the given horizons."""
+    (one column per quantile, in `quantiles` order) at the given horizons; `weights` (e.g.
+    `age_weights`) make it a weighted conformal quantile."""
     y = np.asarray(y_norm, dtype=float)
     ok = np.isfinite(y) & np.isfinite(pred_norm).all(axis=1)
     y, pred, buckets = y[ok], pred_norm[ok], bucket_of(horizon, bucket_hours)[ok]
+    w = None if weights is None else np.asarray(weights, dtype=float)[ok]
     if not y.size:
         raise ValueError("no finite residual to calibrate on")
     pooled, columns = {}, {}
     present = np.unique(buckets)
     for j, q in enumerate(quantiles):
         resid = y - pred[:, j]
-        pooled[q] = 0.0 if q == 0.5 else _shift(resid, q)
+        pooled[q] = 0.0 if q == 0.5 else _shift(resid, q, w)
         values = []
         for b in present:
-            r = resid[buckets == b]
-            values.append(0.0 if q == 0.5 else _shift(r, q) if r.size >= min_rows else pooled[q])
+            inside = buckets == b
+            r = resid[inside]
+            wb = None if w is None else w[inside]
+            values.append(
+                0.0 if q == 0.5 else _shift(r, q, wb) if r.size >= min_rows else pooled[q]
+            )
         columns[q] = values
     table = pd.DataFrame(columns, index=pd.Index(present, dtype=int))
     return Shifts(tuple(quantiles), bucket_hours, table, pooled)
@@ -111,3 +147,55 @@ def apply_shifts(raw_norm: np.ndarray, horizon: np.ndarray, shifts: Shifts) -> n
     table = shifts.table.reindex(buckets).to_numpy(dtype=float)
     table = np.where(np.isnan(table), pooled[None, :], table)
     return raw_norm + table
+
+
+@dataclass(frozen=True)
+class Residuals:
+    """Out-of-sample normalised actuals and raw quantile predictions with their horizon and
+    target hour (UTC): what shifts are computed from, kept to recompute them as time passes."""
+
+    y_norm: np.ndarray
+    pred_norm: np.ndarray  # columns in quantile order
+    horizon: np.ndarray
+    target_time: np.ndarray  # datetime64[ns], UTC
+
+    def observed_by(self, at: np.datetime64) -> np.ndarray:
+        """Rows whose target hour had ended by `at` (known when a forecast is issued then)."""
+        return self.target_time + np.timedelta64(1, "h") <= at
+
+    def age_days(self, at: np.datetime64) -> np.ndarray:
+        return (at - self.target_time) / np.timedelta64(1, "D")
+
+    def concat(self, other: Residuals) -> Residuals:
+        return Residuals(
+            np.concatenate([self.y_norm, other.y_norm]),
+            np.concatenate([self.pred_norm, other.pred_norm]),
+            np.concatenate([self.horizon, other.horizon]),
+            np.concatenate([self.target_time, other.target_time]),
+        )
+
+    def take(self, mask: np.ndarray) -> Residuals:
+        return Residuals(
+            self.y_norm[mask], self.pred_norm[mask], self.horizon[mask], self.target_time[mask]
+        )
+
+
+def shifts_at(
+    residuals: Residuals,
+    at: np.datetime64,
+    quantiles: tuple[float, ...],
+    bucket_hours: int,
+    min_rows: int,
+    half_life_days: float | None,
+) -> Shifts:
+    """Shifts from the residuals observed by `at`, weighted by their age at `at`."""
+    known = residuals.take(residuals.observed_by(at))
+    return fit_shifts(
+        known.y_norm,
+        known.pred_norm,
+        known.horizon,
+        quantiles,
+        bucket_hours,
+        min_rows,
+        age_weights(known.age_days(at), half_life_days),
+    )

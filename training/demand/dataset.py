@@ -21,11 +21,14 @@ from gridml.features.store import repo
 from gridml.features.store.lookup import entity_table
 from gridml.features.tables.grid import COOLING_BASE_C
 from gridml.io import read_parts
+from gridml.training.demand.calendar import HOLIDAY_PERIOD_COLUMNS, holiday_period
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.features import (
     CONTEXT_COLUMNS,
     DAY_WEATHER_COLUMNS,
+    ISSUE_SOURCE,
     baselines,
+    issue_inputs,
     level_scale,
     make_features,
 )
@@ -72,6 +75,34 @@ def local_midnights(start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> pd
     return pd.date_range(first, last, freq="D").tz_convert("UTC")
 
 
+def issue_times(origins: pd.Series, cfg: DemandConfig, timezone: str) -> pd.Series:
+    """When the forecast of each origin (the local midnight its features are stamped at) is
+    issued: `issue.time` local on that day, in UTC."""
+    local = pd.to_datetime(origins, utc=True).dt.tz_convert(timezone).dt.tz_localize(None)
+    at = local + pd.Timedelta(hours=cfg.issue.issue_hours)
+    return at.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert(
+        "UTC"
+    )
+
+
+#: `load_hourly` features read at the issue time (ISSUE_COLUMNS are computed from them)
+ISSUE_FEATURES = sorted({*ISSUE_SOURCE.values(), "interrupted_share"})
+
+
+def issue_features(store, grid: pd.DataFrame, cfg: DemandConfig, timezone: str) -> pd.DataFrame:
+    """ISSUE_COLUMNS of each (series, origin) row of `grid`, from the `load_hourly` row that is
+    the latest at the issue time: the hour that ended at (or last before) it, never a later one
+    (Feast's point-in-time join); an issue time the clock skips reads the origin's own row."""
+    issue = issue_times(grid["origin"], cfg, timezone)
+    issue = issue.where(issue.notna(), grid["origin"])
+    entity = grid[["series_id", "origin"]].assign(event_timestamp=issue.to_numpy())
+    refs = [f"load_hourly:{f}" for f in ISSUE_FEATURES]
+    hourly = store.get_historical_features(entity_df=entity, features=refs).to_df()
+    hourly = hourly.set_index(["series_id", "origin"])
+    hourly = hourly.reindex(pd.MultiIndex.from_frame(grid[["series_id", "origin"]]))
+    return issue_inputs(hourly.reset_index(drop=True)).set_axis(grid.index)
+
+
 def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
     """Fetch origin features, target context and actuals for every series of `cfg.levels`."""
     zone = json.loads(ws.zone_file.read_text()) if ws.zone_file.is_file() else None
@@ -103,6 +134,7 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
     origin_refs = [f"{v}:{f}" for v in ORIGIN_VIEWS for f in refs[v]]
     frame = store.get_historical_features(entity_df=grid, features=origin_refs).to_df()
     frame = frame.rename(columns={"event_timestamp": "origin"})
+    frame = pd.concat([frame, issue_features(store, frame, cfg, zone["timezone"])], axis=1)
 
     regions = entities[["region_id"]].drop_duplicates()
     hours = pd.date_range(start, end - HOUR, freq="h")
@@ -110,7 +142,10 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
     ctx_refs = [f"{v}:{f}" for v in CONTEXT_VIEWS for f in refs[v]]
     context = store.get_historical_features(entity_df=ctx_grid, features=ctx_refs).to_df()
     context = context.rename(columns={"event_timestamp": "target_time"})
-    context["target_hour"] = context["target_time"].dt.tz_convert(zone["timezone"]).dt.hour
+    local = context["target_time"].dt.tz_convert(zone["timezone"])
+    context["target_hour"] = local.dt.hour
+    period = holiday_period(pd.DatetimeIndex(local), zone["country"], zone.get("subdivision"))
+    context[HOLIDAY_PERIOD_COLUMNS] = period.to_numpy()
     # every context value may be missing (a utility without a weather feed): all float
     context[CONTEXT_COLUMNS] = context[CONTEXT_COLUMNS].astype("float64")
 

@@ -2,7 +2,9 @@
 
 The input frame is what serving assembles too: one row per (series, target hour) holding the
 series' FeatureService values at the forecast origin (including the last 168 hourly loads),
-the `horizon` in hours and the context of the target hour (weather as forecast, calendar).
+the latest hourly load known at the issue time (`ISSUE_COLUMNS`: the `load_hourly` row stamped
+at the issue time, after the origin), the `horizon` in hours and the context of the target hour
+(weather as forecast, calendar).
 Loads are divided by the series' recent mean level so one global model serves a transformer
 of 5 kWh/h and a zone of 2 MWh/h alike; predictions are multiplied back.
 """
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.features.tables.catalog import LOAD_WEEK_PROFILE
+from gridml.training.demand.calendar import HOLIDAY_PERIOD_COLUMNS
 
 LEVEL_CODES = {"meter": -1, "transformer": 0, "feeder": 1, "substation": 2, "zone": 3}
 PROFILE_COLUMNS = list(LOAD_WEEK_PROFILE.features)
@@ -26,6 +29,7 @@ CONTEXT_COLUMNS = [
     "irradiance_wm2",
     "is_holiday",
     "is_holiday_tomorrow",
+    *HOLIDAY_PERIOD_COLUMNS,  # training/demand/calendar.py, from the same holidays
     "day_of_week",
     "is_weekend",
     "target_hour",
@@ -43,9 +47,39 @@ ORIGIN_COLUMNS = [
     "share_industrial",
     "share_prepaid",
 ]
-INPUT_COLUMNS = ["series_id", "horizon", *ORIGIN_COLUMNS, *PROFILE_COLUMNS, *CONTEXT_COLUMNS]
+#: `load_hourly` features read at the issue time (the row of the last hour ended by then).
+ISSUE_SOURCE = {
+    "issue_load_kwh": "load_kwh",
+    "issue_load_lag_24h": "load_lag_24h",
+    "issue_load_lag_168h": "load_lag_168h",
+    "issue_load_mean_24h": "load_mean_24h",
+}
+ISSUE_COLUMNS = list(ISSUE_SOURCE)
+INPUT_COLUMNS = [
+    "series_id",
+    "horizon",
+    *ORIGIN_COLUMNS,
+    *ISSUE_COLUMNS,
+    *PROFILE_COLUMNS,
+    *CONTEXT_COLUMNS,
+]
 #: Forecast temperature over the target's whole local day (horizons of one day share them).
 DAY_WEATHER_COLUMNS = ["temperature_day_mean_c", "temperature_day_max_c"]
+
+
+def issue_inputs(hourly: pd.DataFrame) -> pd.DataFrame:
+    """ISSUE_COLUMNS from `load_hourly` values read at the issue time (load_kwh,
+    interrupted_share, load_lag_24h, load_lag_168h, load_mean_24h): the last hour's load is
+    masked when it was interrupted (unserved demand, as for targets and lags)."""
+    values = {new: pd.to_numeric(hourly[old], errors="coerce") for new, old in ISSUE_SOURCE.items()}
+    interrupted = pd.to_numeric(hourly["interrupted_share"], errors="coerce").fillna(0.0)
+    values["issue_load_kwh"] = values["issue_load_kwh"].where(interrupted == 0)
+    return pd.DataFrame(values, index=hourly.index).astype("float64")
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.where(np.isfinite(den) & (den > 0), num / den, np.nan)
 
 
 def lag_day_k(horizon: np.ndarray) -> np.ndarray:
@@ -134,6 +168,12 @@ def make_features(frame: pd.DataFrame) -> pd.DataFrame:
             "level": frame["level"].map(LEVEL_CODES).to_numpy(dtype=float),
             "log_meters": np.log(frame["meters"].to_numpy(dtype=float)),
         }
+    # what the hours between the origin and the issue time say: the last hour against the
+    # same hour a day and a week before, and the last 24 hours' mean (a level shift starting)
+    issue = {c: frame[c].to_numpy(dtype=float) for c in ISSUE_COLUMNS}
+    features["issue_vs_day"] = _ratio(issue["issue_load_kwh"], issue["issue_load_lag_24h"])
+    features["issue_vs_week"] = _ratio(issue["issue_load_kwh"], issue["issue_load_lag_168h"])
+    features["issue_mean_24h"] = issue["issue_load_mean_24h"] / scale
     for col in (
         "share_residential",
         "share_commercial",

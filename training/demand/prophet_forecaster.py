@@ -6,7 +6,12 @@ zone has a weather feed (observed in the history, the same forecast the other mo
 test), none without one; the calendar is always there (the country's public holidays and
 Prophet's daily, weekly and yearly seasonalities). A level of `prophet.levels` that the data
 lacks is skipped, and a Prophet without any series says why (`skipped`), so the backtest warns
-instead of dropping the model silently."""
+instead of dropping the model silently.
+
+Prophet is fitted once per cut-off while the forecasts are issued daily: with
+`prophet.level_correction_hours` (off by default), before each issue its forecast is scaled by
+the ratio of the actual load to Prophet's own forecast over that many hours observed by the
+issue time (a level correction; never an hour after it)."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.training.demand.config import DemandConfig
-from gridml.training.demand.dataset import Design
+from gridml.training.demand.dataset import Design, issue_times
 from gridml.training.demand.prophet_model import ProphetForecaster, ProphetSettings
 from gridml.training.metrics import quantile_column
 
@@ -91,4 +96,43 @@ class ProphetForecasterAdapter:
         merged = keys[["series_id", "target_time"]].merge(
             fc[["series_id", "target_time", *cols]], on=["series_id", "target_time"], how="left"
         )
+        hours = self.cfg.prophet.level_correction_hours
+        if hours:
+            ratio = level_ratios(
+                keys, test.y, merged[quantile_column(0.5)], self._issue(keys), hours
+            )
+            merged[cols] = merged[cols].mul(ratio, axis=0)
         return merged[cols]
+
+    def _issue(self, keys: pd.DataFrame) -> pd.Series:
+        issue = issue_times(keys["origin"], self.cfg, self.timezone)
+        return issue.fillna(pd.to_datetime(keys["origin"], utc=True))
+
+
+def level_ratios(
+    keys: pd.DataFrame, y: np.ndarray, point: pd.Series, issue: pd.Series, hours: int
+) -> np.ndarray:
+    """Per row: sum of actuals / sum of `point` forecasts of the same series over the hours in
+    [issue - hours, issue) whose target hour had ended by the row's issue time (1 where none is
+    known). `keys`: series_id, origin, target_time (rows of every origin of a test window)."""
+    frame = pd.DataFrame(
+        {
+            "series_id": keys["series_id"].to_numpy(),
+            "target_time": pd.to_datetime(keys["target_time"], utc=True).to_numpy(),
+            "y": np.asarray(y, dtype=float),
+            "point": point.to_numpy(dtype=float),
+        }
+    )
+    known = frame.dropna().drop_duplicates(["series_id", "target_time"])
+    out = np.ones(len(frame))
+    issue_at = pd.to_datetime(issue, utc=True).to_numpy()
+    for (series, at), rows in frame.groupby([frame["series_id"], issue_at]).groups.items():
+        at = pd.Timestamp(at).tz_localize("UTC") if pd.Timestamp(at).tz is None else at
+        end = pd.Timestamp(at) - pd.Timedelta(hours=1)  # the last hour that ended by then
+        mine = known[(known["series_id"] == series)]
+        window = mine[
+            (mine["target_time"] <= end) & (mine["target_time"] > end - pd.Timedelta(hours=hours))
+        ]
+        if len(window) and window["point"].sum() > 0:
+            out[np.asarray(rows)] = window["y"].sum() / window["point"].sum()
+    return out

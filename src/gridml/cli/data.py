@@ -95,6 +95,29 @@ def import_(
             show_default=False,
         ),
     ] = None,
+    series: Annotated[
+        str | None,
+        typer.Option(
+            help="Read --measurements as ONE series in a wide file of your own layout, e.g. "
+            "zone:VIC (level:id): its --time-column and --value-column, other columns ignored.",
+            show_default=False,
+        ),
+    ] = None,
+    value_column: Annotated[
+        str | None,
+        typer.Option(help="With --series: the column of the series' values.", show_default=False),
+    ] = None,
+    time_column: Annotated[
+        str, typer.Option(help="With --series: the timestamp column.")
+    ] = "timestamp",
+    temperature_column: Annotated[
+        str | None,
+        typer.Option(
+            help="With --series: a temperature (°C) column of the same file, imported as the "
+            "weather (instead of --weather).",
+            show_default=False,
+        ),
+    ] = None,
     meters: Annotated[
         Path | None,
         typer.Option(help="meter_id, transformer_id, segment, tariff.", show_default=False),
@@ -194,8 +217,25 @@ def import_(
     given are gone afterwards. Rebuild the features with `gridml features
     build`.
     """
-    from gridml.features.importer import import_feeds
+    from gridml.features.importer import WideSeries, import_feeds
 
+    wide = None
+    if series is not None or value_column is not None or temperature_column is not None:
+        if series is None or value_column is None or measurements is None:
+            raise typer.BadParameter(
+                "a wide single-series file needs --measurements FILE, --series LEVEL:ID and "
+                "--value-column (and --time-column unless it is 'timestamp')",
+                param_hint="--series",
+            )
+        if temperature_column is not None and weather is not None:
+            raise typer.BadParameter(
+                "--temperature-column reads the weather from the --measurements file: leave "
+                "out --weather",
+                param_hint="--temperature-column",
+            )
+        wide = WideSeries(series, value_column, time_column, temperature_column)
+        if temperature_column is not None:
+            weather = measurements
     given = {
         "readings": readings,
         "load_measurements": measurements,
@@ -219,6 +259,7 @@ def import_(
             timezone=timezone,
             region=region,
             unit=unit,
+            wide=wide,
         )
     for feed, rows in report.rows.items():
         typer.echo(f"  {feed:<22} {rows:>12,} rows (from {report.input_rows[feed]:,})")

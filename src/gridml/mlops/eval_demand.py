@@ -1,6 +1,8 @@
 """Evaluation of `demand-forecast`: the most recent origins, built through `demand_forecast_v1`
 by the training code (`load_demand_data`, `design`), scored by MASE overall and by hierarchy
-level, dominant customer segment and region; baseline: the seasonal naive on the same rows."""
+level, dominant customer segment and region on the hours the issue config delivers (e.g. issued
+10:00 for the next local day), as the backtest scores them; baseline: the seasonal naive on the
+same rows."""
 
 from __future__ import annotations
 
@@ -10,7 +12,12 @@ import pandas as pd
 from gridml.errors import MissingDataError
 from gridml.mlops.evaluate import Evaluator, Holdout, Score
 from gridml.mlops.gates import SEGMENT_COLUMNS
-from gridml.training.demand.backtest import segment_of, series_scales, usable_origins
+from gridml.training.demand.backtest import (
+    segment_of,
+    series_scales,
+    usable_origins,
+    with_issue,
+)
 from gridml.training.demand.config import DemandConfig
 from gridml.training.demand.dataset import design, load_demand_data
 from gridml.training.demand.features import INPUT_COLUMNS
@@ -53,6 +60,7 @@ class DemandEvaluator(Evaluator):
         keys["region_id"] = d.inputs["region_id"].astype(str).to_numpy()
         keys["seasonal_naive"] = d.baselines["seasonal_naive"].to_numpy()
         keys["peak"] = d.inputs["load_max_168h"].to_numpy(dtype=float)
+        keys = with_issue(keys, cfg, data.timezone)  # scored: the delivered hours only
         frame = serving_frame(d.inputs)
         first = frame[(frame["series_id"] == frame["series_id"].iloc[0])]
         request = first.iloc[: cfg.horizon_hours].reset_index(drop=True)  # one series, one origin
@@ -61,11 +69,11 @@ class DemandEvaluator(Evaluator):
             truth=keys,
             start=chosen[0],
             end=chosen[-1] + pd.Timedelta(hours=cfg.horizon_hours),
-            rows=int(np.isfinite(d.y).sum()),
+            rows=int((np.isfinite(d.y) & keys["delivered"].to_numpy()).sum()),
             request=request,
             data_end=data.end,
-            description=f"{len(chosen)} daily origins x {cfg.horizon_hours} h x "
-            f"{keys['series_id'].nunique()} series",
+            description=f"{len(chosen)} daily origins x {cfg.issue.delivery_hours} delivered "
+            f"h x {keys['series_id'].nunique()} series",
         )
 
     def _score(self, truth: pd.DataFrame, pred: pd.DataFrame) -> Score:
@@ -76,6 +84,8 @@ class DemandEvaluator(Evaluator):
         for c in pred.columns:
             if c not in ("series_id", "horizon"):
                 frame[c] = pred[c].to_numpy()
+        if "delivered" in frame:  # the model forecasts every horizon; the issue delivers some
+            frame = frame[frame["delivered"].to_numpy(dtype=bool)]
         overall = summarize(frame, [], quantiles).iloc[0].to_dict()
         parts = []
         for kind in SEGMENT_KINDS:

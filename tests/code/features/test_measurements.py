@@ -322,3 +322,54 @@ def test_time_zones_with_daylight_saving_are_recognised() -> None:
     assert observes_dst("Australia/Melbourne", *year)
     assert not observes_dst("Australia/Melbourne", *winter)  # no change inside the period
     assert not observes_dst("Australia/Brisbane", *year)
+
+
+# --- a wide single-series file ------------------------------------------------------------------
+
+
+def _wide(path: Path, demand: list[object]) -> Path:
+    stamps = pd.date_range(START, periods=len(demand), freq="30min")
+    frame = pd.DataFrame(
+        {
+            "when": [t.isoformat() for t in stamps],
+            "demand_gw": demand,
+            "temp": np.linspace(20.0, 25.0, len(demand)),
+            "workday": 1,  # an extra column: ignored
+        }
+    )
+    return _csv(frame, path)
+
+
+def test_a_wide_single_series_file_imports_its_series_and_temperature(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    from gridml.features.importer import WideSeries
+
+    path = _wide(tmp_path / "system.csv", [4.0] * 96)
+    wide = WideSeries("zone:VIC", "demand_gw", time_column="when", temperature_column="temp")
+    report = import_feeds(
+        {"load_measurements": path, "weather": path}, ws, country="AU", unit="GW", wide=wide
+    )
+    assert report.rows["load_measurements"] == 48  # half hours summed into hours
+    assert report.series_units == {"zone:VIC": "MWh"}
+    load = pd.read_parquet(ws.feeds / "load_measurements")
+    np.testing.assert_allclose(load["value"], 4000.0)  # 4 GW over an hour: 4,000 MWh
+    assert set(load["level"]) == {"zone"}
+    weather = pd.read_parquet(ws.feeds / "weather")
+    assert len(weather) == 48 and weather["temperature_c"].between(20.0, 25.0).all()
+
+
+def test_a_wide_file_error_names_the_file_row_and_column(ws: Workspace, tmp_path: Path) -> None:
+    from gridml.features.importer import WideSeries
+
+    path = _wide(tmp_path / "system.csv", [4.0] * 10 + ["n/a"] + [4.0] * 85)
+    wide = WideSeries("zone:VIC", "demand_gw", time_column="when")
+    with pytest.raises(ContractError) as exc:
+        import_feeds({"load_measurements": path}, ws, country="AU", unit="GW", wide=wide)
+    assert "row 11" in _message(exc, "system.csv", "column 'demand_gw'")  # the file's name
+    missing = WideSeries("zone:VIC", "demand", time_column="when")
+    with pytest.raises(ContractError) as exc:
+        import_feeds({"load_measurements": path}, ws, country="AU", unit="GW", wide=missing)
+    line = _message(exc, "system.csv", "'demand' (--value-column)")
+    assert "demand_gw" in line  # the columns it has
+    assert not ws.feeds.exists() or not any(ws.feeds.iterdir())  # nothing written

@@ -53,6 +53,9 @@ def test_a_temperature_forecast_replaces_persistence() -> None:
 def test_model_input_has_the_training_layout() -> None:
     origin = pd.Timestamp("2024-08-06", tz="UTC")
     columns: dict[str, object] = {c: [1.0, 2.0] for c in ORIGIN_COLUMNS if c != "level"}
+    # the latest online load_hourly row: the last hour (the second interrupted), its lags
+    columns |= {"load_lag_24h": [0.5, 2.0], "load_lag_168h": [4.0, 1.0]}
+    columns |= {"interrupted_share": [0.0, 0.5]}
     # Feast gives None where a value is missing
     columns |= {col: [float(i), None] for i, col in enumerate(PROFILE_COLUMNS)}
     columns |= {"level": ["feeder", "transformer"], "origin": [origin, origin]}
@@ -68,6 +71,10 @@ def test_model_input_has_the_training_layout() -> None:
     assert rows.loc[rows["series_id"] == "transformer:T00001", "load_001h_ago"].isna().all()
     assert rows["load_003h_ago"].iloc[0] == 2.0
     assert rows["horizon"].dtype == "int64" and rows["load_kwh"].dtype == "float64"
+    first = rows.iloc[0]
+    assert (first["issue_load_kwh"], first["issue_load_lag_24h"]) == (1.0, 0.5)
+    assert (first["issue_load_lag_168h"], first["issue_load_mean_24h"]) == (4.0, 1.0)
+    assert rows.loc[rows["series_id"] == "transformer:T00001", "issue_load_kwh"].isna().all()
 
 
 def test_a_request_gets_its_own_series_in_its_own_order() -> None:

@@ -102,6 +102,14 @@ def _tiny_data(timezone: str = "UTC") -> DemandData:
             "meters": 1.0,
         }
         row |= {c: past[-(k + 1)] for k, c in enumerate(PROFILE_COLUMNS)}
+        # the load_hourly row at the issue time (10:00): the hours that ended by then
+        known = actuals[actuals["target_time"] < origin + pd.Timedelta(hours=10)]["y"].to_numpy()
+        row |= {
+            "issue_load_kwh": known[-1],
+            "issue_load_lag_24h": known[-25],
+            "issue_load_lag_168h": known[-169],
+            "issue_load_mean_24h": known[-24:].mean(),
+        }
         rows.append(row)
     origins = pd.DataFrame(rows)
     ctx = pd.DataFrame({"region_id": "R00", "target_time": hours})
