@@ -43,6 +43,7 @@ class MergeReport:
     repeats: dict[str, int] = field(default_factory=dict)
     conflicts: dict[str, int] = field(default_factory=dict)
     end: str | None = None  # the zone's new end, when extended
+    first: dict[str, pd.Timestamp] = field(default_factory=dict)  # earliest row added, per feed
 
 
 def _key_index(df: pd.DataFrame, key: list[str]) -> pd.MultiIndex:
@@ -84,6 +85,7 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
     if errors:
         raise ContractError("; ".join(errors))
     plans: list[pd.DataFrame | None] = []
+    firsts: list[pd.Timestamp] = []
     placed: set[str] = set()
     added = repeats = conflicts = 0
     for i, f in enumerate(files):
@@ -96,6 +98,7 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
         new, rep, con = _split(part, mine, key)
         repeats, conflicts = repeats + rep, conflicts + con
         if len(new):
+            firsts.append(new[contract.time_column].min())
             merged = pd.concat([part, new], ignore_index=True)
             plans.append(merged.sort_values(sort_columns(contract), ignore_index=True))
             added += len(new)
@@ -110,6 +113,7 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
         )
     if not added:
         return None
+    report.first[feed] = min(firsts)
     with staged_dir(folder) as staging:
         for f, plan in zip(files, plans, strict=True):
             if plan is None:
