@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gridml.errors import ContractError
-from gridml.features.contracts import FEEDS
+from gridml.features.contracts import FEEDS, Feed
 from gridml.features.importer import arrow_schema, sort_columns
 from gridml.features.landing import landing_dir
 from gridml.features.validate import check_frame
@@ -50,8 +50,16 @@ def _key_index(df: pd.DataFrame, key: list[str]) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(df[key])
 
 
-def _split(part: pd.DataFrame, mine: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int, int]:
-    """(rows of `mine` new to `part`, repeats, conflicts)."""
+def _split(
+    part: pd.DataFrame, mine: pd.DataFrame, key: list[str], time: str | None = None
+) -> tuple[pd.DataFrame, int, int]:
+    """(rows of `mine` new to `part`, repeats, conflicts). Only the part's rows within the
+    landed rows' time span can share their key (a new day: none; no index built)."""
+    if time is not None and len(mine):
+        stamps = part[time]
+        part = part[(stamps >= mine[time].min()) & (stamps <= mine[time].max())]
+    if not len(part):
+        return mine, 0, 0
     held = part.set_index(key)
     known = _key_index(mine, key).isin(held.index)
     if not known.any():
@@ -62,6 +70,25 @@ def _split(part: pd.DataFrame, mine: pd.DataFrame, key: list[str]) -> tuple[pd.D
     same = np.array([all(a == b or (pd.isna(a) and pd.isna(b)) for a, b in zip(x, y, strict=True))
                      for x, y in zip(old, new, strict=True)])  # fmt: skip
     return mine[~known], int(same.sum()), int((~same).sum())
+
+
+def _merged(part: pd.DataFrame, new: pd.DataFrame, contract: Feed) -> pd.DataFrame:
+    """The part with the new rows, in entity and time order. New rows later than every row of
+    a sorted part (the usual case: the next hours) are inserted after their entity's rows
+    without sorting the part again; otherwise the whole is sorted."""
+    cols = sort_columns(contract)
+    entity, time = contract.entity_column, contract.time_column
+    if (
+        time is not None
+        and cols == [entity, time]
+        and part[time].max() < new[time].min()
+        and part[entity].is_monotonic_increasing
+    ):
+        new = new.sort_values(cols, ignore_index=True)
+        at = part[entity].searchsorted(new[entity], side="right")
+        order = np.insert(np.arange(len(part)), at, len(part) + np.arange(len(new)))
+        return pd.concat([part, new], ignore_index=True).take(order).reset_index(drop=True)
+    return pd.concat([part, new], ignore_index=True).sort_values(cols, ignore_index=True)
 
 
 def _link_or_copy(src: os.PathLike, dst: os.PathLike) -> None:
@@ -95,12 +122,11 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
         if i == len(files) - 1:  # entities no part holds go to the last one
             mine = landed[landed[entity].isin(entities) | ~landed[entity].isin(placed | entities)]
         placed |= entities
-        new, rep, con = _split(part, mine, key)
+        new, rep, con = _split(part, mine, key, contract.time_column)
         repeats, conflicts = repeats + rep, conflicts + con
         if len(new):
             firsts.append(new[contract.time_column].min())
-            merged = pd.concat([part, new], ignore_index=True)
-            plans.append(merged.sort_values(sort_columns(contract), ignore_index=True))
+            plans.append(_merged(part, new, contract))
             added += len(new)
         else:
             plans.append(None)

@@ -133,9 +133,18 @@ class _Context:
     def windowed(self) -> bool:
         return self.origin_day < 0
 
-    def clip(self, frame: pd.DataFrame, ts: str = "timestamp") -> pd.DataFrame:
-        """The rows of a feed part inside the window (all of them in a full build)."""
-        return frame[frame[ts] >= self.grid.start] if self.windowed else frame
+    def read(self, path: Path, entity: str) -> tuple[pd.Index, pd.DataFrame]:
+        """A feed part's entities (sorted) and its rows on the grid: all of them in a full
+        build; in a window only its rows, filtered while reading (the entities still come from
+        the whole part, so an entity silent in the window keeps its rows, as in a full build)."""
+        if not self.windowed:
+            frame = pd.read_parquet(path)
+            return pd.Index(sorted(frame[entity].unique())), frame
+        column = pq.read_table(path, columns=[entity], read_dictionary=[entity])[entity]
+        ids = sorted({v for chunk in column.chunks for v in chunk.dictionary.to_pylist()})
+        start = pa.scalar(self.grid.start, pa.timestamp("ns", tz="UTC"))
+        table = pq.read_table(path, filters=[("timestamp", ">=", start)])
+        return pd.Index(ids), table.to_pandas()
 
     def meter_interruptions(self, ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
         """(meters, hours) share of each hour without supply, and of it load shedding."""
@@ -201,9 +210,8 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
     acc = load.LoadAccumulator(summed, ctx.grid) if files and len(summed) else None
     ids_seen, bases = [], []
     for f in track(files, description="meter features", disable=not progress):
-        readings = pd.read_parquet(f)
-        ids = pd.Index(sorted(readings["meter_id"].unique()))
-        kwh = to_matrix(ctx.clip(readings), "meter_id", "kwh", ids, ctx.grid)
+        ids, readings = ctx.read(f, "meter_id")
+        kwh = to_matrix(readings, "meter_id", "kwh", ids, ctx.grid)
         del readings
         interrupted, shedding = ctx.meter_interruptions(ids)
         if acc is not None:
@@ -287,9 +295,7 @@ def _transformer_tables(
         return
     dga, maint = _feed(ctx.ws, "transformer_dga"), _feed(ctx.ws, "maintenance")
     for f in track(files, description="transformer features", disable=not progress):
-        telemetry = pd.read_parquet(f)
-        ids = pd.Index(sorted(telemetry["transformer_id"].unique()))
-        telemetry = ctx.clip(telemetry)
+        ids, telemetry = ctx.read(f, "transformer_id")
         daily = transformer.transformer_daily(
             telemetry, dga, maint, ctx.transformers, ctx.grid, ctx.origin_day, ctx.aged_before, ids
         )
