@@ -56,6 +56,9 @@ def build(
     with user_errors():
         built = build_tables(workspace(ws), meter_series=tuple(meter_series or ()), full=full)
     manifest = read_manifest(workspace(ws))
+    if not full and not any(built.values()):
+        typer.echo("feature tables up to date: nothing new to build")
+        return
     if manifest is not None:
         how = f"{manifest.mode}, {manifest.grid_days} days"
         if manifest.mode == "incremental":

@@ -150,3 +150,20 @@ def test_landed_data_inside_the_built_period_plans_a_full_build(built: dict) -> 
     assert not late.incremental and "before the built period's end" in late.reason
     assert not plan(first_added={}, full=True).incremental
     assert not incremental.plan_build(ws, None, {}, {}, zone, period, (), False).incremental
+
+
+def test_cli_says_up_to_date_and_rebuilds_on_full(built: dict, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gridml.cli.main import app
+
+    ws = Workspace(tmp_path / "ws")
+    shutil.copytree(built["ws"].root, ws.root)
+    runner = CliRunner()
+    again = runner.invoke(app, ["features", "build", "-w", str(ws.root)])
+    assert again.exit_code == 0, again.output
+    assert "up to date" in again.output
+    full = runner.invoke(app, ["features", "build", "-w", str(ws.root), "--full"])
+    assert full.exit_code == 0, full.output
+    assert "feature tables: full" in full.output
+    assert read_manifest(ws).mode == "full"
