@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gridml.errors import ContractError
@@ -50,14 +51,8 @@ def _key_index(df: pd.DataFrame, key: list[str]) -> pd.MultiIndex:
     return pd.MultiIndex.from_frame(df[key])
 
 
-def _split(
-    part: pd.DataFrame, mine: pd.DataFrame, key: list[str], time: str | None = None
-) -> tuple[pd.DataFrame, int, int]:
-    """(rows of `mine` new to `part`, repeats, conflicts). Only the part's rows within the
-    landed rows' time span can share their key (a new day: none; no index built)."""
-    if time is not None and len(mine):
-        stamps = part[time]
-        part = part[(stamps >= mine[time].min()) & (stamps <= mine[time].max())]
+def _split(part: pd.DataFrame, mine: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int, int]:
+    """(rows of `mine` new to `part`, repeats, conflicts)."""
     if not len(part):
         return mine, 0, 0
     held = part.set_index(key)
@@ -72,23 +67,42 @@ def _split(
     return mine[~known], int(same.sum()), int((~same).sum())
 
 
-def _merged(part: pd.DataFrame, new: pd.DataFrame, contract: Feed) -> pd.DataFrame:
+def _span(part: pa.Table, mine: pd.DataFrame, time: str | None) -> pd.DataFrame:
+    """The part's rows that can share a key with `mine`: those within its time span (a new
+    day: none), as a frame; the whole part when the feed has no time column."""
+    if time is None or not len(mine):
+        return part.to_pandas() if time is None else part.slice(0, 0).to_pandas()
+    stamps = part[time]
+    lo, hi = (pa.scalar(t, stamps.type) for t in (mine[time].min(), mine[time].max()))
+    return part.filter(pc.and_(pc.greater_equal(stamps, lo), pc.less_equal(stamps, hi))).to_pandas()
+
+
+def _merged(part: pa.Table, new: pd.DataFrame, contract: Feed) -> pa.Table:
     """The part with the new rows, in entity and time order. New rows later than every row of
-    a sorted part (the usual case: the next hours) are inserted after their entity's rows
-    without sorting the part again; otherwise the whole is sorted."""
+    a part whose entities are contiguous and in order (the usual case: the next hours) are
+    inserted after their entity's rows, in Arrow, without sorting the part again; otherwise
+    the whole is sorted."""
+    schema = arrow_schema(contract)
     cols = sort_columns(contract)
     entity, time = contract.entity_column, contract.time_column
-    if (
-        time is not None
-        and cols == [entity, time]
-        and part[time].max() < new[time].min()
-        and part[entity].is_monotonic_increasing
-    ):
-        new = new.sort_values(cols, ignore_index=True)
-        at = part[entity].searchsorted(new[entity], side="right")
-        order = np.insert(np.arange(len(part)), at, len(part) + np.arange(len(new)))
-        return pd.concat([part, new], ignore_index=True).take(order).reset_index(drop=True)
-    return pd.concat([part, new], ignore_index=True).sort_values(cols, ignore_index=True)
+    part = part.select(schema.names).cast(schema)
+    if time is not None and cols == [entity, time] and len(part):
+        latest = pc.max(part[time]).as_py()
+        if latest < new[time].min():
+            runs = pc.run_end_encode(part[entity].combine_chunks())
+            values = np.array(runs.values.to_pylist(), dtype=object)
+            if len(set(values)) == len(values) and all(values[:-1] < values[1:]):
+                new = new.sort_values(cols, ignore_index=True)
+                ends = runs.run_ends.to_numpy()
+                k = np.searchsorted(values, new[entity].to_numpy(dtype=object), side="right")
+                at = np.where(k > 0, ends[np.maximum(k - 1, 0)], 0)
+                order = np.insert(np.arange(len(part)), at, len(part) + np.arange(len(new)))
+                rows = pa.Table.from_pandas(new[schema.names], schema=schema, preserve_index=False)
+                return pa.concat_tables([part, rows]).take(order)
+    merged = pd.concat([part.to_pandas(), new], ignore_index=True).sort_values(
+        cols, ignore_index=True
+    )
+    return pa.Table.from_pandas(merged[schema.names], schema=schema, preserve_index=False)
 
 
 def _link_or_copy(src: os.PathLike, dst: os.PathLike) -> None:
@@ -111,18 +125,18 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
     errors = check_frame(landed, contract, str(landing_dir(ws, feed)))
     if errors:
         raise ContractError("; ".join(errors))
-    plans: list[pd.DataFrame | None] = []
+    plans: list[pa.Table | None] = []
     firsts: list[pd.Timestamp] = []
     placed: set[str] = set()
     added = repeats = conflicts = 0
     for i, f in enumerate(files):
-        part = pd.read_parquet(f)
-        entities = set(part[entity].unique())
+        part = pq.read_table(f)
+        entities = set(pc.unique(part[entity]).to_pylist())
         mine = landed[landed[entity].isin(entities)]
         if i == len(files) - 1:  # entities no part holds go to the last one
             mine = landed[landed[entity].isin(entities) | ~landed[entity].isin(placed | entities)]
         placed |= entities
-        new, rep, con = _split(part, mine, key, contract.time_column)
+        new, rep, con = _split(_span(part, mine, contract.time_column), mine, key)
         repeats, conflicts = repeats + rep, conflicts + con
         if len(new):
             firsts.append(new[contract.time_column].min())
@@ -145,12 +159,7 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
             if plan is None:
                 _link_or_copy(f, staging / f.name)
             else:
-                table = pa.Table.from_pandas(
-                    plan[list(contract.schema.columns)],
-                    schema=arrow_schema(contract),
-                    preserve_index=False,
-                )
-                pq.write_table(table, staging / f.name)
+                pq.write_table(plan, staging / f.name)
     return landed[contract.time_column].max()
 
 
