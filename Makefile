@@ -78,6 +78,10 @@ bench: $(STAMP) ## Run the benchmarks (prints tables, writes bench/results/*.jso
 	$(BIN)/python -m bench.run_demand
 	$(BIN)/python -m bench.run_risk
 	$(BIN)/python -m bench.run_serving
+	$(BIN)/python -m bench.run_incremental
+	@if $(BIN)/python -c "from gridml.stream.broker import reachable; from gridml.stream.config import BrokerConfig; raise SystemExit(not reachable(BrokerConfig()))"; then \
+		$(BIN)/python -m bench.run_stream; \
+	else echo "bench.run_stream skipped: no MQTT broker at 127.0.0.1:1883"; fi
 
 .PHONY: mlflow-ui
 mlflow-ui: $(STAMP) ## Browse runs and the model registry of the workspace (http://127.0.0.1:5000)

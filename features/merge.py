@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gridml.errors import ContractError
-from gridml.features.contracts import FEEDS
+from gridml.features.contracts import FEEDS, Feed
 from gridml.features.importer import arrow_schema, sort_columns
 from gridml.features.landing import landing_dir
 from gridml.features.validate import check_frame
@@ -43,6 +44,7 @@ class MergeReport:
     repeats: dict[str, int] = field(default_factory=dict)
     conflicts: dict[str, int] = field(default_factory=dict)
     end: str | None = None  # the zone's new end, when extended
+    first: dict[str, pd.Timestamp] = field(default_factory=dict)  # earliest row added, per feed
 
 
 def _key_index(df: pd.DataFrame, key: list[str]) -> pd.MultiIndex:
@@ -51,6 +53,8 @@ def _key_index(df: pd.DataFrame, key: list[str]) -> pd.MultiIndex:
 
 def _split(part: pd.DataFrame, mine: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int, int]:
     """(rows of `mine` new to `part`, repeats, conflicts)."""
+    if not len(part):
+        return mine, 0, 0
     held = part.set_index(key)
     known = _key_index(mine, key).isin(held.index)
     if not known.any():
@@ -61,6 +65,44 @@ def _split(part: pd.DataFrame, mine: pd.DataFrame, key: list[str]) -> tuple[pd.D
     same = np.array([all(a == b or (pd.isna(a) and pd.isna(b)) for a, b in zip(x, y, strict=True))
                      for x, y in zip(old, new, strict=True)])  # fmt: skip
     return mine[~known], int(same.sum()), int((~same).sum())
+
+
+def _span(part: pa.Table, mine: pd.DataFrame, time: str | None) -> pd.DataFrame:
+    """The part's rows that can share a key with `mine`: those within its time span (a new
+    day: none), as a frame; the whole part when the feed has no time column."""
+    if time is None or not len(mine):
+        return part.to_pandas() if time is None else part.slice(0, 0).to_pandas()
+    stamps = part[time]
+    lo, hi = (pa.scalar(t, stamps.type) for t in (mine[time].min(), mine[time].max()))
+    return part.filter(pc.and_(pc.greater_equal(stamps, lo), pc.less_equal(stamps, hi))).to_pandas()
+
+
+def _merged(part: pa.Table, new: pd.DataFrame, contract: Feed) -> pa.Table:
+    """The part with the new rows, in entity and time order. New rows later than every row of
+    a part whose entities are contiguous and in order (the usual case: the next hours) are
+    inserted after their entity's rows, in Arrow, without sorting the part again; otherwise
+    the whole is sorted."""
+    schema = arrow_schema(contract)
+    cols = sort_columns(contract)
+    entity, time = contract.entity_column, contract.time_column
+    part = part.select(schema.names).cast(schema)
+    if time is not None and cols == [entity, time] and len(part):
+        latest = pc.max(part[time]).as_py()
+        if latest < new[time].min():
+            runs = pc.run_end_encode(part[entity].combine_chunks())
+            values = np.array(runs.values.to_pylist(), dtype=object)
+            if len(set(values)) == len(values) and all(values[:-1] < values[1:]):
+                new = new.sort_values(cols, ignore_index=True)
+                ends = runs.run_ends.to_numpy()
+                k = np.searchsorted(values, new[entity].to_numpy(dtype=object), side="right")
+                at = np.where(k > 0, ends[np.maximum(k - 1, 0)], 0)
+                order = np.insert(np.arange(len(part)), at, len(part) + np.arange(len(new)))
+                rows = pa.Table.from_pandas(new[schema.names], schema=schema, preserve_index=False)
+                return pa.concat_tables([part, rows]).take(order)
+    merged = pd.concat([part.to_pandas(), new], ignore_index=True).sort_values(
+        cols, ignore_index=True
+    )
+    return pa.Table.from_pandas(merged[schema.names], schema=schema, preserve_index=False)
 
 
 def _link_or_copy(src: os.PathLike, dst: os.PathLike) -> None:
@@ -83,21 +125,22 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
     errors = check_frame(landed, contract, str(landing_dir(ws, feed)))
     if errors:
         raise ContractError("; ".join(errors))
-    plans: list[pd.DataFrame | None] = []
+    plans: list[pa.Table | None] = []
+    firsts: list[pd.Timestamp] = []
     placed: set[str] = set()
     added = repeats = conflicts = 0
     for i, f in enumerate(files):
-        part = pd.read_parquet(f)
-        entities = set(part[entity].unique())
+        part = pq.read_table(f)
+        entities = set(pc.unique(part[entity]).to_pylist())
         mine = landed[landed[entity].isin(entities)]
         if i == len(files) - 1:  # entities no part holds go to the last one
             mine = landed[landed[entity].isin(entities) | ~landed[entity].isin(placed | entities)]
         placed |= entities
-        new, rep, con = _split(part, mine, key)
+        new, rep, con = _split(_span(part, mine, contract.time_column), mine, key)
         repeats, conflicts = repeats + rep, conflicts + con
         if len(new):
-            merged = pd.concat([part, new], ignore_index=True)
-            plans.append(merged.sort_values(sort_columns(contract), ignore_index=True))
+            firsts.append(new[contract.time_column].min())
+            plans.append(_merged(part, new, contract))
             added += len(new)
         else:
             plans.append(None)
@@ -110,17 +153,13 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
         )
     if not added:
         return None
+    report.first[feed] = min(firsts)
     with staged_dir(folder) as staging:
         for f, plan in zip(files, plans, strict=True):
             if plan is None:
                 _link_or_copy(f, staging / f.name)
             else:
-                table = pa.Table.from_pandas(
-                    plan[list(contract.schema.columns)],
-                    schema=arrow_schema(contract),
-                    preserve_index=False,
-                )
-                pq.write_table(table, staging / f.name)
+                pq.write_table(plan, staging / f.name)
     return landed[contract.time_column].max()
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +23,10 @@ from rich.progress import track
 
 from gridml.errors import MissingDataError
 from gridml.features.tables import grid as grid_tables
-from gridml.features.tables import load, meter, transformer
+from gridml.features.tables import incremental, load, meter, transformer
 from gridml.features.tables import series as zone_series_mod
 from gridml.features.tables.catalog import EVENT_TIMESTAMP, TABLES, TableSpec
-from gridml.features.tables.timegrid import HOUR, Grid, to_matrix
+from gridml.features.tables.timegrid import DAY, HOUR, Grid, to_matrix
 from gridml.io import part_path, parts, read_parts, staged_dir
 from gridml.workspace import Workspace
 
@@ -41,13 +43,30 @@ def arrow_schema(spec: TableSpec) -> pa.Schema:
 
 
 class _Writer:
-    """Writes parts of each table into the staging folder, with the table's exact schema."""
+    """Writes parts of each table into the staging folder, with the table's exact schema.
 
-    def __init__(self, root: Path) -> None:
+    Incremental (`old_end` set): the previous build's parts are linked in first, and only the
+    rows of the period from `old_end` on are written, as new parts."""
+
+    def __init__(
+        self, root: Path, previous: Path | None = None, old_end: pd.Timestamp | None = None
+    ) -> None:
         self.root = root
         self.counts: dict[str, int] = {}
+        self.old_end = old_end
+        if previous is not None:
+            for spec in TABLES.values():
+                folder = root / spec.name
+                folder.mkdir()
+                for f in parts(previous / spec.name):
+                    _link_or_copy(f, folder / f.name)
 
     def write(self, spec: TableSpec, df: pd.DataFrame) -> None:
+        if self.old_end is not None:
+            df = incremental.new_rows(spec.name, df, self.old_end)
+            if not len(df):
+                self.counts.setdefault(spec.name, 0)
+                return
         folder = self.root / spec.name
         folder.mkdir(exist_ok=True)
         index = len(parts(folder))
@@ -62,10 +81,19 @@ class _Writer:
 
     def finish(self) -> dict[str, int]:
         for spec in TABLES.values():
-            if spec.name not in self.counts:
+            if self.old_end is not None:
+                self.counts.setdefault(spec.name, 0)
+            elif spec.name not in self.counts:
                 log.info("no data for %s: writing it empty", spec.name)
                 self.write(spec, pd.DataFrame(columns=spec.columns))
         return self.counts
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _zone(ws: Workspace) -> dict:
@@ -86,7 +114,7 @@ class _Context:
 
     ws: Workspace
     zone: dict
-    grid: Grid
+    grid: Grid  # what is computed: the whole period, or an incremental build's window
     transformers: pd.DataFrame | None
     topo: pd.DataFrame | None  # meters joined to transformers, indexed by meter_id
     interruptions: pd.DataFrame | None
@@ -98,6 +126,25 @@ class _Context:
     feeder_out: np.ndarray | None = None  # (feeders, hours) share of the hour without supply
     unit_out: np.ndarray | None = None  # (transformers, hours), transformer failures
     feeder_shed: np.ndarray | None = None  # (feeders, hours), load shedding only
+    origin_day: int = 0  # the period's first day on `grid`'s days (< 0 in a window)
+    aged_before: pd.Series | None = None  # ageing hours observed before the window
+
+    @property
+    def windowed(self) -> bool:
+        return self.origin_day < 0
+
+    def read(self, path: Path, entity: str) -> tuple[pd.Index, pd.DataFrame]:
+        """A feed part's entities (sorted) and its rows on the grid: all of them in a full
+        build; in a window only its rows, filtered while reading (the entities still come from
+        the whole part, so an entity silent in the window keeps its rows, as in a full build)."""
+        if not self.windowed:
+            frame = pd.read_parquet(path)
+            return pd.Index(sorted(frame[entity].unique())), frame
+        column = pq.read_table(path, columns=[entity], read_dictionary=[entity])[entity]
+        ids = sorted({v for chunk in column.chunks for v in chunk.dictionary.to_pylist()})
+        start = pa.scalar(self.grid.start, pa.timestamp("ns", tz="UTC"))
+        table = pq.read_table(path, filters=[("timestamp", ">=", start)])
+        return pd.Index(ids), table.to_pandas()
 
     def meter_interruptions(self, ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
         """(meters, hours) share of each hour without supply, and of it load shedding."""
@@ -112,11 +159,15 @@ class _Context:
         return np.where(known, out, np.nan), np.where(known, self.feeder_shed[f_rows], np.nan)
 
 
-def _context(ws: Workspace, meter_series: tuple[str, ...] = ()) -> _Context:
-    zone = _zone(ws)
-    grid = Grid.covering(
+def _period(zone: dict) -> Grid:
+    return Grid.covering(
         pd.Timestamp(zone["start"]), pd.Timestamp(zone["end"]) - HOUR, zone["timezone"]
     )
+
+
+def _context(
+    ws: Workspace, zone: dict, grid: Grid, meter_series: tuple[str, ...] = (), origin_day: int = 0
+) -> _Context:
     transformers = _feed(ws, "transformers")
     topo = zone_series_mod.topology_frame(ws)
     # the hierarchy of the meters (or, readings only, the zone's total) and the measured series
@@ -124,6 +175,7 @@ def _context(ws: Workspace, meter_series: tuple[str, ...] = ()) -> _Context:
     ctx = _Context(
         ws, zone, grid, transformers, topo, _feed(ws, "interruptions"), series, meter_series
     )
+    ctx.origin_day = origin_day
     if transformers is not None:
         ctx.feeders = pd.Index(sorted(transformers["feeder_id"].unique()))
         ctx.units = pd.Index(sorted(transformers["transformer_id"].unique()))
@@ -158,8 +210,7 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
     acc = load.LoadAccumulator(summed, ctx.grid) if files and len(summed) else None
     ids_seen, bases = [], []
     for f in track(files, description="meter features", disable=not progress):
-        readings = pd.read_parquet(f)
-        ids = pd.Index(sorted(readings["meter_id"].unique()))
+        ids, readings = ctx.read(f, "meter_id")
         kwh = to_matrix(readings, "meter_id", "kwh", ids, ctx.grid)
         del readings
         interrupted, shedding = ctx.meter_interruptions(ids)
@@ -197,7 +248,9 @@ def _meter_daily(ctx: _Context, out: _Writer, ids: pd.Index, base: dict) -> pd.D
         if topo is not None
         else np.zeros(len(ids), dtype=bool)
     )
-    vends = meter.vend_features(ids, _feed(ctx.ws, "vends"), base["kwh_day"], prepaid, ctx.grid)
+    vends = meter.vend_features(
+        ids, _feed(ctx.ws, "vends"), base["kwh_day"], prepaid, ctx.grid, ctx.origin_day
+    )
     out.write(TABLES["meter_daily"], meter.meter_daily(ids, base, tr_of, vends, ctx.grid))
     if topo is None:
         return None
@@ -242,33 +295,89 @@ def _transformer_tables(
         return
     dga, maint = _feed(ctx.ws, "transformer_dga"), _feed(ctx.ws, "maintenance")
     for f in track(files, description="transformer features", disable=not progress):
-        telemetry = pd.read_parquet(f)
-        daily = transformer.transformer_daily(telemetry, dga, maint, ctx.transformers, ctx.grid)
+        ids, telemetry = ctx.read(f, "transformer_id")
+        daily = transformer.transformer_daily(
+            telemetry, dga, maint, ctx.transformers, ctx.grid, ctx.origin_day, ctx.aged_before, ids
+        )
         out.write(TABLES["transformer_daily"], daily)
         if billed is not None:
-            energy = transformer.transformer_energy(telemetry, billed, ctx.grid)
+            energy = transformer.transformer_energy(telemetry, billed, ctx.grid, ids)
             out.write(TABLES["transformer_energy_daily"], energy)
 
 
+def _aged_before(ws: Workspace, at: pd.Timestamp) -> pd.Series:
+    """The ageing hours observed per transformer up to `at` (the previous build's row
+    stamped there: the end of the day before an incremental build's window)."""
+    import pyarrow.dataset as ds
+
+    rows = read_parts(
+        ws.table_dir("transformer_daily"),
+        columns=["transformer_id", EVENT_TIMESTAMP, "ageing_hours_observed"],
+        filter_expr=ds.field(EVENT_TIMESTAMP) == pa.scalar(at, pa.timestamp("ns", tz="UTC")),
+    )
+    if rows is None:
+        return pd.Series(dtype=float)
+    return rows.drop_duplicates("transformer_id").set_index("transformer_id")[
+        "ageing_hours_observed"
+    ]
+
+
 def build_tables(
-    ws: Workspace, progress: bool = True, meter_series: tuple[str, ...] = ()
+    ws: Workspace,
+    progress: bool = True,
+    meter_series: tuple[str, ...] = (),
+    full: bool = False,
 ) -> dict[str, int]:
-    """Compute all feature tables into WORKSPACE/offline; returns rows per table.
+    """Compute the feature tables into WORKSPACE/offline; returns rows written per table.
 
     `meter_series`: meters to forecast on their own (load series `meter:<id>`). Live data
-    landed under WORKSPACE/landing is merged into the feeds first (`features.merge`)."""
+    landed under WORKSPACE/landing is merged into the feeds first (`features.merge`). When
+    the previous build's manifest shows that only new days arrived, only those are computed
+    and appended (`features.tables.incremental`; the counts are the rows appended); `full`
+    rebuilds everything."""
     from gridml.features.merge import merge_landed
 
-    merge_landed(ws)
-    ctx = _context(ws, tuple(meter_series))
+    meter_series = tuple(meter_series)
+    previous = incremental.read_manifest(ws)
+    before = incremental.feed_fingerprint(ws)
+    report = merge_landed(ws)
+    zone = _zone(ws)
+    period = _period(zone)
+    plan = incremental.plan_build(
+        ws, previous, before, report.first, zone, period, meter_series, full
+    )
+    if plan.incremental and plan.old_days == period.days:
+        log.info("feature tables up to date (%d days); nothing to build", period.days)
+        return dict.fromkeys(TABLES, 0)
+    log.info("%s feature build: %s", "incremental" if plan.incremental else "full", plan.reason)
+    grid = incremental.window(period, plan.old_days) if plan.incremental else period
+    origin_day = round((period.start - grid.start) / DAY)
+    ctx = _context(ws, zone, grid, meter_series, origin_day)
+    old_end = period.start + plan.old_days * DAY if plan.incremental else None
+    if ctx.windowed:
+        ctx.aged_before = _aged_before(ws, grid.start)
     with staged_dir(ws.offline) as root:
-        out = _Writer(root)
+        out = _Writer(root, ws.offline if plan.incremental else None, old_end)
         ids, base = _meter_pass(ctx, out, progress)
         billed = _meter_daily(ctx, out, ids, base) if base is not None else None
         del base
         _context_tables(ctx, out)
         _transformer_tables(ctx, out, billed, progress)
         counts = out.finish()
+        manifest = incremental.Manifest(
+            format=incremental.FORMAT,
+            mode="incremental" if plan.incremental else "full",
+            built_at=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+            zone_start=zone["start"],
+            zone_end=zone["end"],
+            grid_start=period.start.to_pydatetime(),
+            grid_days=period.days,
+            timezone=zone["timezone"],
+            meter_series=list(meter_series),
+            feeds=incremental.feed_fingerprint(ws),
+            appended_days=period.days - plan.old_days if plan.incremental else 0,
+        )
+        incremental.write_manifest(manifest, root)
     for name, rows in counts.items():
         log.info("%-26s %12s rows", name, f"{rows:,}")
     return counts

@@ -8,7 +8,16 @@ import numpy as np
 import pandas as pd
 
 from gridml.features.tables.catalog import METER_DAILY, METER_HOURLY
-from gridml.features.tables.timegrid import DAY, HOUR, Grid, daily, lag, rolling, to_long
+from gridml.features.tables.timegrid import (
+    DAY,
+    HOUR,
+    Grid,
+    daily,
+    days_since_events,
+    lag,
+    rolling,
+    to_long,
+)
 
 
 def meter_hourly(
@@ -76,11 +85,16 @@ def vend_features(
     kwh_day: np.ndarray,
     prepaid: np.ndarray,
     grid: Grid,
+    origin_day: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Rolling vend counts and energy bought for prepaid meters (NaN for the others)."""
+    """Rolling vend counts and energy bought for prepaid meters (NaN for the others).
+
+    `origin_day` (<= 0): the first day of the period on `grid`'s days; the vends between it and
+    the grid's start count for `days_since_vend` (an incremental build's window)."""
     n, days = kwh_day.shape
     count = np.zeros((n, days))
     bought = np.zeros((n, days))
+    rows = day = np.zeros(0, dtype=np.int64)
     if vends is not None and len(vends):
         rows = meter_ids.get_indexer(vends["meter_id"])
         day = ((vends["timestamp"] - grid.start) // DAY).to_numpy().astype(np.int64)
@@ -90,9 +104,7 @@ def vend_features(
     count_30 = rolling(count, 30, "sum", 1)
     bought_30 = rolling(bought, 30, "sum", 1)
     metered_30 = rolling(np.nan_to_num(kwh_day), 30, "sum", 1)
-    last = np.where(count > 0, np.arange(days)[None, :], -1)
-    last = np.maximum.accumulate(last, axis=1)
-    since = np.where(last >= 0, np.arange(days)[None, :] - last, np.nan)
+    since = days_since_events(rows, day, n, days, origin_day)
     with np.errstate(all="ignore"):
         ratio = bought_30 / metered_30
     out = {

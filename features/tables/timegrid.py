@@ -57,6 +57,27 @@ def to_matrix(
     return mat
 
 
+def days_since_events(
+    rows: np.ndarray, day: np.ndarray, n: int, days: int, origin_day: int = 0
+) -> np.ndarray:
+    """(n, days) days since each row's latest event up to each day's end; NaN before any.
+
+    `rows`/`day`: the entity row (-1: unknown) and grid day of each event. Events before the
+    grid (negative `day`) from `origin_day` on count as history: an incremental build computes
+    on a window of the period (origin_day < 0: the period starts before the window) and must
+    see the events before it as a full build does."""
+    none = np.iinfo(np.int64).min // 2
+    hit = np.full((n, days), none, dtype=np.int64)
+    idx = np.arange(days)
+    ok = (rows >= 0) & (day >= 0) & (day < days)
+    hit[rows[ok], day[ok]] = day[ok]
+    prior = np.full(n, none, dtype=np.int64)
+    before = (rows >= 0) & (day < 0) & (day >= origin_day)
+    np.maximum.at(prior, rows[before], day[before])
+    last = np.maximum(np.maximum.accumulate(hit, axis=1), prior[:, None])
+    return np.where(last > none, idx[None, :] - last, np.nan)
+
+
 def lag(mat: np.ndarray, steps: int) -> np.ndarray:
     out = np.full_like(mat, np.nan)
     out[:, steps:] = mat[:, :-steps]

@@ -8,20 +8,26 @@ import pandas as pd
 from gridml.features.contracts import DGA_GASES
 from gridml.features.feeds.assets import ageing_acceleration
 from gridml.features.tables.catalog import TRANSFORMER_DAILY, TRANSFORMER_ENERGY
-from gridml.features.tables.timegrid import DAY, Grid, daily, lag, rolling, to_long, to_matrix
+from gridml.features.tables.timegrid import (
+    DAY,
+    Grid,
+    daily,
+    days_since_events,
+    lag,
+    rolling,
+    to_long,
+    to_matrix,
+)
 
 
-def _days_since(events: pd.DataFrame, ids: pd.Index, grid: Grid) -> np.ndarray:
-    """(ids, days) days since the latest event up to each day's end (NaN before any)."""
-    hit = np.zeros((len(ids), grid.days), dtype=bool)
+def _days_since(events: pd.DataFrame, ids: pd.Index, grid: Grid, origin_day: int = 0) -> np.ndarray:
+    """(ids, days) days since the latest event up to each day's end (NaN before any); events
+    from `origin_day` (<= 0, on the grid's days) before the grid count too."""
+    rows = day = np.zeros(0, dtype=np.int64)
     if len(events):
         rows = ids.get_indexer(events["transformer_id"])
         day = ((events["timestamp"] - grid.start) // DAY).to_numpy().astype(np.int64)
-        ok = (rows >= 0) & (day >= 0) & (day < grid.days)
-        hit[rows[ok], day[ok]] = True
-    idx = np.arange(grid.days)[None, :]
-    last = np.maximum.accumulate(np.where(hit, idx, -1), axis=1)
-    return np.where(last >= 0, idx - last, np.nan)
+    return days_since_events(rows, day, len(ids), grid.days, origin_day)
 
 
 def transformer_daily(
@@ -30,9 +36,19 @@ def transformer_daily(
     maintenance: pd.DataFrame | None,
     transformers: pd.DataFrame | None,
     grid: Grid,
+    origin_day: int = 0,
+    aged_before: pd.Series | None = None,
+    ids: pd.Index | None = None,
 ) -> pd.DataFrame:
-    """Daily rows per transformer, stamped at the end of the local day."""
-    ids = pd.Index(sorted(telemetry["transformer_id"].unique()))
+    """Daily rows per transformer, stamped at the end of the local day.
+
+    An incremental build computes on a window of the period: `origin_day` (<= 0) is the
+    period's first day on the window's days (maintenance before the window counts), and
+    `aged_before` (by transformer_id) the ageing hours observed up to the window's start (the
+    previous build's value; 0 where absent). `ids`: the transformers (default: those in
+    `telemetry`)."""
+    if ids is None:
+        ids = pd.Index(sorted(telemetry["transformer_id"].unique()))
     m = {
         c: to_matrix(telemetry, "transformer_id", c, ids, grid)
         for c in ("loading_pct", "hot_spot_temp_c", "oil_temp_c", "ambient_temp_c", "voltage_v")
@@ -43,14 +59,17 @@ def transformer_daily(
         else pd.DataFrame(columns=["transformer_id", "timestamp", "action"])
     )
     replaced = maint[maint["action"] == "replacement"]
-    since_replacement = _days_since(replaced, ids, grid)
+    since_replacement = _days_since(replaced, ids, grid, origin_day)
     # equivalent ageing hours observed since the data start or the unit's replacement
     faa = ageing_acceleration(m["hot_spot_temp_c"])
     faa_day = np.nan_to_num(daily(faa, "sum", 12))
     cum = np.cumsum(faa_day, axis=1)
     reset_at = np.where(np.isnan(since_replacement), -1, np.arange(grid.days) - since_replacement)
     base = np.take_along_axis(cum, np.maximum(reset_at, 0).astype(int), axis=1)
-    aged = np.where(reset_at >= 0, cum - base, cum)
+    before = np.zeros((len(ids), 1))
+    if aged_before is not None:
+        before[:, 0] = aged_before.reindex(ids).fillna(0.0).to_numpy(dtype=float)
+    aged = np.where(reset_at >= 0, cum - base, cum + before)
     overload = daily((m["loading_pct"] > 100).astype(float) + 0 * m["loading_pct"], "sum", 12)
     hs_max = daily(m["hot_spot_temp_c"], "max", 12)
     cols = {
@@ -65,9 +84,9 @@ def transformer_daily(
         "voltage_min_v": daily(np.where(m["voltage_v"] > 0, m["voltage_v"], np.nan), "min", 1),
         "ageing_acceleration_mean": daily(faa, "mean", 12),
         "ageing_hours_observed": aged,
-        "days_since_maintenance": _days_since(maint, ids, grid),
+        "days_since_maintenance": _days_since(maint, ids, grid, origin_day),
         "days_since_oil_treatment": _days_since(
-            maint[maint["action"] == "oil_treatment"], ids, grid
+            maint[maint["action"] == "oil_treatment"], ids, grid, origin_day
         ),
     }
     day_years = grid.day_index().year.to_numpy()[None, :].astype(float)
@@ -98,12 +117,16 @@ def transformer_daily(
     return frame[TRANSFORMER_DAILY.columns]
 
 
-def transformer_energy(telemetry: pd.DataFrame, billed: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+def transformer_energy(
+    telemetry: pd.DataFrame, billed: pd.DataFrame, grid: Grid, ids: pd.Index | None = None
+) -> pd.DataFrame:
     """Energy in (transformer meter) vs billed (sum of its meters' days), per local day.
 
     `billed` has transformer_id x day matrices flattened: columns transformer_id, day, kwh, meters.
+    `ids`: the transformers (default: those in `telemetry`).
     """
-    ids = pd.Index(sorted(telemetry["transformer_id"].unique()))
+    if ids is None:
+        ids = pd.Index(sorted(telemetry["transformer_id"].unique()))
     energy_in = daily(to_matrix(telemetry, "transformer_id", "energy_kwh", ids, grid), "sum", 20)
     out = np.full_like(energy_in, np.nan)
     reporting = np.zeros_like(energy_in)

@@ -37,14 +37,33 @@ def build(
             help="Meter id to forecast on its own (load series meter:<id>); repeatable.",
         ),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Rebuild every table from the whole history (default: append only the new "
+            "days when the last build's manifest shows nothing else changed).",
+        ),
+    ] = False,
 ) -> None:
     """Compute the feature tables (lags, rolling statistics, daily aggregates, energy balance,
     load series of every level: sums of meters and measured series, each in its unit) from the
-    feeds into WORKSPACE/offline, the offline store's Parquet sources."""
+    feeds into WORKSPACE/offline, the offline store's Parquet sources. Landed live data is
+    merged first; when only new days arrived they are computed and appended (incremental)."""
     from gridml.features.tables.build import build_tables
+    from gridml.features.tables.incremental import read_manifest
 
     with user_errors():
-        built = build_tables(workspace(ws), meter_series=tuple(meter_series or ()))
+        built = build_tables(workspace(ws), meter_series=tuple(meter_series or ()), full=full)
+    manifest = read_manifest(workspace(ws))
+    if not full and not any(built.values()):
+        typer.echo("feature tables up to date: nothing new to build")
+        return
+    if manifest is not None:
+        how = f"{manifest.mode}, {manifest.grid_days} days"
+        if manifest.mode == "incremental":
+            how += f", {manifest.appended_days} appended"
+        typer.echo(f"feature tables: {how}; rows written:")
     for table, rows in built.items():
         typer.echo(f"  {table:<28} {rows:>12,} rows")
 

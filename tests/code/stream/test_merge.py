@@ -62,3 +62,23 @@ def test_landed_rows_that_break_the_contract_are_refused(ws: Workspace) -> None:
     with pytest.raises(ContractError, match="kwh"):
         merge_landed(ws)
     assert len(pd.read_parquet(parts(ws.feed_dir("readings"))[0])) == 2
+
+
+def test_rows_after_the_part_are_inserted_in_order_without_a_resort() -> None:
+    """The append path (new hours after every row of a sorted part) gives the order a full
+    sort gives; rows inside the part's span take the sorting path; the result is the same."""
+    import pyarrow as pa
+
+    from gridml.features.importer import arrow_schema
+    from gridml.features.merge import _merged
+
+    contract = FEEDS["readings"]
+    part = readings(("M1", 0, 1.0), ("M1", 1, 1.0), ("M3", 0, 3.0), ("M3", 1, 3.0))
+    for new in (
+        readings(("M3", 2, 3.5), ("M2", 3, 2.0), ("M1", 2, 1.5), ("M4", 2, 4.0)),
+        readings(("M2", 0, 2.0), ("M3", 2, 3.5)),  # M2@0 is inside the span: sorted
+    ):
+        expected = pd.concat([part, new]).sort_values(["meter_id", "timestamp"], ignore_index=True)
+        table = pa.Table.from_pandas(part, schema=arrow_schema(contract), preserve_index=False)
+        merged = _merged(table, new, contract).to_pandas()
+        pd.testing.assert_frame_equal(merged, expected[list(merged.columns)])
