@@ -15,58 +15,10 @@ import pandas as pd
 
 from gridml.training.maintenance.config import MaintenanceConfig
 from gridml.training.maintenance.metrics import average_precision
+from gridml.training.platt import Platt
 
 log = logging.getLogger(__name__)
 BANDS = np.array(["low", "medium", "high"])
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
-
-
-@dataclass
-class Platt:
-    """p = sigmoid(a * margin + b), fitted by Newton's method on Platt's smoothed targets
-    ((N+ + 1) / (N+ + 2) and 1 / (N- + 2): no divergence when validation is separable) with a
-    light L2 pull towards the identity; the slope is kept in (0, max_slope]."""
-
-    a: float = 1.0
-    b: float = 0.0
-
-    @classmethod
-    def fit(
-        cls,
-        margin: np.ndarray,
-        y: np.ndarray,
-        l2: float = 1e-3,
-        iters: int = 50,
-        max_slope: float = 5.0,
-    ) -> Platt:
-        margin, y = np.asarray(margin, float), np.asarray(y, float)
-        if y.sum() == 0 or y.sum() == len(y):
-            return cls()
-        n_pos, n_neg = y.sum(), len(y) - y.sum()
-        y = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-        w = np.array([1.0, 0.0])
-        x = np.c_[margin, np.ones_like(margin)]
-        prior = np.array([1.0, 0.0])
-        for _ in range(iters):
-            p = _sigmoid(x @ w)
-            grad = x.T @ (p - y) + l2 * (w - prior) * len(y)
-            hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * len(y) * np.eye(2)
-            step = np.linalg.solve(hess, grad)
-            w -= step
-            if np.abs(step).max() < 1e-8:
-                break
-        if not 0 < w[0] <= max_slope:  # near-separable validation: a step is no calibration
-            w[0] = min(max(w[0], 1e-3), max_slope)
-            for _ in range(iters):  # refit the intercept alone
-                p = _sigmoid(w[0] * margin + w[1])
-                w[1] -= np.sum(p - y) / max(np.sum(p * (1 - p)), 1e-9)
-        return cls(float(w[0]), float(w[1]))
-
-    def __call__(self, margin: np.ndarray) -> np.ndarray:
-        return _sigmoid(self.a * np.asarray(margin, float) + self.b)
 
 
 def risk_bands(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:

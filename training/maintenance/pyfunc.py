@@ -25,7 +25,8 @@ from gridml.models.contract import CONTRACT_KEY, ModelContract
 from gridml.training import tracking
 from gridml.training.maintenance.config import MaintenanceConfig
 from gridml.training.maintenance.dataset import KEY, Scaler
-from gridml.training.maintenance.models import Platt, SequenceModel, build_net, risk_bands
+from gridml.training.maintenance.models import SequenceModel, build_net, risk_bands
+from gridml.training.platt import Platt
 
 TIME = "event_timestamp"
 OUTPUT_COLUMNS = ("transformer_id", "probability", "risk_band", "drivers")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gridml.training.platt import Platt  # also the name old pickled theft models load
 from gridml.training.theft.config import TheftConfig
 from gridml.training.theft.dataset import TheftSamples
 from gridml.training.theft.metrics import pr_auc
@@ -97,32 +98,6 @@ def tabular_features(samples: TheftSamples) -> pd.DataFrame:
     return pd.concat([numeric_features(samples), sequence_stats(samples)], axis=1)
 
 
-@dataclass
-class Platt:
-    """Logistic calibration p = sigmoid(a * logit + b), fitted by Newton steps."""
-
-    a: float = 1.0
-    b: float = 0.0
-
-    def fit(self, logit: np.ndarray, y: np.ndarray, steps: int = 50) -> Platt:
-        x = np.asarray(logit, float)
-        y = np.asarray(y, float)
-        n1, n0 = y.sum(), len(y) - y.sum()
-        t = np.where(y == 1, (n1 + 1) / (n1 + 2), 1 / (n0 + 2))  # Platt's smoothed targets
-        w = np.array([1.0, 0.0])
-        for _ in range(steps):
-            p = 1 / (1 + np.exp(-(w[0] * x + w[1])))
-            g = np.array([((p - t) * x).sum(), (p - t).sum()])
-            r = p * (1 - p) + 1e-9
-            h = np.array([[(r * x * x).sum(), (r * x).sum()], [(r * x).sum(), r.sum()]])
-            w = w - np.linalg.solve(h + 1e-6 * np.eye(2), g)
-        self.a, self.b = float(w[0]), float(w[1])
-        return self
-
-    def __call__(self, logit: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-(self.a * np.asarray(logit, float) + self.b)))
-
-
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
@@ -173,7 +148,7 @@ class LightGBMTheft:
             valid_sets=[dval],
             callbacks=[lgb.early_stopping(c.early_stopping_rounds, verbose=False)],
         )
-        self.calibration.fit(self.logits(val), val.labels)
+        self.calibration = Platt.fit(self.logits(val), val.labels)
         return self
 
     def logits(self, samples: TheftSamples) -> np.ndarray:
@@ -301,7 +276,7 @@ class WideDeepTheft:
         if best_state is not None:
             self.net.load_state_dict(best_state)
         log.info("wide & deep: %d epochs, best validation PR-AUC %.3f", len(self.history), best)
-        self.calibration.fit(self._logits(val_x), val.labels)
+        self.calibration = Platt.fit(self._logits(val_x), val.labels)
         return self
 
     def _logits(self, xs) -> np.ndarray:
