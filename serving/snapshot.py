@@ -19,6 +19,7 @@ from gridml.errors import MissingDataError
 from gridml.features.store.lookup import entity_table, topology
 from gridml.features.tables.series import series_units
 from gridml.io import parts, read_parts
+from gridml.models.windows import daily_calendar
 from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class DailyHistory:
     """Daily kWh and interrupted hours of every meter over the last days of the table."""
 
     meters: pd.Index
-    days: pd.DatetimeIndex  # event timestamps (ends of local days), oldest first
+    days: pd.DatetimeIndex  # consecutive event timestamps (ends of local days), oldest first
     kwh: np.ndarray  # (meters, days), NaN where missing
     outage: np.ndarray  # (meters, days), 0 where unknown
 
@@ -129,15 +130,10 @@ def daily_history(ws: Workspace, days: int = MAX_DAILY_DAYS) -> DailyHistory | N
     )
     if frame is None or frame.empty:
         return None
-    stamps = pd.DatetimeIndex(sorted(frame["event_timestamp"].unique()))[-days:]
-    frame = frame[frame["event_timestamp"].isin(stamps)]
-    kwh = frame.pivot(index="meter_id", columns="event_timestamp", values="kwh_day")
-    kwh = kwh.reindex(columns=stamps)
-    outage = frame.pivot(index="meter_id", columns="event_timestamp", values="outage_hours_day")
-    outage = outage.reindex(index=kwh.index, columns=stamps)
+    kwh, outage = daily_calendar(frame, last_days=days)
     return DailyHistory(
         pd.Index(kwh.index.astype(str)),
-        stamps,
+        pd.DatetimeIndex(kwh.columns),
         kwh.to_numpy(dtype=float),
         np.nan_to_num(outage.to_numpy(dtype=float)),
     )
