@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from gridml.errors import MissingDataError
+from gridml.errors import MissingDataError, UserError
+from gridml.features.store.definitions import SERVICES, service_join_keys
 from gridml.features.store.lookup import entity_table, topology
 from gridml.features.tables.series import series_units
 from gridml.io import parts, read_parts
+from gridml.models import catalog
 from gridml.models.windows import daily_calendar
 from gridml.workspace import Workspace
 
@@ -73,14 +76,34 @@ class Snapshot:
     version: tuple
 
 
-def load_snapshot(ws: Workspace) -> Snapshot:
-    """Read topology and histories; the store must have been built (`gridml features build`)."""
+def series_service(services: Iterable[str] | None = None) -> str | None:
+    """The FeatureService keyed by `series_id` (the demand model's) among `services`: the ones
+    the service reads, or by default those of the served model specs; None if there is none."""
+    if services is None:
+        services = [s.feature_service for s in catalog.served()]
+    known = [s for s in dict.fromkeys(services) if s in SERVICES]  # a plugin's may be elsewhere
+    keyed = [s for s in known if service_join_keys(s)[:1] == ["series_id"]]
+    if len(keyed) > 1:
+        raise UserError(f"several served FeatureServices are keyed by series_id: {keyed}")
+    return keyed[0] if keyed else None
+
+
+def load_snapshot(ws: Workspace, services: Iterable[str] | None = None) -> Snapshot:
+    """Read topology and histories; the store must have been built (`gridml features build`).
+    The series are the entities of the FeatureService keyed by `series_id` among `services`
+    (see `series_service`)."""
     version = data_version(ws)
     if not ws.zone_file.is_file():
         raise MissingDataError(f"{ws.zone_file} not found: generate or import data first")
     raw = json.loads(ws.zone_file.read_text())
     zone = Zone(raw.get("country", "CI"), raw["timezone"], raw.get("subdivision"))
-    series = entity_table(ws, "demand_forecast_v1").set_index("series_id")
+    service = series_service(services)
+    if service is None:  # no served model forecasts series
+        series = pd.DataFrame(
+            {"region_id": pd.Series(dtype=str)}, index=pd.Index([], name="series_id")
+        )
+    else:
+        series = entity_table(ws, service).set_index("series_id")
     series["unit"] = series_units(ws, series.index)
     try:
         topo = topology(ws)
