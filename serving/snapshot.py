@@ -39,12 +39,12 @@ MAX_DAILY_DAYS = 16 * 7  # the longest daily kWh window a theft model may ask fo
 
 def data_version(ws: Workspace) -> tuple:
     """Changes whenever a feature table or the zone is rebuilt (folders are swapped whole)."""
-    stamps = []
+    stamps: list[tuple[str, int, int]] = []
     for table in HISTORY_TABLES:
         files = parts(ws.table_dir(table))
         stamps.append((table, len(files), max((f.stat().st_mtime_ns for f in files), default=0)))
     zone = ws.zone_file
-    stamps.append(("zone", zone.stat().st_mtime_ns if zone.is_file() else 0))
+    stamps.append(("zone", 1, zone.stat().st_mtime_ns) if zone.is_file() else ("zone", 0, 0))
     return tuple(stamps)
 
 

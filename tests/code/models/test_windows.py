@@ -44,8 +44,9 @@ def test_windows_end_at_their_day_and_pad_outside_the_calendar() -> None:
         kwh.to_numpy(), outage.to_numpy(), np.array([0, 1, -1]), np.array([11, 3, 11]), DAYS
     )
     assert raw[0].tolist()[-2:] == [10.0, 11.0] and np.isnan(raw[0, 1])  # day 6: NaN
-    assert hours[0, -2] == 2.0 and hours[0, 3] == 0.0  # unknown hours (day 8 of M1): 0
+    assert hours[0, -2] == 2.0
     assert np.isnan(raw[1, :3]).all() and raw[1, 3:].tolist() == [10.0, 11.0, 12.0, 13.0]
+    assert np.isnan(outage.to_numpy()[1, 3]) and hours[1, -1] == 0.0  # unknown hours: 0
     assert np.isnan(raw[2]).all() and (hours[2] == 0).all()  # unknown meter
 
 
