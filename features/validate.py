@@ -156,5 +156,6 @@ def validate_workspace(ws: Workspace) -> ValidationReport:
 
 
 def raise_if_invalid(errors: list[str]) -> None:
+    """Raise ContractError listing the errors, if any."""
     if errors:
         raise ContractError("\n".join(errors))

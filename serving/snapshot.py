@@ -147,6 +147,8 @@ def last_day_weather(ws: Workspace, timezone: str) -> pd.DataFrame:
 
 
 def daily_history(ws: Workspace, days: int = MAX_DAILY_DAYS) -> DailyHistory | None:
+    """Daily kWh and interrupted hours of every meter over the last `days` calendar days (None
+    without a meter_daily table)."""
     frame = read_parts(
         ws.table_dir("meter_daily"),
         columns=["meter_id", "event_timestamp", "kwh_day", "outage_hours_day"],

@@ -223,6 +223,7 @@ _EXPORTED: dict[str, tuple[str, str | None]] = {}
 
 
 def user_environ() -> dict[str, str]:
+    """The environment as the user set it (variables this process exported restored)."""
     env = dict(os.environ)
     for var, (exported, original) in _EXPORTED.items():
         if env.get(var) == exported:

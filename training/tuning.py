@@ -142,6 +142,7 @@ def objective_digest(relevant: Mapping[str, Any]) -> str:
 
 
 def median_pruner(tune: StudyConfig) -> optuna.pruners.MedianPruner:
+    """Optuna's median pruner with the study config's start-up trials and warm-up steps."""
     return optuna.pruners.MedianPruner(
         n_startup_trials=tune.n_startup_trials, n_warmup_steps=tune.n_warmup_steps
     )

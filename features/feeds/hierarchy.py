@@ -26,6 +26,7 @@ FEEDER_CHARACTER = {
 
 
 def build_feeders(cfg: ZoneConfig, rng: np.random.Generator) -> pd.DataFrame:
+    """One row per feeder with its substation and region, numbered in order."""
     rows = []
     for r in range(cfg.regions):
         for s in range(cfg.substations_per_region):

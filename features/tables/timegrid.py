@@ -58,6 +58,7 @@ def to_matrix(
 
 
 def lag(mat: np.ndarray, steps: int) -> np.ndarray:
+    """The matrix shifted `steps` columns later along time, NaN where no earlier value exists."""
     out = np.full_like(mat, np.nan)
     out[:, steps:] = mat[:, :-steps]
     return out

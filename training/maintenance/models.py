@@ -97,6 +97,7 @@ def fit_lightgbm(
 
 
 def device():
+    """The torch device to train on (CUDA when available, else CPU)."""
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -118,6 +119,7 @@ def deterministic(seed: int):
 
 
 def build_net(architecture: str, inputs: int, hidden: int, dropout: float):
+    """A GRU or 1-D CNN sequence network returning one logit per window."""
     import torch
     from torch import nn
 

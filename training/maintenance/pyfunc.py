@@ -127,6 +127,8 @@ class AssetFailureModel(mlflow.pyfunc.PythonModel):
 
 
 def model_meta(model: SequenceModel, scaler: Scaler, cfg: MaintenanceConfig) -> dict:
+    """What the pyfunc needs besides the weights: features, architecture, scaler, calibration,
+    bands."""
     offset = (
         scaler.log_offset if scaler.log_offset is not None else np.full_like(scaler.mean, np.nan)
     )

@@ -41,6 +41,7 @@ def precision_at_budget(y, score, budget: float) -> float:
 
 
 def recall_at_budget(y, score, budget: float) -> float:
+    """Share of the positives among the top `budget` share of scores (NaN without positives)."""
     y, s = _arrays(y, score)
     pos = (y == 1).sum()
     if pos == 0:

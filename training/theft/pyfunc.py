@@ -61,6 +61,7 @@ def to_frame(samples: TheftSamples) -> pd.DataFrame:
 
 
 def from_frame(frame: pd.DataFrame, feature_columns: list[str], days: int) -> TheftSamples:
+    """The samples of a pyfunc input frame (lag columns back to oldest-first windows)."""
     meta = frame[list(KEY_COLUMNS)].astype(str).reset_index(drop=True)
     features = (
         frame[feature_columns].apply(pd.to_numeric, errors="coerce").astype(float)
