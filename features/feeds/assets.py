@@ -104,7 +104,7 @@ def simulate_assets(
         daily_faa / NORMAL_LIFE_H,
         stress,
         target=cfg.annual_failure_rate * n * days / 365.25,
-        delay_days=np.mean(cfg.repair_days) + 1.0,
+        delay_days=float(np.mean(cfg.repair_days)) + 1.0,
     )
 
     fail_rows, maint_rows, repairs = [], [], []

@@ -27,7 +27,7 @@ FEEDER_CHARACTER = {
 
 def build_feeders(cfg: ZoneConfig, rng: np.random.Generator) -> pd.DataFrame:
     """One row per feeder with its substation and region, numbered in order."""
-    rows = []
+    rows: list[dict[str, str]] = []
     for r in range(cfg.regions):
         for s in range(cfg.substations_per_region):
             for _ in range(cfg.feeders_per_substation):

@@ -9,6 +9,7 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,10 @@ import pandas as pd
 from gridml.training.maintenance.config import MaintenanceConfig
 from gridml.training.maintenance.metrics import average_precision
 from gridml.training.platt import Platt
+
+if TYPE_CHECKING:  # imported lazily at run time (a fast CLI)
+    import lightgbm as lgb
+    from torch import nn
 
 log = logging.getLogger(__name__)
 BANDS = np.array(["low", "medium", "high"])
@@ -37,18 +42,18 @@ def _top_drivers(contrib: np.ndarray, names: list[str], k: int) -> list[list[str
 
 @dataclass
 class LightGBMModel:
-    booster: object
+    booster: lgb.Booster
     features: list[str]
     calibration: Platt = field(default_factory=Platt)
 
     def margin(self, x: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(x[self.features], raw_score=True)
+        return np.asarray(self.booster.predict(x[self.features], raw_score=True))
 
     def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
         return self.calibration(self.margin(x))
 
     def drivers(self, x: pd.DataFrame, k: int = 3) -> list[list[str]]:
-        contrib = self.booster.predict(x[self.features], pred_contrib=True)[:, :-1]
+        contrib = np.asarray(self.booster.predict(x[self.features], pred_contrib=True))[:, :-1]
         return _top_drivers(contrib, self.features, k)
 
 
@@ -80,7 +85,7 @@ def fit_lightgbm(
     }
     features = list(x_fit.columns)
     train = lgb.Dataset(x_fit, label=y_fit, free_raw_data=False)
-    callbacks = [lgb.log_evaluation(0)]
+    callbacks: list[Callable[..., Any]] = [lgb.log_evaluation(0)]
     valid_sets = []
     if np.sum(y_val) > 0:
         valid_sets = [lgb.Dataset(x_val, label=y_val, reference=train)]
@@ -154,7 +159,7 @@ def build_net(architecture: str, inputs: int, hidden: int, dropout: float):
 
 @dataclass
 class SequenceModel:
-    net: object
+    net: nn.Module
     features: list[str]  # names of the value channels (the mask channels follow)
     calibration: Platt = field(default_factory=Platt)
     history: list[dict[str, float]] = field(default_factory=list)
@@ -182,6 +187,7 @@ class SequenceModel:
         dev = next(self.net.parameters()).device
         xt = torch.from_numpy(x).to(dev).requires_grad_(True)
         self.net(xt).sum().backward()
+        assert xt.grad is not None  # requires_grad was set
         gx = (xt.grad * xt).detach().cpu().numpy()
         return gx[:, -days:, : len(self.features)].sum(axis=1)
 

@@ -7,6 +7,7 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,10 @@ from gridml.training.platt import Platt  # also the name old pickled theft model
 from gridml.training.theft.config import TheftConfig
 from gridml.training.theft.dataset import TheftSamples
 from gridml.training.theft.metrics import pr_auc
+
+if TYPE_CHECKING:  # imported lazily at run time (a fast CLI)
+    import lightgbm as lgb
+    from torch import nn
 
 log = logging.getLogger(__name__)
 Z_CLIP = 6.0
@@ -60,8 +65,8 @@ class TabularScaler:
     """Median-impute, standardise and clip numeric features; add missing indicators."""
 
     columns: list[str] = field(default_factory=list)
-    median: np.ndarray | None = None
-    scale: np.ndarray | None = None
+    median: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scale: np.ndarray = field(default_factory=lambda: np.ones(0))
 
     def fit(self, frame: pd.DataFrame) -> TabularScaler:
         x = frame.to_numpy(dtype=float)
@@ -110,7 +115,7 @@ class LightGBMTheft:
 
     def __init__(self, cfg: TheftConfig):
         self.cfg = cfg
-        self.booster = None
+        self.booster: lgb.Booster | None = None
         self.calibration = Platt()
         self.columns: list[str] = []
 
@@ -152,9 +157,11 @@ class LightGBMTheft:
         return self
 
     def logits(self, samples: TheftSamples) -> np.ndarray:
-        return _logit(
-            self.booster.predict(self._x(samples), num_iteration=self.booster.best_iteration)
-        )
+        if self.booster is None:
+            raise RuntimeError("the LightGBM theft model is not fitted")
+        booster = self.booster
+        p = booster.predict(self._x(samples), num_iteration=booster.best_iteration)
+        return _logit(np.asarray(p))
 
     def predict_proba(self, samples: TheftSamples) -> np.ndarray:
         return self.calibration(self.logits(samples))
@@ -214,7 +221,7 @@ class WideDeepTheft:
         self.cfg = cfg
         self.scaler = TabularScaler()
         self.calibration = Platt()
-        self.net = None
+        self.net: nn.Module | None = None
         self.device = _device(cfg.wide_deep.device)
         self.history: list[dict[str, float]] = []
 
@@ -244,22 +251,23 @@ class WideDeepTheft:
         xs = self._inputs(train)
         y = torch.as_tensor(train.labels)
         pos = float(y.sum())
-        self.net = _net(train.raw.shape[1], train.weeks, xs[2].shape[1], c).to(self.device)
+        net = _net(train.raw.shape[1], train.weeks, xs[2].shape[1], c).to(self.device)
+        self.net = net
         loss_fn = torch.nn.BCEWithLogitsLoss(
             pos_weight=torch.tensor(max(1.0, (len(y) - pos) / max(pos, 1.0)), device=self.device)
         )
-        opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        opt = torch.optim.AdamW(net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         val_x = self._inputs(val)
         best, best_state, stale = -1.0, None, 0
         for epoch in range(c.epochs):
-            self.net.train()
+            net.train()
             order = rng.permutation(len(y))
             total = 0.0
             for start in range(0, len(order), c.batch_size):
                 idx = torch.as_tensor(order[start : start + c.batch_size])
                 batch = [x[idx].to(self.device) for x in xs]
                 opt.zero_grad()
-                loss = loss_fn(self.net(*batch), y[idx].to(self.device))
+                loss = loss_fn(net(*batch), y[idx].to(self.device))
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * len(idx)
@@ -268,13 +276,13 @@ class WideDeepTheft:
             if on_epoch is not None:
                 on_epoch(self.history[-1])
             if score > best + 1e-4:
-                best, best_state, stale = score, copy.deepcopy(self.net.state_dict()), 0
+                best, best_state, stale = score, copy.deepcopy(net.state_dict()), 0
             else:
                 stale += 1
                 if stale >= c.patience:
                     break
         if best_state is not None:
-            self.net.load_state_dict(best_state)
+            net.load_state_dict(best_state)
         log.info("wide & deep: %d epochs, best validation PR-AUC %.3f", len(self.history), best)
         self.calibration = Platt.fit(self._logits(val_x), val.labels)
         return self
@@ -282,12 +290,15 @@ class WideDeepTheft:
     def _logits(self, xs) -> np.ndarray:
         import torch
 
-        self.net.eval()
+        if self.net is None:
+            raise RuntimeError("the Wide & Deep theft model is not fitted")
+        net = self.net
+        net.eval()
         out = []
         with torch.no_grad():
             for start in range(0, len(xs[0]), 4096):
                 batch = [x[start : start + 4096].to(self.device) for x in xs]
-                out.append(self.net(*batch).cpu().numpy())
+                out.append(net(*batch).cpu().numpy())
         return np.concatenate(out).astype(float) if out else np.zeros(0)
 
     def logits(self, samples: TheftSamples) -> np.ndarray:
@@ -307,7 +318,7 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.0f}%"
 
 
-def _signals(f: pd.DataFrame) -> dict[str, tuple[np.ndarray, callable]]:
+def _signals(f: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[int], str]]]:
     """signal -> (value where higher = more suspicious, text of one row)."""
 
     def col(name):
