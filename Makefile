@@ -61,6 +61,7 @@ serve: $(STAMP) ## Serve the workspace's models over HTTP (prints example calls;
 test: $(STAMP) ## Lint, then run every test (unit, integration and slow)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	rm -rf build/mypy && mkdir -p build/mypy/gridml && ln -s $(CURDIR)/src/gridml/* $(CURDIR)/features $(CURDIR)/training $(CURDIR)/serving build/mypy/gridml/ && $(BIN)/mypy
 	$(BIN)/pytest
 
 .PHONY: test-fast

@@ -10,6 +10,7 @@ the series' own unit (kWh or MWh, `ENERGY_UNITS`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -58,15 +59,15 @@ def within_level_bounds(df: pd.DataFrame) -> pd.Series:
     return kwh.le(df["level"].map(MAX_HOURLY_KWH_BY_LEVEL)) | kwh.isna()
 
 
-def _id(**kwargs: object) -> pa.Column:
+def _id(**kwargs: Any) -> pa.Column:
     return pa.Column(str, pa.Check.str_length(min_value=1, max_value=64), **kwargs)
 
 
-def _ts(**kwargs: object) -> pa.Column:
+def _ts(**kwargs: Any) -> pa.Column:
     return pa.Column(UTC, **kwargs)
 
 
-def _num(lo: float | None = None, hi: float | None = None, **kwargs: object) -> pa.Column:
+def _num(lo: float | None = None, hi: float | None = None, **kwargs: Any) -> pa.Column:
     checks = []
     if lo is not None:
         checks.append(pa.Check.ge(lo))

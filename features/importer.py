@@ -346,6 +346,7 @@ def to_hourly(
 
 
 def check_zone(country: str, timezone: str, subdivision: str | None = None) -> list[str]:
+    """Errors in a zone's country, subdivision and time zone (empty when valid)."""
     errors = []
     supported = holidays.list_supported_countries()
     if country.upper() not in supported:

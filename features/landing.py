@@ -38,10 +38,12 @@ _EMPTY = pd.Index(np.array([], dtype=np.int64))
 
 
 def landing_dir(ws: Workspace, feed: str = "readings") -> Path:
+    """The landing folder of a feed in the workspace."""
     return ws.root / "landing" / feed
 
 
 def batch_digest(batch: pd.DataFrame, columns: list[str] | None = None) -> str:
+    """A short content digest of a batch's key columns (names its landed part)."""
     hashed = pd.util.hash_pandas_object(batch[columns or [*KEY, "kwh"]], index=False).to_numpy()
     return hashlib.sha256(hashed.tobytes()).hexdigest()[:20]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pandera.errors as pa_errors
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 MAX_ROWS_SHOWN = 5
 
 
-def describe_rows(index: list[object]) -> str:
+def describe_rows(index: list[Any]) -> str:
     """1-based data rows (header excluded) as a short list."""
     numbers = sorted({int(i) + 1 for i in index if i is not None and not pd.isna(i)})
     shown = ", ".join(str(n) for n in numbers[:MAX_ROWS_SHOWN])
@@ -156,5 +157,6 @@ def validate_workspace(ws: Workspace) -> ValidationReport:
 
 
 def raise_if_invalid(errors: list[str]) -> None:
+    """Raise ContractError listing the errors, if any."""
     if errors:
         raise ContractError("\n".join(errors))

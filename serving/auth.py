@@ -68,6 +68,7 @@ call_facts: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextV
 
 
 def digest(key: str) -> str:
+    """SHA-256 hex digest of an API key (only digests are kept)."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -105,6 +106,8 @@ class KeyRing:
 
 
 def env_keys(env: Mapping[str, str]) -> dict[str, tuple[str, frozenset[str]]]:
+    """Keys from the environment variable (`key:role+role,...`), by digest, with their source
+    and roles."""
     entries = {}
     for n, item in enumerate(filter(None, env.get(KEYS_ENV, "").split(","))):
         key, _, roles = item.strip().partition(":")
@@ -120,6 +123,8 @@ def _roles(roles: list[str], where: str) -> frozenset[str]:
 
 
 def read_keys_file(path: Path) -> dict[str, tuple[str, frozenset[str]]]:
+    """Keys from the API keys YAML file, by digest, with their name and roles (UserError when
+    malformed)."""
     if not path.is_file():
         raise UserError(f"{path}: API keys file not found ({KEYS_FILE_ENV})")
     try:
@@ -232,6 +237,7 @@ def create_key(path: Path, name: str, roles: list[str]) -> str:
 
 
 def required_role(path: str) -> str | None:
+    """The role a route requires (None: open route)."""
     return ROUTE_ROLES.get(path.rstrip("/") or "/")
 
 

@@ -60,6 +60,7 @@ def series_ids(level: str, ids: list[str]) -> list[str]:
 
 
 def origin_refs(service_refs: dict[str, list[str]]) -> list[str]:
+    """`view:feature` references of the views that stamp the forecast origin."""
     return [f"{view}:{f}" for view in ORIGIN_VIEWS for f in service_refs[view]]
 
 

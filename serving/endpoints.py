@@ -30,18 +30,21 @@ class EndpointContext:
 
 
 def demand(ctx: EndpointContext) -> Any:
+    """The demand forecast endpoint of the service."""
     from gridml.serving.demand_endpoint import DemandEndpoint
 
     return DemandEndpoint(ctx.cfg, ctx.slot, ctx.online, ctx.snapshot, ctx.max_batch)
 
 
 def maintenance(ctx: EndpointContext) -> Any:
+    """The transformer failure-risk endpoint of the service."""
     from gridml.serving.risk_endpoints import MaintenanceEndpoint
 
     return MaintenanceEndpoint(ctx.cfg, ctx.slot, ctx.online, ctx.snapshot, ctx.ws, ctx.max_batch)
 
 
 def theft(ctx: EndpointContext) -> Any:
+    """The theft-scoring endpoint of the service."""
     from gridml.serving.risk_endpoints import TheftEndpoint
 
     return TheftEndpoint(ctx.cfg, ctx.slot, ctx.online, ctx.snapshot, ctx.max_batch)

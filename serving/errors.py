@@ -43,6 +43,7 @@ def check_ids(ids: list[str], limit: int, field: str = "ids") -> list[str]:
 
 
 def check_known(ids: list[str], known: Collection[str], what: str) -> None:
+    """Raise UnknownIds naming the ids not in `known` (the first ten)."""
     missing = [i for i in ids if i not in known]
     if missing:
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""

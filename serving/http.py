@@ -72,6 +72,7 @@ API_ERRORS = {
 
 
 def content_type(headers: list[tuple[bytes, bytes]]) -> str:
+    """The request's media type, lower case without parameters ('' when absent)."""
     for name, value in headers:
         if name == b"content-type":
             return value.split(b";")[0].strip().lower().decode("latin-1")
@@ -79,6 +80,7 @@ def content_type(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 def content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """The request's Content-Length (None when absent or not a number)."""
     for name, value in headers:
         if name == b"content-length":
             try:

@@ -38,6 +38,7 @@ class Metrics:
 
 @functools.cache
 def metrics() -> Metrics:
+    """The service's Prometheus metrics, created once per process."""
     from prometheus_client import Counter, Gauge, Histogram
 
     return Metrics(
@@ -75,6 +76,7 @@ def metrics() -> Metrics:
 
 
 def observe(histogram: Any, endpoint: str, values: Any) -> None:
+    """Add the values (NaN skipped) to the endpoint's histogram."""
     child = histogram.labels(endpoint=endpoint)
     for v in values:
         if v == v:  # skip NaN

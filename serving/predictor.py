@@ -51,7 +51,7 @@ class Predictor:
             e: ModelSlot(e, cfg.binding(s), self._contract_check(e)) for e, s in self.specs.items()
         }
         self._snapshot_lock = threading.Lock()
-        self.snapshot: Snapshot = load_snapshot(ws)
+        self.snapshot: Snapshot = load_snapshot(ws, self.online.services.values())
         self.endpoints: dict[str, Any] = {}
         for name, spec in self.specs.items():
             assert spec.endpoint_factory is not None  # catalog.served() has one
@@ -107,7 +107,7 @@ class Predictor:
         changed = {name: slot.refresh(force) for name, slot in self.slots.items()}
         if data_version(self.ws) != self.snapshot.version:
             with self._snapshot_lock:
-                self.snapshot = load_snapshot(self.ws)
+                self.snapshot = load_snapshot(self.ws, self.online.services.values())
             changed["data"] = True
         m = metrics()
         for name, slot in self.slots.items():

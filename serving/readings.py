@@ -143,6 +143,7 @@ def validate(
 
 
 def check_conflicts(split: Split) -> None:
+    """Raise Conflict naming readings that differ from what already landed."""
     if split.conflicts.empty:
         return
     c = split.conflicts

@@ -17,6 +17,7 @@ import pandas as pd
 
 from gridml.models.layout import THEFT_KEY_COLUMNS as KEY_COLUMNS
 from gridml.models.layout import lag_columns
+from gridml.models.windows import day_windows
 from gridml.serving.online import TIMESTAMP_SUFFIX
 from gridml.serving.snapshot import DailyHistory
 
@@ -30,13 +31,9 @@ def theft_input(
 ) -> pd.DataFrame:
     """One row per meter of `online` (meter_id, transformer_id, features) in the model layout."""
     rows = daily.meters.get_indexer(online["meter_id"])
-    kwh = np.full((len(online), days), np.nan)
-    outage = np.zeros((len(online), days))
-    have = min(days, daily.kwh.shape[1])
-    ok = rows >= 0
-    # newest first: lag 0 is the latest day of the snapshot
-    kwh[ok, :have] = daily.kwh[rows[ok]][:, ::-1][:, :have]
-    outage[ok, :have] = daily.outage[rows[ok]][:, ::-1][:, :have]
+    ends = np.full(len(rows), daily.kwh.shape[1] - 1)  # the window ends at the newest day
+    kwh, outage = day_windows(daily.kwh, daily.outage, rows, ends, days)
+    kwh, outage = kwh[:, ::-1], outage[:, ::-1]  # lag columns: lag 0 is the newest day
     keys = pd.DataFrame(
         {
             "meter_id": online["meter_id"].astype(str).to_numpy(),

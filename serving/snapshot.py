@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from gridml.errors import MissingDataError
+from gridml.errors import MissingDataError, UserError
+from gridml.features.store.definitions import SERVICES, service_join_keys
 from gridml.features.store.lookup import entity_table, topology
 from gridml.features.tables.series import series_units
 from gridml.io import parts, read_parts
+from gridml.models import catalog
+from gridml.models.windows import daily_calendar
 from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -35,12 +39,12 @@ MAX_DAILY_DAYS = 16 * 7  # the longest daily kWh window a theft model may ask fo
 
 def data_version(ws: Workspace) -> tuple:
     """Changes whenever a feature table or the zone is rebuilt (folders are swapped whole)."""
-    stamps = []
+    stamps: list[tuple[str, int, int]] = []
     for table in HISTORY_TABLES:
         files = parts(ws.table_dir(table))
         stamps.append((table, len(files), max((f.stat().st_mtime_ns for f in files), default=0)))
     zone = ws.zone_file
-    stamps.append(("zone", zone.stat().st_mtime_ns if zone.is_file() else 0))
+    stamps.append(("zone", 1, zone.stat().st_mtime_ns) if zone.is_file() else ("zone", 0, 0))
     return tuple(stamps)
 
 
@@ -56,7 +60,7 @@ class DailyHistory:
     """Daily kWh and interrupted hours of every meter over the last days of the table."""
 
     meters: pd.Index
-    days: pd.DatetimeIndex  # event timestamps (ends of local days), oldest first
+    days: pd.DatetimeIndex  # consecutive event timestamps (ends of local days), oldest first
     kwh: np.ndarray  # (meters, days), NaN where missing
     outage: np.ndarray  # (meters, days), 0 where unknown
 
@@ -72,14 +76,34 @@ class Snapshot:
     version: tuple
 
 
-def load_snapshot(ws: Workspace) -> Snapshot:
-    """Read topology and histories; the store must have been built (`gridml features build`)."""
+def series_service(services: Iterable[str] | None = None) -> str | None:
+    """The FeatureService keyed by `series_id` (the demand model's) among `services`: the ones
+    the service reads, or by default those of the served model specs; None if there is none."""
+    if services is None:
+        services = [s.feature_service for s in catalog.served()]
+    known = [s for s in dict.fromkeys(services) if s in SERVICES]  # a plugin's may be elsewhere
+    keyed = [s for s in known if service_join_keys(s)[:1] == ["series_id"]]
+    if len(keyed) > 1:
+        raise UserError(f"several served FeatureServices are keyed by series_id: {keyed}")
+    return keyed[0] if keyed else None
+
+
+def load_snapshot(ws: Workspace, services: Iterable[str] | None = None) -> Snapshot:
+    """Read topology and histories; the store must have been built (`gridml features build`).
+    The series are the entities of the FeatureService keyed by `series_id` among `services`
+    (see `series_service`)."""
     version = data_version(ws)
     if not ws.zone_file.is_file():
         raise MissingDataError(f"{ws.zone_file} not found: generate or import data first")
     raw = json.loads(ws.zone_file.read_text())
     zone = Zone(raw.get("country", "CI"), raw["timezone"], raw.get("subdivision"))
-    series = entity_table(ws, "demand_forecast_v1").set_index("series_id")
+    service = series_service(services)
+    if service is None:  # no served model forecasts series
+        series = pd.DataFrame(
+            {"region_id": pd.Series(dtype=str)}, index=pd.Index([], name="series_id")
+        )
+    else:
+        series = entity_table(ws, service).set_index("series_id")
     series["unit"] = series_units(ws, series.index)
     try:
         topo = topology(ws)
@@ -123,21 +147,18 @@ def last_day_weather(ws: Workspace, timezone: str) -> pd.DataFrame:
 
 
 def daily_history(ws: Workspace, days: int = MAX_DAILY_DAYS) -> DailyHistory | None:
+    """Daily kWh and interrupted hours of every meter over the last `days` calendar days (None
+    without a meter_daily table)."""
     frame = read_parts(
         ws.table_dir("meter_daily"),
         columns=["meter_id", "event_timestamp", "kwh_day", "outage_hours_day"],
     )
     if frame is None or frame.empty:
         return None
-    stamps = pd.DatetimeIndex(sorted(frame["event_timestamp"].unique()))[-days:]
-    frame = frame[frame["event_timestamp"].isin(stamps)]
-    kwh = frame.pivot(index="meter_id", columns="event_timestamp", values="kwh_day")
-    kwh = kwh.reindex(columns=stamps)
-    outage = frame.pivot(index="meter_id", columns="event_timestamp", values="outage_hours_day")
-    outage = outage.reindex(index=kwh.index, columns=stamps)
+    kwh, outage = daily_calendar(frame, last_days=days)
     return DailyHistory(
         pd.Index(kwh.index.astype(str)),
-        stamps,
+        pd.DatetimeIndex(kwh.columns),
         kwh.to_numpy(dtype=float),
         np.nan_to_num(outage.to_numpy(dtype=float)),
     )

@@ -223,6 +223,7 @@ _EXPORTED: dict[str, tuple[str, str | None]] = {}
 
 
 def user_environ() -> dict[str, str]:
+    """The environment as the user set it (variables this process exported restored)."""
     env = dict(os.environ)
     for var, (exported, original) in _EXPORTED.items():
         if env.get(var) == exported:
@@ -389,7 +390,9 @@ def log_lineage(
     sample = training_frame
     if len(sample) > DATASET_SAMPLE_ROWS:
         sample = sample.sample(n=DATASET_SAMPLE_ROWS, random_state=0).sort_index()
-    dataset = mlflow.data.from_pandas(sample, name=dataset_name, digest=digest, targets=targets)
+    from mlflow.data.pandas_dataset import from_pandas  # mlflow types `mlflow.data` lazily
+
+    dataset = from_pandas(sample, name=dataset_name, digest=digest, targets=targets)
     mlflow.log_input(dataset, context="training")
     return digest
 

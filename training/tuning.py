@@ -113,7 +113,9 @@ def make_storage(url: str) -> str | optuna.storages.BaseStorage:
     if url.startswith(JOURNAL_PREFIX):
         path = Path(url.removeprefix(JOURNAL_PREFIX).removeprefix("//")).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(str(path))
+        from optuna.storages.journal import JournalFileBackend
+
+        backend = JournalFileBackend(str(path))
         return optuna.storages.JournalStorage(backend)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///").split("?", 1)[0]).parent.mkdir(
@@ -142,6 +144,7 @@ def objective_digest(relevant: Mapping[str, Any]) -> str:
 
 
 def median_pruner(tune: StudyConfig) -> optuna.pruners.MedianPruner:
+    """Optuna's median pruner with the study config's start-up trials and warm-up steps."""
     return optuna.pruners.MedianPruner(
         n_startup_trials=tune.n_startup_trials, n_warmup_steps=tune.n_warmup_steps
     )
@@ -226,7 +229,9 @@ class Search:
     log_parent: Callable[[], None] = field(default=lambda: None)  # lineage, reference metrics
 
 
-def open_study(search: Search, tune: StudyConfig, storage: object) -> optuna.Study:
+def open_study(
+    search: Search, tune: StudyConfig, storage: str | optuna.storages.BaseStorage
+) -> optuna.Study:
     """Create or resume the study; seed its sampler past the trials it holds; warn when it was
     run with another objective."""
     study = optuna.create_study(
@@ -305,6 +310,7 @@ def run_search(search: Search, tune: StudyConfig, ws: Workspace) -> TuneResult:
         n_pruned = states.count(optuna.trial.TrialState.PRUNED)
         try:
             best = study.best_trial
+            best_value = float(study.best_value)
         except ValueError:
             raise UserError(
                 f"no trial of study {tune.study_name!r} completed ({n_pruned} pruned, "
@@ -318,7 +324,7 @@ def run_search(search: Search, tune: StudyConfig, ws: Workspace) -> TuneResult:
         mlflow.set_tag("optuna.best_trial", str(best.number))
         mlflow.log_metrics(
             {
-                "best_value": float(best.value),
+                "best_value": best_value,
                 "n_trials": len(study.trials),
                 "n_trials_run": len(ran),
                 "n_pruned": n_pruned,
@@ -340,7 +346,7 @@ def run_search(search: Search, tune: StudyConfig, ws: Workspace) -> TuneResult:
     )
     return TuneResult(
         best_params=best_params,
-        best_value=float(best.value),
+        best_value=best_value,
         n_trials=len(study.trials),
         n_pruned=n_pruned,
         output_path=output,

@@ -32,6 +32,8 @@ DGA_FAULT_GAIN = np.array([10.0, 5.0, 25.0, 8.0, 3.0, 1.5, 1.2])
 
 
 def ageing_acceleration(hot_spot_c: np.ndarray) -> np.ndarray:
+    """Relative insulation ageing rate (IEC 60076-7, Arrhenius form) at each hot-spot
+    temperature."""
     return np.exp(15000.0 / 383.0 - 15000.0 / (hot_spot_c + 273.0))
 
 
@@ -54,6 +56,7 @@ class ThermalState:
 
 
 def thermal(load_kw: np.ndarray, rating_kva: np.ndarray) -> ThermalState:
+    """Loading, top-oil rise and hot-spot gradient of each transformer from its hourly load."""
     k = load_kw / POWER_FACTOR / rating_kva[:, None]
     ultimate = TOP_OIL_RISE_K * ((k**2 * LOSS_RATIO + 1) / (LOSS_RATIO + 1)) ** N_EXP
     a = np.exp(-1.0 / TOP_OIL_TAU_H)
@@ -80,6 +83,7 @@ def simulate_assets(
     cfg: AssetConfig,
     rng: np.random.Generator,
 ) -> AssetHistory:
+    """Simulated failures, maintenance, repairs, fault heat, DGA and ageing of the transformers."""
     n, hours = state.loading.shape
     days = hours // 24
     hot_spot = ambient_c + state.top_oil_rise + state.hot_spot_rise
@@ -100,7 +104,7 @@ def simulate_assets(
         daily_faa / NORMAL_LIFE_H,
         stress,
         target=cfg.annual_failure_rate * n * days / 365.25,
-        delay_days=np.mean(cfg.repair_days) + 1.0,
+        delay_days=float(np.mean(cfg.repair_days)) + 1.0,
     )
 
     fail_rows, maint_rows, repairs = [], [], []

@@ -35,6 +35,7 @@ COUNTRY_TIMEZONES = {
 
 
 def country_timezone(country: str) -> str:
+    """The default time zone of a country code (UTC when unknown)."""
     return COUNTRY_TIMEZONES.get(country.upper(), "UTC")
 
 

@@ -26,7 +26,8 @@ FEEDER_CHARACTER = {
 
 
 def build_feeders(cfg: ZoneConfig, rng: np.random.Generator) -> pd.DataFrame:
-    rows = []
+    """One row per feeder with its substation and region, numbered in order."""
+    rows: list[dict[str, str]] = []
     for r in range(cfg.regions):
         for s in range(cfg.substations_per_region):
             for _ in range(cfg.feeders_per_substation):

@@ -22,6 +22,7 @@ def shedding_events(
     cfg: OutageConfig,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
+    """Simulated load-shedding interruptions of the feeders (rotating groups) over the timeline."""
     days = len(utc_index) // 24
     n_episodes = rng.poisson(cfg.shedding_episodes_per_year * days / 365.25)
     group = {f: i % SHEDDING_GROUPS for i, f in enumerate(feeder_ids)}

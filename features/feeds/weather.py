@@ -66,6 +66,7 @@ CLIMATES: dict[str, Climate] = {
 
 
 def climate_for(country: str) -> Climate:
+    """The climate normals of a country (a West African coastal climate when unknown)."""
     return CLIMATES.get(country.upper(), _WEST_AFRICA_COAST)
 
 

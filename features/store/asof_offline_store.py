@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 import duckdb
 import numpy as np
@@ -58,7 +58,7 @@ from feast.saved_dataset import SavedDatasetStorage
 
 log = logging.getLogger(__name__)
 
-STORE_TYPE = "gridml.features.store.asof_offline_store.AsofDuckDBOfflineStore"
+STORE_TYPE: Final = "gridml.features.store.asof_offline_store.AsofDuckDBOfflineStore"
 _ENTITY = "__feast_entity"  # the registered entity frame
 _ROW = "__feast_row"  # its row number, to return rows in the input order
 _TS = "__feast_ts"  # its event timestamp as TIMESTAMPTZ
@@ -119,7 +119,7 @@ def _fallback_reason(
         return "the entity rows are not a pandas DataFrame"
     for view in feature_views:
         source = view.batch_source
-        if _parquet_path(config, source) is None:
+        if source is None or _parquet_path(config, source) is None:
             return f"feature view {view.name!r} is not backed by a local Parquet FileSource"
         if filter_by_created_timestamp and source.created_timestamp_column:
             return "filter_by_created_timestamp on a source with a created timestamp column"
@@ -142,7 +142,7 @@ def _plan_view(
 ) -> _ViewPlan | None:
     source = view.batch_source
     path = _parquet_path(config, source)
-    assert path is not None  # checked by _fallback_reason
+    assert source is not None and path is not None  # checked by _fallback_reason
     # field_mapping renames source columns (old -> new) where the old name exists, as ibis.py
     columns = _source_columns(con, path)
     renamed = {old: new for old, new in source.field_mapping.items() if old in columns}
@@ -341,12 +341,12 @@ def _window(ts: pd.Series) -> tuple[dt.datetime, dt.datetime] | None:
 
 def _metadata(entity_df: pd.DataFrame, timestamp_col: str, feature_refs: list[str]):
     ts = entity_df[timestamp_col]
-    lo, hi = (ts.min(), ts.max()) if len(ts) else (None, None)
+    lo, hi = (ts.min(), ts.max()) if len(ts) else (pd.NaT, pd.NaT)
     return RetrievalMetadata(
         features=list(feature_refs),
         keys=list(set(entity_df.columns) - {timestamp_col}),
-        min_event_timestamp=None if pd.isna(lo) else lo.to_pydatetime(),
-        max_event_timestamp=None if pd.isna(hi) else hi.to_pydatetime(),
+        min_event_timestamp=None if pd.isna(lo) else pd.Timestamp(lo).to_pydatetime(),
+        max_event_timestamp=None if pd.isna(hi) else pd.Timestamp(hi).to_pydatetime(),
     )
 
 

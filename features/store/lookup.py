@@ -38,6 +38,8 @@ def entity_table(ws: Workspace, service: str) -> pd.DataFrame:
 def entity_rows(
     ws: Workspace, service: str, ids: list[str] | None, n: int = 3
 ) -> list[dict[str, str]]:
+    """Entity rows of a FeatureService: the given ids (UserError naming unknown ones), else the
+    first `n`."""
     table = entity_table(ws, service)
     main = table.columns[0]
     if ids:

@@ -45,6 +45,7 @@ def open_store(ws: Workspace, path: Path | None = None):
 
 
 def definitions(ws: Workspace):
+    """The Feast objects (entities, views, push source, services) of the workspace."""
     from gridml.features.store.definitions import build_definitions
 
     return build_definitions(ws.offline, ws.feeds)
@@ -65,6 +66,7 @@ def apply_definitions(ws: Workspace, path: Path | None = None) -> list[str]:
 
 
 def zone_window(ws: Workspace) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(start, end) of the zone's data, read from its zone file."""
     if not ws.zone_file.is_file():
         raise MissingDataError(f"{ws.zone_file} not found: generate or import data first")
     zone = json.loads(ws.zone_file.read_text())
@@ -126,6 +128,7 @@ def training_set(
 
 
 def read_entity_file(path: Path) -> pd.DataFrame:
+    """An entity frame read from CSV or Parquet, with a parsed `event_timestamp`."""
     if not path.is_file():
         raise UserError(f"{path}: entity file not found")
     if path.suffix == ".csv":
@@ -143,6 +146,7 @@ def read_entity_file(path: Path) -> pd.DataFrame:
 def training_set_from_file(
     ws: Workspace, path: Path | None, service: str, entities: Path, output: Path
 ) -> int:
+    """Write the point-in-time training set of the entity file to `output`; returns its rows."""
     from gridml.io import write_parquet_atomic
 
     frame = training_set(ws, service, read_entity_file(entities), path)
@@ -153,6 +157,7 @@ def training_set_from_file(
 def online_features(
     ws: Workspace, service: str, entity_rows: list[dict[str, str]], path: Path | None = None
 ) -> pd.DataFrame:
+    """The online store's values of a FeatureService for the entity rows."""
     store = open_store(ws, path)
     _require_applied(store)
     return store.get_online_features(

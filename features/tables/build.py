@@ -35,6 +35,7 @@ _ARROW = {"float": pa.float64(), "int": pa.int64(), "string": pa.string()}
 
 
 def arrow_schema(spec: TableSpec) -> pa.Schema:
+    """The exact Arrow schema of a feature table (entities, UTC timestamp, features)."""
     return pa.schema(
         [(e, pa.string()) for e in spec.entities]
         + [(EVENT_TIMESTAMP, pa.timestamp("ns", tz="UTC"))]

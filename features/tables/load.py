@@ -252,5 +252,6 @@ def load_week_profile(ids: pd.Index, m: dict[str, np.ndarray], grid: Grid) -> pd
 
 
 def series_profile(series: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+    """The series_profile rows, stamped the day before the grid starts."""
     frame = series.assign(event_timestamp=grid.start - DAY)
     return frame[SERIES_PROFILE.columns]

@@ -25,6 +25,7 @@ def zone_region(zone: dict) -> str:
 
 
 def read_zone(ws: Workspace) -> dict:
+    """The zone file's content (empty when there is none)."""
     return json.loads(ws.zone_file.read_text()) if ws.zone_file.is_file() else {}
 
 

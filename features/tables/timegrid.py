@@ -79,6 +79,7 @@ def days_since_events(
 
 
 def lag(mat: np.ndarray, steps: int) -> np.ndarray:
+    """The matrix shifted `steps` columns later along time, NaN where no earlier value exists."""
     out = np.full_like(mat, np.nan)
     out[:, steps:] = mat[:, :-steps]
     return out

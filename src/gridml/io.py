@@ -78,6 +78,7 @@ def write_parquet_atomic(df: pd.DataFrame, path: Path, durable: bool = False) ->
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:
+    """Write `obj` as JSON to `path` atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -109,6 +110,7 @@ def staged_dir(final: Path) -> Iterator[Path]:
 
 
 def part_path(folder: Path, index: int) -> Path:
+    """The path of Parquet part number `index` in a folder."""
     return folder / f"part-{index:05d}.parquet"
 
 

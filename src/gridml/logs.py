@@ -12,6 +12,7 @@ _NOISY = ("cmdstanpy", "feast", "alembic", "urllib3", "httpx", "numexpr", "bento
 
 
 def setup(verbose: bool = False) -> None:
+    """Configure logging (rich handler; DEBUG when verbose) and quiet MLflow's progress bars."""
     # MLflow draws a progress bar per artifact it reads back; our logs say what happens
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     level = logging.DEBUG if verbose else logging.INFO

@@ -52,6 +52,7 @@ class Relocation:
 
 
 def location_file(ws: Workspace) -> Path:
+    """The file where the workspace records its location."""
     return ws.root / LOCATION_FILE
 
 
@@ -68,6 +69,7 @@ def recorded_root(ws: Workspace) -> Path | None:
 
 
 def record_location(ws: Workspace) -> None:
+    """Record the workspace's current root in its location file."""
     from gridml.io import write_json_atomic  # pandas: not at import time (fast CLI)
 
     ws.root.mkdir(parents=True, exist_ok=True)

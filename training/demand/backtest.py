@@ -37,6 +37,7 @@ def usable_origins(data: DemandData, cfg: DemandConfig) -> pd.DatetimeIndex:
 
 
 def make_folds(data: DemandData, cfg: DemandConfig) -> list[Fold]:
+    """The backtest folds over the data's usable origins."""
     return folds_over(usable_origins(data, cfg), cfg, data.timezone)
 
 
@@ -162,6 +163,8 @@ def fold_sample(data: DemandData, cfg: DemandConfig, train_origins: pd.DatetimeI
 
 
 def run_backtest(data: DemandData, cfg: DemandConfig) -> BacktestResult:
+    """Fit and score every configured model on each fold; the scores, timings and reasons for
+    missing models."""
     frames, timings = [], {m: {"fit_s": 0.0, "predict_s": 0.0} for m in cfg.models}
     reasons: dict[str, str] = {}
     for fold in make_folds(data, cfg):

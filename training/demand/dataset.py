@@ -70,6 +70,7 @@ def _service_refs(store, service: str) -> dict[str, list[str]]:
 
 
 def local_midnights(start: pd.Timestamp, end: pd.Timestamp, timezone: str) -> pd.DatetimeIndex:
+    """Local midnights of the zone between start and end, as UTC stamps."""
     first = start.tz_convert(timezone).ceil("D")
     last = end.tz_convert(timezone).floor("D")
     return pd.date_range(first, last, freq="D").tz_convert("UTC")

@@ -94,6 +94,7 @@ def _log_final_settings(cfg: DemandConfig, model: QuantileLGBM, sample: float) -
 
 
 def train_demand(cfg: DemandConfig, ws: Workspace) -> DemandRun:
+    """Backtest, fit and log the demand models in one MLflow run; the run's results."""
     import mlflow
 
     check_config_against_data(cfg, ws)

@@ -49,6 +49,7 @@ def error_profiles(predictions: pd.DataFrame, path: Path, timezone: str) -> Path
 
 
 def feature_importance(importance: pd.Series, path: Path, top: int = 20) -> Path:
+    """Save a bar chart of the top features' gain importance to `path`; returns it."""
     fig = Figure(figsize=(6, 6))
     ax = fig.subplots()
     importance.head(top).iloc[::-1].plot.barh(ax=ax)

@@ -33,6 +33,7 @@ WEATHER_REGRESSORS = ("temperature_c", "cooling_degree_c")
 def prophet_settings(
     cfg: DemandConfig, country: str, regressors: tuple[str, ...] = WEATHER_REGRESSORS
 ) -> ProphetSettings:
+    """The Prophet settings of the config for a country."""
     p = cfg.prophet
     return ProphetSettings(
         regressors=regressors,

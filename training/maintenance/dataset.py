@@ -169,6 +169,7 @@ class MaintenanceData:
 
 
 def feature_names(ws: Workspace, service: str) -> list[str]:
+    """The feature names a FeatureService serves, in order."""
     store = repo.open_store(ws)
     fs = store.get_feature_service(service)
     return [f.name for p in fs.feature_view_projections for f in p.features]

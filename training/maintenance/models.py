@@ -9,64 +9,21 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from gridml.training.maintenance.config import MaintenanceConfig
 from gridml.training.maintenance.metrics import average_precision
+from gridml.training.platt import Platt
+
+if TYPE_CHECKING:  # imported lazily at run time (a fast CLI)
+    import lightgbm as lgb
+    from torch import nn
 
 log = logging.getLogger(__name__)
 BANDS = np.array(["low", "medium", "high"])
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
-
-
-@dataclass
-class Platt:
-    """p = sigmoid(a * margin + b), fitted by Newton's method on Platt's smoothed targets
-    ((N+ + 1) / (N+ + 2) and 1 / (N- + 2): no divergence when validation is separable) with a
-    light L2 pull towards the identity; the slope is kept in (0, max_slope]."""
-
-    a: float = 1.0
-    b: float = 0.0
-
-    @classmethod
-    def fit(
-        cls,
-        margin: np.ndarray,
-        y: np.ndarray,
-        l2: float = 1e-3,
-        iters: int = 50,
-        max_slope: float = 5.0,
-    ) -> Platt:
-        margin, y = np.asarray(margin, float), np.asarray(y, float)
-        if y.sum() == 0 or y.sum() == len(y):
-            return cls()
-        n_pos, n_neg = y.sum(), len(y) - y.sum()
-        y = np.where(y > 0, (n_pos + 1) / (n_pos + 2), 1 / (n_neg + 2))
-        w = np.array([1.0, 0.0])
-        x = np.c_[margin, np.ones_like(margin)]
-        prior = np.array([1.0, 0.0])
-        for _ in range(iters):
-            p = _sigmoid(x @ w)
-            grad = x.T @ (p - y) + l2 * (w - prior) * len(y)
-            hess = (x * (p * (1 - p))[:, None]).T @ x + l2 * len(y) * np.eye(2)
-            step = np.linalg.solve(hess, grad)
-            w -= step
-            if np.abs(step).max() < 1e-8:
-                break
-        if not 0 < w[0] <= max_slope:  # near-separable validation: a step is no calibration
-            w[0] = min(max(w[0], 1e-3), max_slope)
-            for _ in range(iters):  # refit the intercept alone
-                p = _sigmoid(w[0] * margin + w[1])
-                w[1] -= np.sum(p - y) / max(np.sum(p * (1 - p)), 1e-9)
-        return cls(float(w[0]), float(w[1]))
-
-    def __call__(self, margin: np.ndarray) -> np.ndarray:
-        return _sigmoid(self.a * np.asarray(margin, float) + self.b)
 
 
 def risk_bands(probability: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
@@ -85,18 +42,18 @@ def _top_drivers(contrib: np.ndarray, names: list[str], k: int) -> list[list[str
 
 @dataclass
 class LightGBMModel:
-    booster: object
+    booster: lgb.Booster
     features: list[str]
     calibration: Platt = field(default_factory=Platt)
 
     def margin(self, x: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(x[self.features], raw_score=True)
+        return np.asarray(self.booster.predict(x[self.features], raw_score=True))
 
     def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
         return self.calibration(self.margin(x))
 
     def drivers(self, x: pd.DataFrame, k: int = 3) -> list[list[str]]:
-        contrib = self.booster.predict(x[self.features], pred_contrib=True)[:, :-1]
+        contrib = np.asarray(self.booster.predict(x[self.features], pred_contrib=True))[:, :-1]
         return _top_drivers(contrib, self.features, k)
 
 
@@ -128,7 +85,7 @@ def fit_lightgbm(
     }
     features = list(x_fit.columns)
     train = lgb.Dataset(x_fit, label=y_fit, free_raw_data=False)
-    callbacks = [lgb.log_evaluation(0)]
+    callbacks: list[Callable[..., Any]] = [lgb.log_evaluation(0)]
     valid_sets = []
     if np.sum(y_val) > 0:
         valid_sets = [lgb.Dataset(x_val, label=y_val, reference=train)]
@@ -145,6 +102,7 @@ def fit_lightgbm(
 
 
 def device():
+    """The torch device to train on (CUDA when available, else CPU)."""
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -166,6 +124,7 @@ def deterministic(seed: int):
 
 
 def build_net(architecture: str, inputs: int, hidden: int, dropout: float):
+    """A GRU or 1-D CNN sequence network returning one logit per window."""
     import torch
     from torch import nn
 
@@ -200,7 +159,7 @@ def build_net(architecture: str, inputs: int, hidden: int, dropout: float):
 
 @dataclass
 class SequenceModel:
-    net: object
+    net: nn.Module
     features: list[str]  # names of the value channels (the mask channels follow)
     calibration: Platt = field(default_factory=Platt)
     history: list[dict[str, float]] = field(default_factory=list)
@@ -228,6 +187,7 @@ class SequenceModel:
         dev = next(self.net.parameters()).device
         xt = torch.from_numpy(x).to(dev).requires_grad_(True)
         self.net(xt).sum().backward()
+        assert xt.grad is not None  # requires_grad was set
         gx = (xt.grad * xt).detach().cpu().numpy()
         return gx[:, -days:, : len(self.features)].sum(axis=1)
 

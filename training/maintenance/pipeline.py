@@ -122,6 +122,7 @@ def input_example(data: MaintenanceData, cfg: MaintenanceConfig, n: int) -> pd.D
 
 
 def train_maintenance(cfg: MaintenanceRunConfig, ws: Workspace) -> MaintenanceRun:
+    """Train, evaluate and log the failure models in one MLflow run; the run's results."""
     import mlflow
 
     check_config_against_data(cfg, ws)

@@ -16,16 +16,22 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from gridml.models.contract import CONTRACT_KEY, ModelContract
 from gridml.training import tracking
 from gridml.training.maintenance.config import MaintenanceConfig
 from gridml.training.maintenance.dataset import KEY, Scaler
-from gridml.training.maintenance.models import Platt, SequenceModel, build_net, risk_bands
+from gridml.training.maintenance.models import SequenceModel, build_net, risk_bands
+from gridml.training.platt import Platt
+
+if TYPE_CHECKING:  # imported lazily at run time
+    from torch import nn
 
 TIME = "event_timestamp"
 OUTPUT_COLUMNS = ("transformer_id", "probability", "risk_band", "drivers")
@@ -72,7 +78,7 @@ def naive_utc(times: pd.Series) -> pd.Series:
     return pd.to_datetime(times, utc=True).dt.tz_localize(None)
 
 
-class AssetFailureModel(mlflow.pyfunc.PythonModel):
+class AssetFailureModel(PythonModel):
     """Sequence net (state dict) + scaler + Platt calibration + risk bands."""
 
     def __init__(self, meta: dict | None = None) -> None:
@@ -84,7 +90,7 @@ class AssetFailureModel(mlflow.pyfunc.PythonModel):
         """The contract of a version logged without one (older versions)."""
         return maintenance_contract(self.meta, LEGACY_FEATURE_SERVICE)
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         import torch
 
         self.meta = json.loads(Path(context.artifacts["meta"]).read_text())
@@ -93,7 +99,7 @@ class AssetFailureModel(mlflow.pyfunc.PythonModel):
         net.load_state_dict(torch.load(context.artifacts["net"], map_location="cpu"))
         self._set(net)
 
-    def _set(self, net: object) -> None:
+    def _set(self, net: nn.Module) -> None:
         m = self.meta
         self.model = SequenceModel(net, list(m["features"]), Platt(m["platt_a"], m["platt_b"]))
         self.scaler = Scaler(
@@ -104,10 +110,12 @@ class AssetFailureModel(mlflow.pyfunc.PythonModel):
 
     def predict(
         self,
-        context: mlflow.pyfunc.PythonModelContext | None,
+        context: PythonModelContext | None,
         model_input: pd.DataFrame,
         params: dict | None = None,
     ) -> pd.DataFrame:
+        if self.model is None or self.scaler is None:
+            raise RuntimeError("failure model not loaded: call load_context first")
         m = self.meta
         transformers, raw = input_windows(model_input, m["features"], m["window_days"])
         observed = ~np.isnan(raw)
@@ -126,6 +134,8 @@ class AssetFailureModel(mlflow.pyfunc.PythonModel):
 
 
 def model_meta(model: SequenceModel, scaler: Scaler, cfg: MaintenanceConfig) -> dict:
+    """What the pyfunc needs besides the weights: features, architecture, scaler, calibration,
+    bands."""
     offset = (
         scaler.log_offset if scaler.log_offset is not None else np.full_like(scaler.mean, np.nan)
     )

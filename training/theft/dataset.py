@@ -34,6 +34,7 @@ from gridml.features.contracts import THEFT_LABELS
 from gridml.features.store import repo
 from gridml.features.store.lookup import topology
 from gridml.io import read_parts
+from gridml.models.windows import daily_calendar, day_windows
 from gridml.training.theft.config import TheftConfig
 from gridml.workspace import Workspace
 
@@ -141,13 +142,8 @@ def build_samples(
     topo = topology(ws)[["meter_id", "transformer_id"]]
     if meter_ids is not None:
         topo = topo[topo["meter_id"].isin(meter_ids)]
-    daily = read_daily(ws, topo["meter_id"].tolist())
-    kwh = daily.pivot(index="meter_id", columns="event_timestamp", values="kwh_day")
-    outage = daily.pivot(index="meter_id", columns="event_timestamp", values="outage_hours_day")
-    stamps = pd.DatetimeIndex(kwh.columns)
-    full = pd.date_range(stamps.min(), stamps.max(), freq="D")
-    kwh = kwh.reindex(columns=full)
-    outage = outage.reindex(index=kwh.index, columns=full)
+    kwh, outage = daily_calendar(read_daily(ws, topo["meter_id"].tolist()))
+    full = pd.DatetimeIndex(kwh.columns)
     days = scoring_days(full, cfg) if days is None else pd.DatetimeIndex(days)
     topo = topo[topo["meter_id"].isin(kwh.index)].sort_values("meter_id", ignore_index=True)
     entities = topo.merge(pd.DataFrame({"event_timestamp": days}), how="cross")
@@ -158,9 +154,7 @@ def build_samples(
     end = full.get_indexer(entities["event_timestamp"])
     if (end < cfg.days - 1).any() or (row < 0).any():
         raise MissingDataError("some scoring days lack a full window of daily history")
-    cols = end[:, None] - np.arange(cfg.days)[::-1][None, :]
-    raw = kwh.to_numpy()[row[:, None], cols]
-    out = np.nan_to_num(outage.to_numpy()[row[:, None], cols])
+    raw, out = day_windows(kwh.to_numpy(float), outage.to_numpy(float), row, end, cfg.days)
     return TheftSamples(entities[KEYS].copy(), features.reset_index(drop=True), raw, out)
 
 

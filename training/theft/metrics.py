@@ -41,6 +41,7 @@ def precision_at_budget(y, score, budget: float) -> float:
 
 
 def recall_at_budget(y, score, budget: float) -> float:
+    """Share of the positives among the top `budget` share of scores (NaN without positives)."""
     y, s = _arrays(y, score)
     pos = (y == 1).sum()
     if pos == 0:
@@ -82,7 +83,7 @@ def recall_by_attack(
 ) -> dict[str, float]:
     """Recall of each attack type: flagged = top `budget` share, or score >= `threshold`."""
     y, s = _arrays(y, score)
-    attack = np.asarray(attack, dtype=object)
+    kinds = np.asarray(attack, dtype=object)
     if budget is None:
         flagged = s >= threshold
     else:
@@ -90,7 +91,7 @@ def recall_by_attack(
         flagged[_order(s)[: top_k(len(s), budget)]] = True
     out = {}
     for a in attacks:
-        rows = (y == 1) & (attack == a)
+        rows = (y == 1) & (kinds == a)
         out[a] = float(flagged[rows].mean()) if rows.any() else float("nan")
     return out
 

@@ -7,13 +7,19 @@ import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from gridml.training.platt import Platt  # also the name old pickled theft models load
 from gridml.training.theft.config import TheftConfig
 from gridml.training.theft.dataset import TheftSamples
 from gridml.training.theft.metrics import pr_auc
+
+if TYPE_CHECKING:  # imported lazily at run time (a fast CLI)
+    import lightgbm as lgb
+    from torch import nn
 
 log = logging.getLogger(__name__)
 Z_CLIP = 6.0
@@ -59,8 +65,8 @@ class TabularScaler:
     """Median-impute, standardise and clip numeric features; add missing indicators."""
 
     columns: list[str] = field(default_factory=list)
-    median: np.ndarray | None = None
-    scale: np.ndarray | None = None
+    median: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scale: np.ndarray = field(default_factory=lambda: np.ones(0))
 
     def fit(self, frame: pd.DataFrame) -> TabularScaler:
         x = frame.to_numpy(dtype=float)
@@ -97,32 +103,6 @@ def tabular_features(samples: TheftSamples) -> pd.DataFrame:
     return pd.concat([numeric_features(samples), sequence_stats(samples)], axis=1)
 
 
-@dataclass
-class Platt:
-    """Logistic calibration p = sigmoid(a * logit + b), fitted by Newton steps."""
-
-    a: float = 1.0
-    b: float = 0.0
-
-    def fit(self, logit: np.ndarray, y: np.ndarray, steps: int = 50) -> Platt:
-        x = np.asarray(logit, float)
-        y = np.asarray(y, float)
-        n1, n0 = y.sum(), len(y) - y.sum()
-        t = np.where(y == 1, (n1 + 1) / (n1 + 2), 1 / (n0 + 2))  # Platt's smoothed targets
-        w = np.array([1.0, 0.0])
-        for _ in range(steps):
-            p = 1 / (1 + np.exp(-(w[0] * x + w[1])))
-            g = np.array([((p - t) * x).sum(), (p - t).sum()])
-            r = p * (1 - p) + 1e-9
-            h = np.array([[(r * x * x).sum(), (r * x).sum()], [(r * x).sum(), r.sum()]])
-            w = w - np.linalg.solve(h + 1e-6 * np.eye(2), g)
-        self.a, self.b = float(w[0]), float(w[1])
-        return self
-
-    def __call__(self, logit: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-(self.a * np.asarray(logit, float) + self.b)))
-
-
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
@@ -135,7 +115,7 @@ class LightGBMTheft:
 
     def __init__(self, cfg: TheftConfig):
         self.cfg = cfg
-        self.booster = None
+        self.booster: lgb.Booster | None = None
         self.calibration = Platt()
         self.columns: list[str] = []
 
@@ -173,13 +153,15 @@ class LightGBMTheft:
             valid_sets=[dval],
             callbacks=[lgb.early_stopping(c.early_stopping_rounds, verbose=False)],
         )
-        self.calibration.fit(self.logits(val), val.labels)
+        self.calibration = Platt.fit(self.logits(val), val.labels)
         return self
 
     def logits(self, samples: TheftSamples) -> np.ndarray:
-        return _logit(
-            self.booster.predict(self._x(samples), num_iteration=self.booster.best_iteration)
-        )
+        if self.booster is None:
+            raise RuntimeError("the LightGBM theft model is not fitted")
+        booster = self.booster
+        p = booster.predict(self._x(samples), num_iteration=booster.best_iteration)
+        return _logit(np.asarray(p))
 
     def predict_proba(self, samples: TheftSamples) -> np.ndarray:
         return self.calibration(self.logits(samples))
@@ -239,7 +221,7 @@ class WideDeepTheft:
         self.cfg = cfg
         self.scaler = TabularScaler()
         self.calibration = Platt()
-        self.net = None
+        self.net: nn.Module | None = None
         self.device = _device(cfg.wide_deep.device)
         self.history: list[dict[str, float]] = []
 
@@ -269,22 +251,23 @@ class WideDeepTheft:
         xs = self._inputs(train)
         y = torch.as_tensor(train.labels)
         pos = float(y.sum())
-        self.net = _net(train.raw.shape[1], train.weeks, xs[2].shape[1], c).to(self.device)
+        net = _net(train.raw.shape[1], train.weeks, xs[2].shape[1], c).to(self.device)
+        self.net = net
         loss_fn = torch.nn.BCEWithLogitsLoss(
             pos_weight=torch.tensor(max(1.0, (len(y) - pos) / max(pos, 1.0)), device=self.device)
         )
-        opt = torch.optim.AdamW(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        opt = torch.optim.AdamW(net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         val_x = self._inputs(val)
         best, best_state, stale = -1.0, None, 0
         for epoch in range(c.epochs):
-            self.net.train()
+            net.train()
             order = rng.permutation(len(y))
             total = 0.0
             for start in range(0, len(order), c.batch_size):
                 idx = torch.as_tensor(order[start : start + c.batch_size])
                 batch = [x[idx].to(self.device) for x in xs]
                 opt.zero_grad()
-                loss = loss_fn(self.net(*batch), y[idx].to(self.device))
+                loss = loss_fn(net(*batch), y[idx].to(self.device))
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * len(idx)
@@ -293,26 +276,29 @@ class WideDeepTheft:
             if on_epoch is not None:
                 on_epoch(self.history[-1])
             if score > best + 1e-4:
-                best, best_state, stale = score, copy.deepcopy(self.net.state_dict()), 0
+                best, best_state, stale = score, copy.deepcopy(net.state_dict()), 0
             else:
                 stale += 1
                 if stale >= c.patience:
                     break
         if best_state is not None:
-            self.net.load_state_dict(best_state)
+            net.load_state_dict(best_state)
         log.info("wide & deep: %d epochs, best validation PR-AUC %.3f", len(self.history), best)
-        self.calibration.fit(self._logits(val_x), val.labels)
+        self.calibration = Platt.fit(self._logits(val_x), val.labels)
         return self
 
     def _logits(self, xs) -> np.ndarray:
         import torch
 
-        self.net.eval()
+        if self.net is None:
+            raise RuntimeError("the Wide & Deep theft model is not fitted")
+        net = self.net
+        net.eval()
         out = []
         with torch.no_grad():
             for start in range(0, len(xs[0]), 4096):
                 batch = [x[start : start + 4096].to(self.device) for x in xs]
-                out.append(self.net(*batch).cpu().numpy())
+                out.append(net(*batch).cpu().numpy())
         return np.concatenate(out).astype(float) if out else np.zeros(0)
 
     def logits(self, samples: TheftSamples) -> np.ndarray:
@@ -332,7 +318,7 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.0f}%"
 
 
-def _signals(f: pd.DataFrame) -> dict[str, tuple[np.ndarray, callable]]:
+def _signals(f: pd.DataFrame) -> dict[str, tuple[np.ndarray, Callable[[int], str]]]:
     """signal -> (value where higher = more suspicious, text of one row)."""
 
     def col(name):

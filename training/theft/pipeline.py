@@ -67,6 +67,7 @@ class TheftRun:
 
 
 def lineage_frame(samples: dataset.TheftSamples) -> pd.DataFrame:
+    """The keys, labels and features of the samples (the run's logged dataset)."""
     meta = samples.meta[["meter_id", "transformer_id", "event_timestamp", "label"]]
     return pd.concat([meta.reset_index(drop=True), samples.features], axis=1)
 
@@ -87,6 +88,7 @@ def data_metrics(**parts: dataset.TheftSamples) -> dict[str, float]:
 
 
 def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
+    """Train, evaluate and log the theft models in one MLflow run; the run's results."""
     import mlflow
 
     m = cfg.model

@@ -22,6 +22,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from gridml.models.contract import CONTRACT_KEY, ModelContract
 from gridml.models.layout import THEFT_KEY_COLUMNS as KEY_COLUMNS
@@ -61,6 +62,7 @@ def to_frame(samples: TheftSamples) -> pd.DataFrame:
 
 
 def from_frame(frame: pd.DataFrame, feature_columns: list[str], days: int) -> TheftSamples:
+    """The samples of a pyfunc input frame (lag columns back to oldest-first windows)."""
     meta = frame[list(KEY_COLUMNS)].astype(str).reset_index(drop=True)
     features = (
         frame[feature_columns].apply(pd.to_numeric, errors="coerce").astype(float)
@@ -74,7 +76,7 @@ def _reason_text(reasons: list[dict]) -> str:
     return " | ".join(f"{r['code']}: {r['text']}" for r in reasons) or NO_REASON
 
 
-class TheftDetectionModel(mlflow.pyfunc.PythonModel):
+class TheftDetectionModel(PythonModel):
     """Wide & Deep net (state dict), tabular scaler, Platt calibration, reason-code reference."""
 
     def __init__(self, model: WideDeepTheft, feature_columns: list[str]) -> None:
@@ -98,15 +100,16 @@ class TheftDetectionModel(mlflow.pyfunc.PythonModel):
         model = WideDeepTheft(self.cfg)
         model.scaler, model.calibration = self.scaler, self.calibration
         n_tab = 2 * len(self.scaler.columns)
-        model.net = _net(self.cfg.days, self.cfg.weeks, n_tab, self.cfg.wide_deep)
-        model.net.load_state_dict(state)
-        model.net.eval()
+        net = _net(self.cfg.days, self.cfg.weeks, n_tab, self.cfg.wide_deep)
+        net.load_state_dict(state)
+        net.eval()
+        model.net = net
         self.model = model
         n = len(reference)
         empty = np.zeros((n, self.cfg.days))
         self.reference = TheftSamples(pd.DataFrame(index=range(n)), reference, empty, empty)
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         import torch
 
         state = torch.load(context.artifacts["net"], map_location="cpu", weights_only=True)
@@ -114,10 +117,12 @@ class TheftDetectionModel(mlflow.pyfunc.PythonModel):
 
     def predict(
         self,
-        context: mlflow.pyfunc.PythonModelContext | None,
+        context: PythonModelContext | None,
         model_input: pd.DataFrame,
         params: dict | None = None,
     ) -> pd.DataFrame:
+        if self.model is None or self.reference is None:
+            raise RuntimeError("theft model not loaded: call load_context first")
         samples = from_frame(model_input, self.feature_columns, self.cfg.days)
         prob = np.clip(self.model.predict_proba(samples), 0.0, 1.0)
         out = pd.DataFrame({"meter_id": samples.meta["meter_id"], "probability": prob})
@@ -148,6 +153,8 @@ def log_theft_model(
     )
     example_frame = to_frame(example.take(np.arange(min(5, len(example)))))
     ref = reference.features.apply(pd.to_numeric, errors="coerce").astype("float64")
+    if model.net is None:
+        raise RuntimeError("fit the Wide & Deep theft model before logging it")
     with tempfile.TemporaryDirectory() as tmp:
         net_path = Path(tmp) / "net.pt"
         ref_path = Path(tmp) / "reason_reference.parquet"

@@ -25,6 +25,7 @@ WorkspaceOption = Annotated[
 
 
 def workspace(path: Path | None) -> Workspace:
+    """The workspace at `path`, else from $GRIDML_WORKSPACE or the default."""
     return Workspace.from_env(path)
 
 

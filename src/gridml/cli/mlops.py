@@ -93,8 +93,11 @@ def _with_uri(cfg, tracking_uri: str | None):
     return with_tracking_uri(cfg, tracking_uri)
 
 
-def print_evaluation(ev: Evaluation) -> None:
-    """Side-by-side champion vs challenger table, segments, and every gate's verdict."""
+def print_evaluation(ev: Evaluation | None) -> None:
+    """Side-by-side champion vs challenger table, segments, and every gate's verdict (nothing
+    for a decision taken without an evaluation, e.g. a rollback)."""
+    if ev is None:
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -166,9 +169,10 @@ def promote(
     elif decision.outcome == "unchanged":
         typer.echo(f"{model}: {decision.reason}; nothing moved")
     elif decision.outcome == "dry-run":
-        verdict = "would be promoted" if decision.evaluation.passed else "would be refused"
+        passed = decision.evaluation is not None and decision.evaluation.passed
+        verdict = "would be promoted" if passed else "would be refused"
         typer.echo(f"dry run: {model} v{decision.to_version} {verdict}; nothing moved")
-        if not decision.evaluation.passed:
+        if not passed:
             raise typer.Exit(EXIT_NEGATIVE)
     else:
         typer.secho(f"refused: {decision.reason}", fg=typer.colors.RED, err=True)

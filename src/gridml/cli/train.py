@@ -92,6 +92,7 @@ def register(app: typer.Typer) -> None:
 
 
 def report_demand(run: Any) -> None:
+    """Print the demand backtest summary and its warnings."""
     summary = run.backtest.summary
     typer.echo(
         summary[["model", "level", "n", "mase", "mase_vs_naive", "pinball", "coverage"]]
@@ -118,6 +119,7 @@ def report_demand(run: Any) -> None:
 
 
 def report_maintenance(run: Any) -> None:
+    """Print the maintenance run's held-out metrics per model."""
     columns = [
         "model",
         "pr_auc",
@@ -131,6 +133,7 @@ def report_maintenance(run: Any) -> None:
 
 
 def report_theft(run: Any) -> None:
+    """Print the theft run's held-out metrics per model."""
     import pandas as pd
 
     names = ["roc_auc", "pr_auc", "precision_at_1pct", "precision_at_5pct", "map_at_100"]

@@ -92,6 +92,7 @@ def append(ws: Workspace, record: dict[str, Any], path: Path | None = None) -> N
 
 
 def read(ws: Workspace, model: str | None = None, path: Path | None = None) -> list[dict[str, Any]]:
+    """The audit records of promotion decisions (of one model, when given), oldest first."""
     path = audit_path(ws, path)
     if not path.is_file():
         return []

@@ -70,7 +70,7 @@ def headline(info: VersionInfo, table: pd.DataFrame) -> str | None:
     spec = model_spec(info.name)
     metric = spec.primary_metric if spec is not None else None
     served = served_model(info)
-    if table.empty or metric not in table or served not in set(table["model"]):
+    if metric is None or table.empty or metric not in table or served not in set(table["model"]):
         return None
     parts = []
     shown = {served, spec.baseline_model if spec is not None else None}

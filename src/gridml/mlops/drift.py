@@ -70,9 +70,10 @@ def psi(reference: Iterable[float], current: Iterable[float], bins: int = 10) ->
         q = np.bincount(cur_idx, minlength=len(cats)) / cur.size
     else:
         edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
-        p = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
-        q = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1)
-        p, q = p / ref.size, q / cur.size
+        bins_ref = np.searchsorted(edges, ref, side="right")
+        bins_cur = np.searchsorted(edges, cur, side="right")
+        p = np.bincount(bins_ref, minlength=len(edges) + 1) / ref.size
+        q = np.bincount(bins_cur, minlength=len(edges) + 1) / cur.size
     p, q = np.maximum(p, EPS), np.maximum(q, EPS)
     return float(np.sum((q - p) * np.log(q / p)))
 

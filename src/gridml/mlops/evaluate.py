@@ -83,10 +83,12 @@ def evaluator(model: str) -> Evaluator:
 
 
 def predict_all(model: Any, holdout: Holdout) -> list[pd.DataFrame]:
+    """The model's predictions of each hold-out batch."""
     return [model.predict(batch) for batch in holdout.batches]
 
 
 def request_latency_ms(model: Any, request: pd.DataFrame, repeats: int) -> list[float]:
+    """Latency in ms of `repeats` predictions of one request, after a warm-up call."""
     model.predict(request)  # warm-up (lazy imports, thread pools)
     out = []
     for _ in range(repeats):

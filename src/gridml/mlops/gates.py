@@ -238,4 +238,5 @@ def unseen_gate(train_end: pd.Timestamp | None, holdout_start: pd.Timestamp) -> 
 
 
 def all_passed(results: Sequence[GateResult]) -> bool:
+    """True when there are results and every gate passed."""
     return bool(results) and all(r.passed for r in results)

@@ -29,6 +29,7 @@ OUTCOME_DAYS = 30  # an inspection within this many days after the alert counts
 
 
 def live_demand(ws: Workspace, info: VersionInfo, model, days: int, cfg, **_: object):
+    """Daily MASE of the demand model over the last `days` (LIVE_COLUMNS), judged on the window."""
     from gridml.mlops.eval_demand import DemandEvaluator
     from gridml.training.metrics import mase
 
@@ -58,6 +59,7 @@ def _top(frame: pd.DataFrame, budget: float, by: str, key: str) -> pd.DataFrame:
 
 
 def live_failure(ws: Workspace, info: VersionInfo, model, days: int, cfg, **_: object):
+    """Daily precision of the failure model's weekly alerts on the latest labelled days."""
     from gridml.mlops.eval_failure import FailureEvaluator
 
     ev = FailureEvaluator()
@@ -103,6 +105,7 @@ def precision_by_day(
 
 
 def outcomes_path(ws: Workspace) -> Path:
+    """The CSV of logged theft inspection outcomes in the workspace."""
     return ws.root / "outcomes" / "theft-detection.csv"
 
 
@@ -150,6 +153,7 @@ def live_theft(
     outcomes: Path | None = None,
     from_labels: bool = False,
 ) -> pd.DataFrame:
+    """Daily precision of the theft model's alerts against inspection outcomes (or the labels)."""
     from gridml.training.theft.dataset import build_samples, read_daily
     from gridml.training.theft.pyfunc import to_frame
 

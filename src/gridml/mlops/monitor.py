@@ -52,6 +52,7 @@ class MonitorResult:
 
 
 def daily_stamps(start: pd.Timestamp, end: pd.Timestamp, limit: int = MAX_STAMPS):
+    """Daily stamps between start and end, thinned evenly to at most `limit`."""
     stamps = pd.date_range(start.ceil("D"), end.floor("D"), freq="D")
     if len(stamps) > limit:
         stamps = stamps[np.linspace(0, len(stamps) - 1, limit).round().astype(int)]
@@ -71,6 +72,7 @@ def service_features(ws: Workspace, service: str, stamps: pd.DatetimeIndex) -> p
 
 
 def data_end(ws: Workspace) -> pd.Timestamp:
+    """The end of the zone's data."""
     from gridml.features.store.repo import zone_window
 
     return zone_window(ws)[1]

@@ -54,11 +54,13 @@ def lock_path(ws: Workspace, cfg: PromotionConfig) -> Path:
 
 @contextlib.contextmanager
 def promotion_lock(ws: Workspace, cfg: PromotionConfig) -> Iterator[None]:
+    """Hold the workspace's promotion lock while the block runs."""
     with file_lock(lock_path(ws, cfg)):
         yield
 
 
 def contract_errors(ws: Workspace, cfg: PromotionConfig) -> list[str] | None:
+    """Data contract errors of the workspace (None when the config does not validate them)."""
     if not cfg.validate_contracts:
         return None
     from gridml.features.validate import validate_workspace

@@ -41,6 +41,7 @@ def _md_table(df: pd.DataFrame) -> str:
 
 
 def to_markdown(title: str, sections: list[Section], base: Path | None = None) -> str:
+    """The report as Markdown (tables, image links relative to `base`, text)."""
     out = [f"# {title}", ""]
     for s in sections:
         out += [f"## {s.title}", ""]
@@ -76,6 +77,7 @@ STYLE = (
 
 
 def to_html(title: str, sections: list[Section]) -> str:
+    """The report as one self-contained HTML page (images embedded)."""
     out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"]
     out.append(f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>")
     for s in sections:

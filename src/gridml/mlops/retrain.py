@@ -81,6 +81,8 @@ def retrain(
     train_config: Path | None = None,
     materialize: bool = True,
 ) -> Retrained:
+    """Train a new version of a model (materialising the newest features first), then run its
+    promotion; the version, its run and the decision."""
     path = train_config or cfg.gates(model).train_config
     run_cfg = training_config(model, path, cfg)
     if materialize:

@@ -80,6 +80,7 @@ def specs() -> list[ModelSpec]:
 
 
 def names() -> list[str]:
+    """The names of every known model spec."""
     return list(_load())
 
 
@@ -92,6 +93,7 @@ def get(name: str) -> ModelSpec:
 
 
 def by_task(task: str) -> ModelSpec:
+    """The spec of task `task` (UserError naming the known tasks)."""
     for spec in _load().values():
         if spec.task == task:
             return spec

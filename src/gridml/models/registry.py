@@ -35,6 +35,7 @@ CONFIG_ARTIFACT = "config.yaml"
 
 
 def client() -> Any:
+    """An MLflow client of this process's tracking and registry URIs."""
     from mlflow import MlflowClient
 
     return MlflowClient()

@@ -31,6 +31,7 @@ LANDED_FEED = {"events": "meter_events", "telemetry": "transformer_telemetry"}
 
 
 def dead_letter_dir(ws: Workspace) -> Path:
+    """The folder of dead letters (messages that could not land)."""
     return landing.landing_dir(ws, DEAD_LETTER)
 
 
@@ -73,6 +74,7 @@ def write_dead_letters(ws: Workspace, records: list[dict[str, Any]]) -> Path | N
 
 
 def read_dead_letters(ws: Workspace) -> list[dict[str, Any]]:
+    """Every dead letter recorded in the workspace, oldest file first."""
     folder = dead_letter_dir(ws)
     files = sorted(folder.glob("dead-*.jsonl")) if folder.is_dir() else []
     return [json.loads(line) for f in files for line in f.read_text().splitlines() if line]

@@ -18,6 +18,7 @@ KINDS = {
 
 
 def topic(prefix: str, kind: str) -> str:
+    """The MQTT topic of a message kind under the prefix."""
     return f"{prefix.rstrip('/')}/{KINDS[kind]}"
 
 

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from gridml.training.maintenance.config import MaintenanceConfig
 from gridml.training.maintenance.dataset import label_rows, time_split, windows
-from gridml.training.maintenance.models import Platt, risk_bands
+from gridml.training.maintenance.models import risk_bands
 
 
 def _ts(text: str) -> pd.Timestamp:
@@ -85,22 +85,6 @@ def test_windows_end_at_the_row_day_and_pad_with_nan() -> None:
     assert out[1, :, 0].tolist() == [2, 3, 4]
 
 
-def test_platt_calibration_and_risk_bands() -> None:
-    rng = np.random.default_rng(0)
-    margin = rng.normal(size=4000)
-    y = (rng.random(4000) < 1 / (1 + np.exp(-(2 * margin - 1)))).astype(float)
-    platt = Platt.fit(margin, y)
-    assert platt.a == pytest.approx(2, abs=0.2) and platt.b == pytest.approx(-1, abs=0.2)
-    separable = Platt.fit(np.array([-1.0, -0.5, 0.5, 1.0]), np.array([0, 0, 1, 1]))
-    assert np.isfinite([separable.a, separable.b]).all() and abs(separable.a) < 20
+def test_risk_bands() -> None:
     bands = risk_bands(np.array([0.01, 0.05, 0.2, 0.25, 0.9]), (0.05, 0.25))
     assert bands.tolist() == ["low", "medium", "medium", "high", "high"]
-
-
-def test_platt_slope_is_bounded_when_validation_is_separable() -> None:
-    margin = np.r_[np.linspace(-30, -1, 200), np.linspace(0.5, 1, 3)]
-    y = np.r_[np.zeros(200), np.ones(3)]
-    platt = Platt.fit(margin, y, max_slope=5)
-    assert 0 < platt.a <= 5 and np.isfinite(platt.b)
-    # the intercept matches Platt's smoothed targets: 3 * 4/5 + 200 * 1/202
-    assert platt(margin).sum() == pytest.approx(3 * 4 / 5 + 200 / 202, rel=0.01)
