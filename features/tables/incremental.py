@@ -83,10 +83,12 @@ def feed_fingerprint(ws: Workspace) -> dict[str, list[tuple[str, int, int]]]:
 
 
 def manifest_path(root: Path) -> Path:
+    """Where the build manifest of the offline tables under `root` lives."""
     return root / MANIFEST
 
 
 def read_manifest(ws: Workspace) -> Manifest | None:
+    """The manifest of the last build of `ws`, or None when there is none (a full build)."""
     path = manifest_path(ws.offline)
     if not path.is_file():
         return None
@@ -97,6 +99,7 @@ def read_manifest(ws: Workspace) -> Manifest | None:
 
 
 def write_manifest(manifest: Manifest, root: Path) -> None:
+    """Write `manifest` atomically beside the tables under `root`."""
     write_json_atomic(json.loads(manifest.model_dump_json()), manifest_path(root))
 
 

@@ -161,10 +161,12 @@ class Residuals:
 
     def observed_by(self, at: np.datetime64) -> np.ndarray:
         """Rows whose target hour had ended by `at` (known when a forecast is issued then)."""
-        return self.target_time + np.timedelta64(1, "h") <= at
+        return np.asarray(self.target_time + np.timedelta64(1, "h") <= at, dtype=bool)
 
     def age_days(self, at: np.datetime64) -> np.ndarray:
-        return (at - self.target_time) / np.timedelta64(1, "D")
+        """Age in days of each row's target hour at `at`."""
+        age = np.asarray(at - self.target_time, dtype="timedelta64[ns]")
+        return age / np.timedelta64(1, "D")
 
     def concat(self, other: Residuals) -> Residuals:
         return Residuals(
