@@ -182,8 +182,7 @@ def context_frame(
     for region in regions:
         cal = calendar.reindex(pd.MultiIndex.from_arrays([[region] * n, day_start]))
         hourly = weather.reindex(pd.MultiIndex.from_arrays([[region] * n, local.hour]))
-        cols: dict[str, object] = {"region_id": region, "target_time": targets}
-        cols["target_hour"] = local.hour.to_numpy(dtype=float)
+        cols: dict[str, np.ndarray] = {"target_hour": local.hour.to_numpy(dtype=float)}
         for col in ("is_holiday", "is_holiday_tomorrow", "day_of_week", "is_weekend"):
             cols[col] = cal[col].to_numpy(dtype=float)
         for col in HOLIDAY_PERIOD_COLUMNS:
@@ -193,7 +192,7 @@ def context_frame(
         if temperature is not None:
             cols["temperature_c"] = np.asarray(temperature[:n], dtype=float)
         cols["cooling_degree_c"] = np.maximum(0.0, cols["temperature_c"] - COOLING_BASE_C)
-        parts.append(pd.DataFrame(cols))
+        parts.append(pd.DataFrame({"region_id": region, "target_time": targets, **cols}))
     return pd.concat(parts, ignore_index=True)
 
 

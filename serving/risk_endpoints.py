@@ -112,6 +112,8 @@ class TheftEndpoint:
         )
         stamps = pd.to_numeric(online[f"{features[0]}{TIMESTAMP_SUFFIX}"])
         have = online[(stamps.fillna(0) > 0).to_numpy()].reset_index(drop=True)
+        if snap.daily is None:
+            raise MissingDataError("no meter_daily table: run `gridml features build`")
         frame = risk.theft_input(
             have, snap.meters, snap.daily, features, int(contract.history_days or 0)
         )
@@ -248,7 +250,8 @@ class MaintenanceEndpoint:
         wanted = check_ids(ids, self.cfg.max_ids)
         check_known(wanted, self.snapshot().transformers, "transformer")
         scored, as_of = self.batcher.submit((loaded, wanted))
-        results, missing = [], []
+        results: list[dict[str, Any]] = []
+        missing: list[dict[str, str]] = []
         for t in wanted:
             if scored is None or t not in scored.index:
                 reason = f"no {self.online.services['maintenance']} features for this unit"

@@ -149,7 +149,13 @@ class _Context:
 
     def meter_interruptions(self, ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
         """(meters, hours) share of each hour without supply, and of it load shedding."""
-        if self.topo is None or self.feeder_out is None:
+        # the three arrays are set together (with the transformers feed), or none of them
+        if (
+            self.topo is None
+            or self.feeder_out is None
+            or self.unit_out is None
+            or self.feeder_shed is None
+        ):
             nan = np.full((len(ids), self.grid.hours), np.nan)
             return nan, nan
         t = self.topo.reindex(ids)

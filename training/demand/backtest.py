@@ -165,7 +165,8 @@ def fold_sample(data: DemandData, cfg: DemandConfig, train_origins: pd.DatetimeI
 def run_backtest(data: DemandData, cfg: DemandConfig) -> BacktestResult:
     """Fit and score every configured model on each fold; the scores, timings and reasons for
     missing models."""
-    frames, timings = [], {m: {"fit_s": 0.0, "predict_s": 0.0} for m in cfg.models}
+    frames: list[pd.DataFrame] = []
+    timings: dict[str, dict[str, float]] = {m: {"fit_s": 0.0, "predict_s": 0.0} for m in cfg.models}
     reasons: dict[str, str] = {}
     for fold in make_folds(data, cfg):
         sample = fold_sample(data, cfg, fold.train_origins)
@@ -187,8 +188,9 @@ def run_backtest(data: DemandData, cfg: DemandConfig) -> BacktestResult:
             preds = model.predict(test)
             timings[name]["fit_s"] += t1 - t0
             timings[name]["predict_s"] += time.perf_counter() - t1
-            if getattr(model, "skipped", None):
-                reasons[name] = model.skipped
+            skipped = getattr(model, "skipped", None)  # a forecaster that could not fit says why
+            if skipped:
+                reasons[name] = skipped
             frames.append(_frame(test, preds, name, scales).assign(fold=fold.index))
     predictions = pd.concat(frames, ignore_index=True)
     predictions = predictions[predictions[quantile_column(0.5)].notna()]
@@ -211,7 +213,7 @@ def missing_models(
 ) -> dict[str, str]:
     """Every configured model without a score, with the reason; each is logged as a warning
     (a model named in the config is never dropped silently)."""
-    out = {}
+    out: dict[str, str] = {}
     for name in cfg.models:
         rows = summary[(summary["model"] == name) & (summary["n"] > 0)]
         if rows.empty or rows["mase"].isna().all():

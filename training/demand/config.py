@@ -47,12 +47,12 @@ class LightGBMConfig(BaseConfig):
     @field_validator("n_estimators", "num_leaves", "min_data_in_leaf")
     @classmethod
     def _sizes(cls, value: int | str, info: ValidationInfo) -> int | str:
-        lower = {"n_estimators": 10, "num_leaves": 4, "min_data_in_leaf": 1}[info.field_name]
-        upper = {"n_estimators": 5000, "num_leaves": 1024, "min_data_in_leaf": 100_000}
-        if isinstance(value, int) and not lower <= value <= upper[info.field_name]:
-            raise ValueError(
-                f"must be 'auto' or a whole number from {lower} to {upper[info.field_name]}"
-            )
+        name = info.field_name
+        assert name is not None  # a field validator always runs for a named field
+        lower = {"n_estimators": 10, "num_leaves": 4, "min_data_in_leaf": 1}[name]
+        upper = {"n_estimators": 5000, "num_leaves": 1024, "min_data_in_leaf": 100_000}[name]
+        if isinstance(value, int) and not lower <= value <= upper:
+            raise ValueError(f"must be 'auto' or a whole number from {lower} to {upper}")
         return value
 
 

@@ -114,6 +114,8 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
     refs = _service_refs(store, cfg.feature_service)
     entities = entity_table(ws, cfg.feature_service)
     profile = read_parts(ws.table_dir("series_profile"))
+    if profile is None:
+        raise MissingDataError("no series_profile table: run `gridml features build` first")
     levels = profile.set_index("series_id")["level"]
     entities = entities[entities["series_id"].map(levels).isin(cfg.levels)]
     if entities.empty:
@@ -154,6 +156,8 @@ def load_demand_data(ws: Workspace, cfg: DemandConfig) -> DemandData:
         ws.table_dir("load_hourly"),
         columns=["series_id", "event_timestamp", "load_kwh", "interrupted_share"],
     )
+    if load is None:
+        raise MissingDataError("no load_hourly table: run `gridml features build` first")
     load = load[load["series_id"].isin(entities["series_id"])]
     actuals = pd.DataFrame(
         {

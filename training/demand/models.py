@@ -192,6 +192,9 @@ def build_forecaster(name: str, cfg: DemandConfig, country: str, timezone: str) 
     """A forecaster of the registry; Prophet also needs the zone's holidays and time zone."""
     model = FORECASTERS[name](cfg)
     if name == "prophet":
+        from gridml.training.demand.prophet_forecaster import ProphetForecasterAdapter
+
+        assert isinstance(model, ProphetForecasterAdapter)  # what _prophet_factory builds
         model.country, model.timezone = country, timezone
     if isinstance(model, LightGBMForecaster):
         model.timezone = timezone  # issue times of the adaptive calibration

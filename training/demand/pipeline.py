@@ -190,7 +190,10 @@ def _hierarchy(origins: pd.DataFrame, ws: Workspace) -> pd.DataFrame:
     """series_id, level, parent_id of the modelled series (a parent outside them: a root)."""
     from gridml.io import read_parts
 
-    profile = read_parts(ws.table_dir("series_profile"))[["series_id", "parent_id"]]
+    profile = read_parts(ws.table_dir("series_profile"))
+    if profile is None:
+        raise MissingDataError("no series_profile table: run `gridml features build` first")
+    profile = profile[["series_id", "parent_id"]]
     h = origins.drop_duplicates("series_id")[["series_id", "level"]].merge(profile, on="series_id")
     h = h[h["level"] != "meter"].copy()  # single meters: forecast, not summed in the hierarchy
     h.loc[~h["parent_id"].isin(h["series_id"]), "parent_id"] = ""

@@ -520,6 +520,7 @@ class ProphetForecaster:
         qs = _check_quantiles(quantiles)
         models, seconds = {}, {}
         for r in _run_series(_split(history, None), settings, qs, timezone, keep_model=True):
+            assert r.model_json is not None  # keep_model=True: every result carries its model
             models[r.series_id] = model_from_json(r.model_json)
             seconds[r.series_id] = r.fit_seconds
         return cls(models, settings, timezone, qs, seconds)

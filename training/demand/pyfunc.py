@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.pyfunc import PythonModel, PythonModelContext
 
 from gridml.models.contract import CONTRACT_KEY, ModelContract
 from gridml.training import tracking
@@ -30,6 +32,9 @@ from gridml.training.demand.features import (
 )
 from gridml.training.demand.lgbm import QuantileLGBM
 from gridml.training.metrics import quantile_column
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 OUTPUT_COLUMNS = ("series_id", "horizon", "yhat")
 LEGACY_FEATURE_SERVICE = "demand_forecast_v1"  # versions logged before contracts existed
@@ -49,19 +54,19 @@ def demand_contract(
     )
 
 
-class DemandForecastModel(mlflow.pyfunc.PythonModel):
+class DemandForecastModel(PythonModel):
     """Quantile boosters (LightGBM text files) + the shared feature code."""
 
     def __init__(self, quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)) -> None:
         self.quantiles = tuple(quantiles)
-        self.boosters: dict[float, object] = {}
+        self.boosters: dict[float, lgb.Booster] = {}
         self.shifts: Shifts | None = None
 
     def contract(self) -> ModelContract:
         """The contract of a version logged without one (older versions)."""
         return demand_contract(self.quantiles, LEGACY_FEATURE_SERVICE, None)  # horizon: run's
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         import lightgbm as lgb
 
         self.boosters = {
@@ -73,7 +78,7 @@ class DemandForecastModel(mlflow.pyfunc.PythonModel):
 
     def predict(
         self,
-        context: mlflow.pyfunc.PythonModelContext | None,
+        context: PythonModelContext | None,
         model_input: pd.DataFrame,
         params: dict | None = None,
     ) -> pd.DataFrame:

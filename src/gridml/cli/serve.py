@@ -178,6 +178,7 @@ def create(
     from gridml.serving.auth import create_key, keys_file
 
     path = file or keys_file(os.environ, workspace(ws).root)
+    assert path is not None  # keys_file is None only without a workspace root
     with user_errors():
         key = create_key(path, name, role)
     typer.echo(key)

@@ -148,7 +148,7 @@ def replay(
             )
         finally:
             publisher.close()
-    total = sum((report.records or {}).values())
+    total = sum(report.records.values())
     typer.echo(
         f"published {report.messages:,} messages ({total:,} records: {report.records}) to "
         f"{cfg.topic_prefix} in {report.seconds:.1f} s"

@@ -53,15 +53,17 @@ class DemandEvaluator(Evaluator):
                 f"{days} days of data"
             )
         d = design(data, cfg, chosen, keep_inputs=True)
+        inputs = d.inputs
+        assert inputs is not None  # keep_inputs=True
         keys = d.keys.reset_index(drop=True).copy()
         keys["y"] = d.y
         keys["scale"] = series_scales(data.actuals, chosen[0]).reindex(keys["series_id"]).to_numpy()
         keys["segment"] = keys["series_id"].map(segment_of(data)).fillna("unknown").to_numpy()
-        keys["region_id"] = d.inputs["region_id"].astype(str).to_numpy()
+        keys["region_id"] = inputs["region_id"].astype(str).to_numpy()
         keys["seasonal_naive"] = d.baselines["seasonal_naive"].to_numpy()
-        keys["peak"] = d.inputs["load_max_168h"].to_numpy(dtype=float)
+        keys["peak"] = inputs["load_max_168h"].to_numpy(dtype=float)
         keys = with_issue(keys, cfg, data.timezone)  # scored: the delivered hours only
-        frame = serving_frame(d.inputs)
+        frame = serving_frame(inputs)
         first = frame[(frame["series_id"] == frame["series_id"].iloc[0])]
         request = first.iloc[: cfg.horizon_hours].reset_index(drop=True)  # one series, one origin
         return Holdout(

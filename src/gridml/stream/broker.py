@@ -16,10 +16,13 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gridml.errors import UserError
 from gridml.stream.config import BrokerConfig
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +113,7 @@ class MqttBroker:
         self.max_in_flight = max_in_flight
         self._queue: queue.Queue[Message] = queue.Queue(maxsize=max_in_flight)
         self._closing = threading.Event()
-        self._client = None
+        self._client: mqtt.Client | None = None
 
     def connect(self, subscriptions: list[str]) -> None:
         from paho.mqtt.packettypes import PacketTypes
@@ -149,7 +152,11 @@ class MqttBroker:
             return None
 
     def ack(self, message: Message) -> None:
-        mid, qos = message.token  # type: ignore[misc]
+        if self._client is None:
+            raise RuntimeError("MqttBroker.ack before connect")
+        if not isinstance(message.token, tuple):
+            raise TypeError(f"not a message of this broker (token {message.token!r})")
+        mid, qos = message.token
         if qos > 0:
             self._client.ack(mid, qos)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import pyarrow.dataset as ds
@@ -28,7 +28,7 @@ FEED_KIND = {"readings": "readings", "transformer_telemetry": "telemetry"}
 @dataclass
 class ReplayReport:
     messages: int = 0
-    records: dict[str, int] | None = None
+    records: dict[str, int] = field(default_factory=dict)  # feed -> records published
     seconds: float = 0.0
 
 
@@ -75,7 +75,7 @@ def publish(
     limit: int | None = None,
 ) -> ReplayReport:
     """Publish each feed's records in time order; `limit` bounds the records per feed."""
-    report = ReplayReport(records={})
+    report = ReplayReport()
     wall0 = time.monotonic()
     for feed, frame in frames.items():
         kind = FEED_KIND[feed]
