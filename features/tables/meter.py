@@ -47,7 +47,8 @@ def meter_day_base(
     n = len(meter_ids)
     kwh_day = daily(kwh, "sum")
     by_hour = kwh.reshape(n, grid.days, 24)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN days are NaN, on purpose
         night = np.nansum(by_hour[:, :, 0:6], axis=2) / np.nansum(by_hour, axis=2)
         flat = np.nanstd(by_hour, axis=2) / np.nanmean(by_hour, axis=2)
         mean_7d = rolling(kwh_day, 7, "mean", 4)

@@ -181,7 +181,7 @@ def ingest_process(ws: Workspace, tmp_path: Path) -> Iterator:
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reaps it and closes its pipe
 
 
 @pytest.mark.slow

@@ -18,12 +18,11 @@ from gridml.workspace import Workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent
+SMALL_ZONE = HERE.parents[1] / "experiments" / "zone-small.yaml"
 
 
 @pytest.fixture(scope="module")
 def toy_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    from conftest import SMALL_ZONE
-
     from gridml.features.feeds.config import ZoneConfig
     from gridml.features.feeds.generate import generate_zone
     from gridml.features.store import repo
