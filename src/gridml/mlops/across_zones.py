@@ -162,15 +162,24 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
-def theft_metrics(flat: Mapping[str, float]) -> dict[str, dict[str, float | None]]:
-    """`TheftRun.metrics` ("wide_deep.pr_auc", "data.test.samples", ...) -> model -> metric,
-    for the summarised metrics, plus the lowest attack-type recall at the theft share."""
+def by_model(flat: Mapping[str, float]) -> dict[str, dict[str, float | None]]:
+    """Flat run metrics ("wide_deep.pr_auc", "data.test.samples", ...) -> prefix -> name ->
+    value (NaN -> None)."""
     out: dict[str, dict[str, float | None]] = {}
     for key, value in flat.items():
         model, _, name = key.partition(".")
-        if model == "data" or name not in THEFT_METRICS:
-            continue
         out.setdefault(model, {})[name] = _num(value)
+    return out
+
+
+def theft_metrics(flat: Mapping[str, float]) -> dict[str, dict[str, float | None]]:
+    """`TheftRun.metrics` -> model -> metric, for the summarised metrics, plus the lowest
+    attack-type recall at the theft share."""
+    out = {
+        model: {k: v for k, v in values.items() if k in THEFT_METRICS}
+        for model, values in by_model(flat).items()
+        if model != "data"
+    }
     for values in out.values():
         recalls = [values.get(f"recall_{a}_at_share") for a in THEFT_ATTACKS]
         known = [r for r in recalls if r is not None]
@@ -251,6 +260,90 @@ def write_report(report: AcrossZonesReport, out: Path) -> list[Path]:
     write_json_atomic(report.model_dump(mode="json"), out)
     write_parquet_atomic(long_frame(report), parquet)
     return [out, parquet]
+
+
+class Goal(BaseModel):
+    """One goal of issue 14 judged on a report: met, not met, or None (not measurable)."""
+
+    goal: str
+    met: bool | None
+    shown: str
+
+
+def _mean(report: AcrossZonesReport, model: str, metric: str) -> float | None:
+    s = report.summary.get(model, {}).get(metric)
+    return None if s is None else s.mean
+
+
+def _worst(report: AcrossZonesReport, model: str, metric: str) -> Summary | None:
+    s = report.summary.get(model, {}).get(metric)
+    return None if s is None or s.worst is None else s
+
+
+def _fmt(v: float | None, spec: str = ".3f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def issue_goals(report: AcrossZonesReport) -> list[Goal]:
+    """The goals of issue 14 across zones (stated, never used to choose anything): theft: the
+    PyTorch model's PR-AUC at least LightGBM's on average and never more than 0.02 below it,
+    precision at the theft share >= 0.85 and every attack type's recall there >= 0.6 on the
+    worst seed; failure: recall at the weekly budget >= 0.6 and median lead >= 3 days on
+    average, PR-AUC at least LightGBM's on average."""
+    net = next((m for m in report.models if m != "lightgbm"), None)
+    if net is None or "lightgbm" not in report.models:
+        return [Goal(goal="both model families", met=None, shown="missing")]
+    out: list[Goal] = []
+    a, b = _mean(report, net, "pr_auc"), _mean(report, "lightgbm", "pr_auc")
+    out.append(
+        Goal(
+            goal=f"{net} PR-AUC >= LightGBM's on average",
+            met=None if a is None or b is None else a >= b,
+            shown=f"{_fmt(a)} vs {_fmt(b)}",
+        )
+    )
+    if report.task == "theft":
+        mine = report.summary.get(net, {}).get("pr_auc")
+        base = report.summary.get("lightgbm", {}).get("pr_auc")
+        gaps = [
+            (seed, v - w)
+            for seed, v in (mine.values.items() if mine else ())
+            if v is not None and base is not None and (w := base.values.get(seed)) is not None
+        ]
+        worst_gap = min(gaps, key=lambda g: g[1]) if gaps else None
+        out.append(
+            Goal(
+                goal=f"{net} PR-AUC never more than 0.02 below LightGBM's",
+                met=None if worst_gap is None else worst_gap[1] >= -0.02,
+                shown="-" if worst_gap is None else f"{worst_gap[1]:+.3f} @{worst_gap[0]}",
+            )
+        )
+        for metric, goal, label in (
+            ("precision_at_share", 0.85, "precision at the theft share"),
+            ("lowest_attack_recall_at_share", 0.6, "every attack type's recall at the share"),
+        ):
+            w = _worst(report, net, metric)
+            out.append(
+                Goal(
+                    goal=f"{label} >= {goal} on the worst seed",
+                    met=None if w is None else w.worst >= goal,  # type: ignore[operator]
+                    shown="-" if w is None else f"{w.worst:.3f} @{w.worst_seed}",
+                )
+            )
+    else:
+        for metric, goal, label in (
+            ("recall_at_budget", 0.6, "recall at the weekly budget"),
+            ("median_lead_days", 3.0, "median lead (days)"),
+        ):
+            m = _mean(report, net, metric)
+            out.append(
+                Goal(
+                    goal=f"{label} >= {goal:g} on average",
+                    met=None if m is None else m >= goal,
+                    shown=_fmt(m, ".2f"),
+                )
+            )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,6 +432,13 @@ def evaluate_across_zones(
         result.seconds = seconds | result.seconds
         zones.append(result)
         note("done", seed, f"{sum(result.seconds.values()):.0f} s")
+    return make_report(cfg, zones)
+
+
+def make_report(cfg: AcrossZonesConfig, zones: Sequence[ZoneResult]) -> AcrossZonesReport:
+    """The report of `zones` (trained as `cfg` says): PyTorch models first, then LightGBM."""
+    if sorted(z.seed for z in zones) != sorted(cfg.seeds):
+        raise ValueError(f"zones {[z.seed for z in zones]} are not the seeds {cfg.seeds}")
     models = sorted({m for z in zones for m in z.metrics}, key=lambda m: m == "lightgbm")
     return AcrossZonesReport(
         task=cfg.task,
@@ -348,7 +448,7 @@ def evaluate_across_zones(
         days=cfg.days,
         meters=cfg.meters,
         models=models,
-        zones=zones,
+        zones=list(zones),
         summary=summarise(zones),
     )
 

@@ -17,6 +17,7 @@ from gridml.mlops.across_zones import (
     ZoneResult,
     check_seeds,
     format_summary,
+    issue_goals,
     long_frame,
     maintenance_metrics,
     summarise,
@@ -133,3 +134,53 @@ def test_format_summary_shows_mean_spread_and_worst_seed() -> None:
     assert format_summary(s) == "0.800 ± 0.141 (0.700 @102)"
     one = summarise([_zone(101, pr_auc=0.9)])["wide_deep"]["pr_auc"]
     assert format_summary(one, ".2f") == "0.90 (0.90 @101)"
+
+
+def _report(task: str, zones: list[ZoneResult]) -> AcrossZonesReport:
+    return AcrossZonesReport(
+        task=task,  # type: ignore[arg-type]
+        seeds=[z.seed for z in zones],
+        zone_config="z.yaml",
+        train_config="t.yaml",
+        days=None,
+        meters=None,
+        models=sorted({m for z in zones for m in z.metrics}, key=lambda m: m == "lightgbm"),
+        zones=zones,
+        summary=summarise(zones),
+    )
+
+
+def _theft_zone(seed: int, wd_pr: float, lg_pr: float, precision: float, h3: float) -> ZoneResult:
+    wd = {"pr_auc": wd_pr, "precision_at_share": precision, "lowest_attack_recall_at_share": h3}
+    return ZoneResult(seed=seed, metrics={"wide_deep": wd, "lightgbm": {"pr_auc": lg_pr}})
+
+
+def test_theft_goals_judge_the_mean_and_the_worst_seed() -> None:
+    good = _report(
+        "theft", [_theft_zone(101, 0.95, 0.94, 0.9, 0.7), _theft_zone(102, 0.93, 0.94, 0.86, 0.6)]
+    )
+    assert [g.met for g in issue_goals(good)] == [True, True, True, True]
+    # on average ahead, but 0.03 behind on one seed; one seed's precision and h3 recall too low
+    bad = _report(
+        "theft", [_theft_zone(101, 0.99, 0.90, 0.9, 0.7), _theft_zone(102, 0.91, 0.94, 0.84, 0.5)]
+    )
+    goals = issue_goals(bad)
+    assert [g.met for g in goals] == [True, False, False, False]
+    assert goals[1].shown == "-0.030 @102"
+    assert goals[3].shown == "0.500 @102"
+
+
+def test_failure_goals_judge_the_mean() -> None:
+    zones = [
+        ZoneResult(
+            seed=seed,
+            metrics={
+                "cnn": {"pr_auc": pr, "recall_at_budget": rec, "median_lead_days": lead},
+                "lightgbm": {"pr_auc": 0.5},
+            },
+        )
+        for seed, pr, rec, lead in ((101, 0.6, 0.8, 2.0), (102, 0.5, 0.5, 5.0))
+    ]
+    assert [g.met for g in issue_goals(_report("maintenance", zones))] == [True, True, True]
+    one = [ZoneResult(seed=101, metrics={"cnn": {"pr_auc": 0.6}})]
+    assert [g.met for g in issue_goals(_report("maintenance", one))] == [None]
