@@ -41,7 +41,8 @@ class Protocol:
 @pytest.fixture(scope="module")
 def protocol(tmp_path_factory: pytest.TempPathFactory) -> Protocol:
     """Each seed's zone generated once (400 meters on 100 transformers, 180 days; failures at
-    50% a year, the generator's most, so that each zone's 60 test days hold a few), both tasks trained on it."""
+    50% a year, the generator's most, so that each zone's 60 test days hold a few), both tasks
+    trained on it."""
     root = tmp_path_factory.mktemp("across-zones")
     zone = ZoneConfig.read_yaml(EXP / "zone-small.yaml").model_copy(
         update={

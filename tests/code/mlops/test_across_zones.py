@@ -184,3 +184,17 @@ def test_failure_goals_judge_the_mean() -> None:
     assert [g.met for g in issue_goals(_report("maintenance", zones))] == [True, True, True]
     one = [ZoneResult(seed=101, metrics={"cnn": {"pr_auc": 0.6}})]
     assert [g.met for g in issue_goals(_report("maintenance", one))] == [None]
+
+
+def test_cli_refuses_an_unknown_task_and_a_missing_config(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from gridml.cli.main import app
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["evaluate", "across-zones", "fraud", "--zones", "1"])
+    assert bad.exit_code == 2 and "task must be one of theft, maintenance" in bad.output
+    args = ["evaluate", "across-zones", "theft", "--zone-config", str(tmp_path / "no.yaml")]
+    missing = runner.invoke(app, [*args, "--out", str(tmp_path / "r.json")])
+    assert missing.exit_code == 2 and "no.yaml" in missing.output
+    assert not (tmp_path / "r.json").exists()
