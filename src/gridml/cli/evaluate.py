@@ -155,7 +155,10 @@ def across_zones(
             if not path.is_file():
                 from gridml.config import ConfigError
 
-                raise ConfigError(f"config file not found: {path}")
+                raise ConfigError(
+                    f"config file not found: {path} (run from the project folder, or pass "
+                    "--zone-config / --config)"
+                )
         console = Console()
         with tempfile.TemporaryDirectory(prefix="gridml-zones-") as tmp:
             folder = workdir or Path(tmp)

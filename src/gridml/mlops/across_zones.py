@@ -72,8 +72,6 @@ MAINTENANCE_METRICS: tuple[str, ...] = (
     "fit_seconds",
 )
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 class AcrossZonesConfig(BaseConfig):
     """One protocol run: which task, which zones, which training config."""
@@ -454,10 +452,11 @@ def make_report(cfg: AcrossZonesConfig, zones: Sequence[ZoneResult]) -> AcrossZo
 
 
 def default_paths(task: Task) -> tuple[Path, Path]:
-    """(zone config, training config) of a task: theft on the demo zone's generator
-    (experiments/zone.yaml), failure on the fleet zone's (experiments/maintenance-zone.yaml),
-    both with the shipped training config."""
-    exp = ROOT / "experiments"
+    """(zone config, training config) of a task, relative to the project folder as every
+    command's default config: theft on the demo zone's generator (experiments/zone.yaml),
+    failure on the fleet zone's (experiments/maintenance-zone.yaml), the shipped training
+    config of each."""
+    exp = Path("experiments")
     if task == "theft":
         return exp / "zone.yaml", exp / "theft.yaml"
     return exp / "maintenance-zone.yaml", exp / "maintenance.yaml"
