@@ -15,6 +15,7 @@ from gridml.mlops.across_zones import (
     AcrossZonesConfig,
     AcrossZonesReport,
     ZoneResult,
+    by_model,
     check_seeds,
     format_summary,
     issue_goals,
@@ -198,3 +199,12 @@ def test_cli_refuses_an_unknown_task_and_a_missing_config(tmp_path) -> None:
     missing = runner.invoke(app, [*args, "--out", str(tmp_path / "r.json")])
     assert missing.exit_code == 2 and "no.yaml" in missing.output
     assert not (tmp_path / "r.json").exists()
+
+
+def test_by_model_splits_flat_run_metrics_and_drops_nan() -> None:
+    flat = {"wide_deep.pr_auc": 0.9, "lightgbm.pr_auc": float("nan"), "data.test.samples": 10.0}
+    assert by_model(flat) == {
+        "wide_deep": {"pr_auc": 0.9},
+        "lightgbm": {"pr_auc": None},
+        "data": {"test.samples": 10.0},
+    }
