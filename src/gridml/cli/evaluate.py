@@ -142,9 +142,10 @@ def across_zones(
             from gridml.config import ConfigError
 
             raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-        zone_default, train_default = default_paths(task)  # type: ignore[arg-type]
+        # `task in TASKS` narrows it to the Task literal
+        zone_default, train_default = default_paths(task)
         cfg = AcrossZonesConfig(
-            task=task,  # type: ignore[arg-type]
+            task=task,
             seeds=zone_seeds(zones, seed_start),
             zone_config=zone_config or zone_default,
             train_config=config or train_default,

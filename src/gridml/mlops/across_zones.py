@@ -186,6 +186,7 @@ def theft_metrics(flat: Mapping[str, float]) -> dict[str, dict[str, float | None
 
 
 def theft_counts(flat: Mapping[str, float]) -> dict[str, float]:
+    """The split's counts of a theft run ("data.test.meters_h1" -> "test.meters_h1")."""
     return {k.removeprefix("data."): float(v) for k, v in flat.items() if k.startswith("data.")}
 
 
@@ -209,8 +210,8 @@ def summarise(zones: Sequence[ZoneResult]) -> dict[str, dict[str, Summary]]:
     for model, names in models.items():
         out[model] = {}
         for name in names:
-            values = {z.seed: _num(z.metrics.get(model, {}).get(name)) for z in zones}
-            known = {s: v for s, v in values.items() if v is not None}
+            by_seed = {z.seed: _num(z.metrics.get(model, {}).get(name)) for z in zones}
+            known = {s: v for s, v in by_seed.items() if v is not None}
             if known:
                 pick = max if name in LOWER_IS_BETTER else min
                 worst_seed = pick(known, key=lambda s: known[s])
@@ -220,8 +221,8 @@ def summarise(zones: Sequence[ZoneResult]) -> dict[str, dict[str, Summary]]:
                     worst=known[worst_seed],
                     worst_seed=worst_seed,
                     n=len(known),
-                    missing=len(values) - len(known),
-                    values=values,
+                    missing=len(by_seed) - len(known),
+                    values=by_seed,
                 )
             else:
                 summary = Summary(
@@ -230,8 +231,8 @@ def summarise(zones: Sequence[ZoneResult]) -> dict[str, dict[str, Summary]]:
                     worst=None,
                     worst_seed=None,
                     n=0,
-                    missing=len(values),
-                    values=values,
+                    missing=len(by_seed),
+                    values=by_seed,
                 )
             out[model][name] = summary
     return out
@@ -320,12 +321,13 @@ def issue_goals(report: AcrossZonesReport) -> list[Goal]:
             ("precision_at_share", 0.85, "precision at the theft share"),
             ("lowest_attack_recall_at_share", 0.6, "every attack type's recall at the share"),
         ):
-            w = _worst(report, net, metric)
+            low = _worst(report, net, metric)
+            worst = None if low is None else low.worst
             out.append(
                 Goal(
                     goal=f"{label} >= {goal} on the worst seed",
-                    met=None if w is None else w.worst >= goal,  # type: ignore[operator]
-                    shown="-" if w is None else f"{w.worst:.3f} @{w.worst_seed}",
+                    met=None if low is None or worst is None else worst >= goal,
+                    shown="-" if low is None else f"{worst:.3f} @{low.worst_seed}",
                 )
             )
     else:
@@ -393,6 +395,8 @@ def train_zone(task: Task, train_config: Path, ws: Workspace, seed: int) -> Zone
 
         run = train_maintenance(MaintenanceRunConfig.read_yaml(train_config), ws)
         metrics, run_id = maintenance_metrics(run.metrics), run.run_id
+        if run.data is None:  # the pipeline always returns its data; a guard for the type
+            raise RuntimeError("train_maintenance returned no data")
         rows = run.data.rows
         data = {
             "transformers": float(len(run.data.transformers)),
