@@ -9,6 +9,12 @@ goals are stated and marked met / not met. See bench/README.md ("Risk models").
 
     python -m bench.run_risk            # full run (~6-15 min on 2 cores)
     python -m bench.run_risk --quick    # smoke run (~2 min): zones cut to 240 days
+    python -m bench.run_risk --zones 5  # the protocol across zones (issue 14): theft on 5
+                                        # zones like the demo zone, failure on 5 fleet zones
+                                        # (seeds 101..105), mean ± spread and worst seed
+
+With --zones the single-zone sections (throughput) are not run: every zone goes through
+gridml.mlops.across_zones (the same code as `gridml evaluate across-zones`).
 """
 
 from __future__ import annotations
@@ -39,11 +45,14 @@ from bench.run_features import (
     write_json,
 )
 from gridml.features.contracts import THEFT_ATTACKS
+from gridml.mlops.across_zones import by_model
 from gridml.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = Path("bench/results/risk.json")
 QUICK_OUT = Path("bench/results/risk.quick.json")
+ZONES_OUT = Path("bench/results/risk-zones.json")
+ZONES_QUICK_OUT = Path("bench/results/risk-zones.quick.json")
 QUICK_DAYS = 240
 QUICK_FLEET_METERS = 400
 THROUGHPUT_BUDGET_S = 20.0  # each scorer is timed on the day batches until this is spent
@@ -223,11 +232,7 @@ def theft_section(ws: Workspace, config: Path, zone_label: str) -> dict[str, Any
     t0 = time.perf_counter()
     run = train_theft(cfg, ws)
     total_s = time.perf_counter() - t0
-    metrics: dict[str, dict[str, float]] = {}
-    for key, value in run.metrics.items():
-        model, _, name = key.partition(".")
-        metrics.setdefault(model, {})[name] = value
-    metrics = {k: clean(v) for k, v in metrics.items()}
+    metrics = by_model(run.metrics)  # "wide_deep.pr_auc" -> wide_deep: pr_auc (NaN -> None)
 
     # throughput: every meter of the zone scored on each test scoring day (a day's batch)
     samples = dataset.build_samples(ws, cfg.model)
@@ -513,6 +518,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "removed at the end unless --keep)",
     )
     p.add_argument("--keep", action="store_true", help="keep the work folder")
+    p.add_argument(
+        "--zones",
+        type=int,
+        default=None,
+        help="the protocol across zones (issue 14): N zones per task generated with seeds "
+        "SEED_START.. (42, the demo zone, skipped), mean ± spread and worst seed of every "
+        f"held-out metric (default out {ZONES_OUT}; {ZONES_QUICK_OUT} with --quick)",
+    )
+    p.add_argument("--seed-start", type=int, default=101, help="first zone seed with --zones")
+    p.add_argument("--skip-theft", action="store_true", help="with --zones: failure only")
     p.add_argument("--zone", type=Path, default=Path("experiments/zone.yaml"), help="demo zone")
     p.add_argument(
         "--fleet-zone",
@@ -533,6 +548,8 @@ def _abs(path: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     quiet()
+    if args.zones is not None:
+        return main_zones(args)
     out = _abs(args.out or (QUICK_OUT if args.quick else DEFAULT_OUT))
     days = QUICK_DAYS if args.quick else None
     workdir, own_workdir = work_folder(args.workdir, "gridml-bench-risk-")
@@ -592,6 +609,81 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         remove = workdir if own_workdir and not args.keep else None
         finish_run(results, out, t_start, render(results), remove, console)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# the protocol across zones (issue 14)
+
+
+def main_zones(args: argparse.Namespace) -> int:
+    """`--zones N`: theft on N zones like the demo zone, failure on N fleet zones, through
+    gridml.mlops.across_zones; one table per task (mean ± std, worst seed) and the goals."""
+    from gridml.cli.evaluate import summary_table
+    from gridml.io import write_parquet_atomic
+    from gridml.mlops.across_zones import (
+        AcrossZonesConfig,
+        evaluate_across_zones,
+        issue_goals,
+        long_frame,
+        zone_seeds,
+    )
+
+    out = _abs(args.out or (ZONES_QUICK_OUT if args.quick else ZONES_OUT))
+    days = QUICK_DAYS if args.quick else None
+    workdir, own_workdir = work_folder(args.workdir, "gridml-bench-zones-")
+    seeds = zone_seeds(args.zones, args.seed_start)
+    t_start = time.perf_counter()
+    results: dict[str, Any] = {
+        "benchmark": "risk-zones",
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "complete": False,
+        "machine": risk_machine_info(),
+        "loadavg": {"start": loadavg()},
+        "seeds": seeds,
+        "reports": {},
+        "goals": {},
+    }
+    tasks: list[tuple[str, Path, Path, int | None]] = []
+    if not args.skip_theft:
+        tasks.append(("theft", args.zone, args.theft_config, None))
+    if not args.skip_fleet:
+        meters = QUICK_FLEET_METERS if args.quick else None
+        tasks.append(("maintenance", args.fleet_zone, args.maintenance_config, meters))
+    console.print(f"work folder {workdir}; seeds {seeds}; results -> {out}")
+    tables: list[Any] = []
+    try:
+        for task, zone, train, meters in tasks:
+            cfg = AcrossZonesConfig(
+                task=task,  # type: ignore[arg-type]
+                seeds=seeds,
+                zone_config=_abs(zone),
+                train_config=_abs(train),
+                days=days,
+                meters=meters,
+            )
+
+            def note(stage: str, seed: int, detail: str, task: str = task) -> None:
+                console.print(f"[bold]{task}[/], zone seed {seed}: {stage} ({detail})")
+
+            report = evaluate_across_zones(cfg, workdir / task, note)
+            results["reports"][task] = report.model_dump(mode="json")
+            results["goals"][task] = [g.model_dump() for g in issue_goals(report)]
+            results["loadavg"][task] = loadavg()
+            write_parquet_atomic(long_frame(report), out.with_name(f"{out.stem}.{task}.parquet"))
+            write_json(results, out)
+            tables.append(summary_table(report))
+            g = Table(title=f"{task}: goals of issue 14 across {len(seeds)} zones (not asserted)")
+            for col in ("Goal", "Measured", "Verdict"):
+                g.add_column(col)
+            for item in issue_goals(report):
+                g.add_row(item.goal, item.shown, mark(item.met))
+            tables.append(g)
+        results["complete"] = True
+    finally:
+        remove = workdir if own_workdir and not args.keep else None
+        finish_run(results, out, t_start, tables, remove, console)
     return 0
 
 

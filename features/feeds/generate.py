@@ -156,13 +156,13 @@ def _setup(cfg: ZoneConfig) -> tuple[_Zone, pd.DataFrame, pd.DataFrame, pd.DataF
     rng_o = _rng(cfg, "outages")
     feeder_ids = feeders["feeder_id"].tolist()
     rain = by_region("rainfall_mm")[feeders["region_id"].map(region_row).to_numpy()]
-    events = pd.concat(
-        [
-            shedding_events(feeder_ids, utc, cfg.outages, rng_o),
-            unplanned_events(feeder_ids, utc, rain, cfg.outages, rng_o),
-        ],
-        ignore_index=True,
-    )
+    parts = [
+        shedding_events(feeder_ids, utc, cfg.outages, rng_o),
+        unplanned_events(feeder_ids, utc, rain, cfg.outages, rng_o),
+    ]
+    # a zone may draw no event of one kind (seed 101's short zones): leave the empty frame out
+    # of the concat (pandas' deprecated empty-entry dtype rule; same result)
+    events = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     feeder_out = np.stack(
         [
             interrupted_share(g["start"].to_numpy(), g["end"].to_numpy(), utc[0], clock.hours)

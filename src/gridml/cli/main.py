@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gridml.cli import data, features, mlops, serve, stream, train, tune
+from gridml.cli import data, evaluate, features, mlops, serve, stream, train, tune
 from gridml.cli.common import WorkspaceOption, user_errors, workspace
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(tune.app, name="tune")
 app.add_typer(serve.app, name="serve")
 app.add_typer(stream.app, name="stream")
+app.add_typer(evaluate.app, name="evaluate")
 mlops.register(app)
 workspace_app = typer.Typer(help="The workspace folder itself.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
