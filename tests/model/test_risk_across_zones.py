@@ -6,7 +6,6 @@ does, summarised over both seeds. Conservative goals that the current models mee
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,21 +105,10 @@ def test_theft_ranks_thieves_well_above_their_share_on_every_seed(protocol: Prot
             assert m["precision_at_share"] >= 2 * share, (model, zone.seed, m)
 
 
-# On zone 102 the CNN's validation PR-AUC is 0.64 but every test score is the same value
-# (ROC-AUC exactly 0.5, no failure alerted): its Platt calibration (training/maintenance/models.py
-# before the shared calibrator) saturates: the intercept refit drives a * margin + b past the
-# sigmoid's clip at -50, so all probabilities tie. With the shared calibrator (training/platt.py,
-# merged on main from branch spec2) the same test passes (measured on main + this branch), so
-# the xfail applies only where that module is missing; strict, so it cannot hide a regression.
-# After the merge, delete this mark.
-CNN_SATURATES = pytest.mark.xfail(
-    importlib.util.find_spec("gridml.training.platt") is None,
-    strict=True,
-    reason="zone 102: CNN calibration saturates to one constant score (issue 14)",
-)
-
-
-@pytest.mark.parametrize("family", ["lightgbm", pytest.param("pytorch", marks=CNN_SATURATES)])
+# Zone 102 once broke the CNN: its earlier Platt calibration saturated (a * margin + b past the
+# sigmoid's clip) and every test score tied (ROC-AUC exactly 0.5). The shared calibrator
+# (training/platt.py) fits on the logits with a bounded slope; this test keeps it honest.
+@pytest.mark.parametrize("family", ["lightgbm", "pytorch"])
 def test_failure_alerts_beat_chance_on_every_zone(protocol: Protocol, family: str) -> None:
     report = protocol.reports["maintenance"]
     model = "lightgbm" if family == "lightgbm" else report.models[0]
