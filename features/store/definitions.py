@@ -21,6 +21,8 @@ from gridml.io import glob_of
 _TYPES = {"float": Float64, "int": Int64, "string": String}
 PUSH_SOURCE = "meter_readings_push"
 FRESH_READINGS_VIEW = "meter_latest_reading"
+LIVENESS_VIEW = "meter_liveness"  # offline table and streamed online, one definition
+LIVENESS_PUSH_SOURCE = "meter_liveness_push"
 
 ENTITIES = {
     "meter_id": Entity(
@@ -74,12 +76,21 @@ SERVICES: dict[str, dict[str, list[str] | None]] = {
         "meter_profile": ["is_prepaid"],
         "transformer_energy_daily": ["loss_ratio", "loss_ratio_7d", "loss_ratio_28d"],
     },
+    # v1 + the streamed liveness features (v1 stays as is: served models read it by contract)
+    "theft_detection_v2": {
+        "meter_daily": None,
+        "meter_profile": ["is_prepaid"],
+        "transformer_energy_daily": ["loss_ratio", "loss_ratio_7d", "loss_ratio_28d"],
+        LIVENESS_VIEW: None,
+    },
 }
 SERVICE_DESCRIPTIONS = {
     "demand_forecast_v1": "Hourly demand forecasting of grid series (LightGBM, Prophet): load "
     "lags at the forecast origin, weather and calendar at the target hour.",
     "asset_failure_v1": "Distribution-transformer failure within the horizon (PyTorch).",
     "theft_detection_v1": "Electricity theft / fraud on meter consumption (PyTorch).",
+    "theft_detection_v2": "theft_detection_v1 plus the meter liveness features (last reading, "
+    "hours since it, zero-reading run), streamed online and built offline alike.",
 }
 
 
@@ -101,17 +112,23 @@ class Definitions:
     services: dict[str, FeatureService]
 
     def objects(self) -> list:
-        return [*self.entities, self.push_source, *self.views.values(), *self.services.values()]
+        pushes = [v.stream_source for v in self.views.values() if v.stream_source is not None]
+        sources = list({p.name: p for p in [self.push_source, *pushes]}.values())
+        return [*self.entities, *sources, *self.views.values(), *self.services.values()]
 
 
 def _view(spec: TableSpec, offline_dir: Path) -> FeatureView:
-    source = FileSource(
+    source: FileSource | PushSource = FileSource(
         name=f"{spec.name}_source",
         path=glob_of(offline_dir / spec.name),
         file_format=ParquetFormat(),
         timestamp_field=EVENT_TIMESTAMP,
         description=spec.description,
     )
+    if spec.name == LIVENESS_VIEW:  # the stream consumer pushes it; offline reads the table
+        source = PushSource(
+            name=LIVENESS_PUSH_SOURCE, batch_source=source, description=spec.description
+        )
     return FeatureView(
         name=spec.name,
         entities=[ENTITIES[e] for e in spec.entities],

@@ -23,7 +23,7 @@ from rich.progress import track
 
 from gridml.errors import MissingDataError
 from gridml.features.tables import grid as grid_tables
-from gridml.features.tables import incremental, load, meter, transformer
+from gridml.features.tables import incremental, liveness, load, meter, transformer
 from gridml.features.tables import series as zone_series_mod
 from gridml.features.tables.catalog import EVENT_TIMESTAMP, TABLES, TableSpec
 from gridml.features.tables.timegrid import DAY, HOUR, Grid, to_matrix
@@ -129,6 +129,7 @@ class _Context:
     feeder_shed: np.ndarray | None = None  # (feeders, hours), load shedding only
     origin_day: int = 0  # the period's first day on `grid`'s days (< 0 in a window)
     aged_before: pd.Series | None = None  # ageing hours observed before the window
+    live_before: pd.DataFrame | None = None  # meter_liveness at the window's start (by meter)
 
     @property
     def windowed(self) -> bool:
@@ -229,6 +230,9 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
             )
             acc.add(members, kwh, interrupted, shedding)
         out.write(TABLES["meter_hourly"], meter.meter_hourly(ids, kwh, interrupted, ctx.grid))
+        out.write(
+            TABLES["meter_liveness"], meter.meter_liveness(ids, kwh, ctx.grid, _prior(ctx, ids))
+        )
         ids_seen.append(ids)
         bases.append(meter.meter_day_base(ids, kwh, interrupted, ctx.grid))
     if len(ctx.series):
@@ -312,6 +316,31 @@ def _transformer_tables(
             out.write(TABLES["transformer_energy_daily"], energy)
 
 
+def _prior(ctx: _Context, ids: pd.Index) -> liveness.State | None:
+    """The liveness state of `ids` before an incremental window (None in a full build)."""
+    if ctx.live_before is None:
+        return None
+    rows = ctx.live_before.reindex(ids)
+    return liveness.State.from_columns(
+        rows["last_reading_unix_s"].to_numpy(), rows["zero_run_hours"].to_numpy()
+    )
+
+
+def _live_before(ws: Workspace, at: pd.Timestamp) -> pd.DataFrame:
+    """The previous build's meter_liveness rows stamped at `at` (the window's start: the end
+    of the hour before it), indexed by meter."""
+    import pyarrow.dataset as ds
+
+    rows = read_parts(
+        ws.table_dir("meter_liveness"),
+        columns=["meter_id", "last_reading_unix_s", "zero_run_hours"],
+        filter_expr=ds.field(EVENT_TIMESTAMP) == pa.scalar(at, pa.timestamp("ns", tz="UTC")),
+    )
+    if rows is None:
+        return pd.DataFrame(columns=["last_reading_unix_s", "zero_run_hours"])
+    return rows.drop_duplicates("meter_id").set_index("meter_id")
+
+
 def _aged_before(ws: Workspace, at: pd.Timestamp) -> pd.Series:
     """The ageing hours observed per transformer up to `at` (the previous build's row
     stamped there: the end of the day before an incremental build's window)."""
@@ -363,6 +392,7 @@ def build_tables(
     old_end = period.start + plan.old_days * DAY if plan.incremental else None
     if ctx.windowed:
         ctx.aged_before = _aged_before(ws, grid.start)
+        ctx.live_before = _live_before(ws, grid.start)
     with staged_dir(ws.offline) as root:
         out = _Writer(root, ws.offline if plan.incremental else None, old_end)
         ids, base = _meter_pass(ctx, out, progress)

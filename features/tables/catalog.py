@@ -185,12 +185,23 @@ TRANSFORMER_ENERGY = TableSpec(
     "Daily energy balance: energy metered at the transformer minus its customers' meters.",
 )
 
+METER_LIVENESS = TableSpec(
+    "meter_liveness",
+    ("meter_id",),
+    _floats("last_reading_unix_s", "hours_since_reading", "zero_run_hours"),
+    dt.timedelta(hours=6),
+    "Per meter-hour from its first reading on: time of the last reading, hours since it, and "
+    "the run of consecutive zero-reading hours ending at it (features/tables/liveness.py; the "
+    "stream consumer pushes the same definition online).",
+)
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
         METER_HOURLY,
         METER_DAILY,
         METER_PROFILE,
+        METER_LIVENESS,
         LOAD_HOURLY,
         LOAD_WEEK_PROFILE,
         SERIES_PROFILE,

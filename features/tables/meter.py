@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from gridml.features.tables.catalog import METER_DAILY, METER_HOURLY
+from gridml.features.tables import liveness
+from gridml.features.tables.catalog import METER_DAILY, METER_HOURLY, METER_LIVENESS
 from gridml.features.tables.timegrid import (
     DAY,
     HOUR,
@@ -38,6 +39,18 @@ def meter_hourly(
         }
     frame = to_long("meter_id", meter_ids, grid.hour_index() + HOUR, cols, keep=~np.isnan(kwh))
     return frame[METER_HOURLY.columns]
+
+
+def meter_liveness(
+    meter_ids: pd.Index, kwh: np.ndarray, grid: Grid, prior: liveness.State | None = None
+) -> pd.DataFrame:
+    """One row per meter-hour from the meter's first reading on (`features.tables.liveness`),
+    stamped at the end of the hour; `prior`: the state before the grid (incremental window)."""
+    state = prior if prior is not None else liveness.State.empty(len(meter_ids))
+    cols = liveness.liveness(kwh, liveness.epoch_hour(grid.start), state)
+    keep = ~np.isnan(cols["last_reading_unix_s"])
+    frame = to_long("meter_id", meter_ids, grid.hour_index() + HOUR, cols, keep=keep)
+    return frame[METER_LIVENESS.columns]
 
 
 def meter_day_base(

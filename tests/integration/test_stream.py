@@ -287,3 +287,37 @@ def test_backpressure_the_broker_holds_what_is_not_acknowledged(cfg: StreamConfi
         assert [int(m.payload) for m in got + more] == list(range(10))
     finally:
         broker.close()
+
+
+def test_streamed_liveness_features_equal_the_offline_ones(
+    ws: Workspace, cfg: StreamConfig
+) -> None:
+    from gridml.features.store.definitions import LIVENESS_VIEW
+    from gridml.features.tables.build import build_tables
+    from gridml.features.tables.catalog import METER_LIVENESS
+
+    sent = fresh_readings(ws, hours=8, meters=5)
+    ids = sorted(sent["meter_id"].unique())
+    hour = (sent["timestamp"] - sent["timestamp"].min()) // pd.Timedelta(hours=1)
+    on = sent["meter_id"].eq
+    sent.loc[on(ids[0]) & (hour >= 2), "kwh"] = 0.0  # a zero run up to the end
+    sent.loc[on(ids[2]) & (hour <= 3), "kwh"] = 0.0  # zeros, then a gap, then a reading
+    sent = sent[~(on(ids[1]) & (hour >= 3)) & ~(on(ids[2]) & hour.isin([4, 5]))]  # silences
+    open_session(cfg)
+    publish(cfg, sent, per_message=3)
+    report = ingest(cfg, ws)
+    assert report.dead_letters == 0
+    names = list(METER_LIVENESS.features)
+    response = sink.OnlinePusher(ws).store.get_online_features(
+        features=[f"{LIVENESS_VIEW}:{n}" for n in names], entity_rows=[{"meter_id": m} for m in ids]
+    )
+    online = pd.DataFrame(response.to_dict()).set_index("meter_id")[names].astype(float)
+    build_tables(ws, progress=False)
+    table = read_parts(ws.table_dir("meter_liveness"))
+    at = sent["timestamp"].max() + pd.Timedelta(hours=1)  # the end of the stream's last hour
+    offline = table[table["event_timestamp"] == at].set_index("meter_id").loc[ids, names]
+    pd.testing.assert_frame_equal(online, offline, check_names=False)
+    # the cases are there: a run of 6 zero hours, a meter silent for 5 hours
+    assert offline.loc[ids[0], "zero_run_hours"] == 6
+    assert offline.loc[ids[1], "hours_since_reading"] == 5
+    assert offline.loc[ids[2], "zero_run_hours"] == 0

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from gridml.errors import MissingDataError
 from gridml.features import landing
 from gridml.features.landing import KEY, LandedIndex
+from gridml.features.tables import liveness
 from gridml.io import fsync_dir
 from gridml.stream.checks import MSG
 from gridml.workspace import Workspace
@@ -128,6 +130,13 @@ class OnlinePusher:
 
         self.store = repo.open_store(ws, store_config)
         self.latest: dict[str, pd.Timestamp] = {}
+        self.liveness = LivenessPusher(self.store)
+        from gridml.features.store.definitions import LIVENESS_VIEW
+
+        if LIVENESS_VIEW not in {fv.name for fv in self.store.list_feature_views()}:
+            raise MissingDataError(
+                f"the feature view {LIVENESS_VIEW} is not registered: run `gridml features apply`"
+            )
         # what `store.push` writes to, resolved once (push lists every view on each call)
         self.views = [
             fv.name
@@ -163,4 +172,70 @@ class OnlinePusher:
             for view in self.views:  # as store.push(PUSH_SOURCE, push) does, view by view
                 self.store.write_to_online_store(view, push)
             self.latest.update(dict(zip(push["meter_id"], push["timestamp"], strict=True)))
+        self.liveness.push(readings)
         return len(push)
+
+
+class LivenessPusher:
+    """The meter liveness features (`features.tables.liveness`, the offline table's definition)
+    per micro-batch, written online to the `meter_liveness` view.
+
+    The stream's clock is the newest reading hour seen; each batch writes, stamped at the end
+    of that hour, the rows of the batch's meters and, when the clock moved on, of every meter
+    this consumer has seen (so a silent meter's hours since its last reading grow). A meter's
+    state (last reading hour, zero run) is kept here, read once from the online store."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.meters = pd.Index([], dtype=object)
+        self.state = liveness.State.empty(0)
+        self.clock: int | None = None
+
+    def _load(self, meters: list[str]) -> None:
+        from gridml.features.store.definitions import LIVENESS_VIEW
+
+        names = ("last_reading_unix_s", "zero_run_hours")
+        response = self.store.get_online_features(
+            features=[f"{LIVENESS_VIEW}:{n}" for n in names],
+            entity_rows=[{"meter_id": m} for m in meters],
+        ).to_dict()
+        col = {n: pd.to_numeric(pd.Series(response[n]), errors="coerce").to_numpy() for n in names}
+        loaded = liveness.State.from_columns(col[names[0]], col[names[1]])
+        self.meters = self.meters.append(pd.Index(meters, dtype=object))
+        self.state = liveness.State(
+            np.concatenate([self.state.last_hour, loaded.last_hour]),
+            np.concatenate([self.state.zero_run, loaded.zero_run]),
+        )
+
+    def rows(self, readings: pd.DataFrame) -> pd.DataFrame:
+        """Advance the state by the batch; the rows to write online."""
+        from gridml.features.tables.catalog import EVENT_TIMESTAMP
+
+        new = sorted(set(readings["meter_id"]) - set(self.meters))
+        if new:
+            self._load(new)
+        newest = liveness.epoch_hour(readings["timestamp"].max())
+        moved = self.clock is None or newest > self.clock
+        now = newest if self.clock is None else max(self.clock, newest)
+        values, after = liveness.step(readings, self.meters, self.state, now)
+        self.state, self.clock = after, now
+        wanted = (
+            np.ones(len(self.meters), bool) if moved else self.meters.isin(readings["meter_id"])
+        )
+        # heard of (online or here), and not ahead of the clock (a restart replaying the past)
+        keep = wanted & (after.last_hour > liveness.NONE) & (after.last_hour <= now)
+        frame = pd.DataFrame({k: v[keep] for k, v in values.items()})
+        frame.insert(0, "meter_id", self.meters[keep].to_numpy())
+        stamp = pd.Timestamp((now + 1) * liveness.HOUR_S, unit="s", tz="UTC")
+        frame.insert(1, EVENT_TIMESTAMP, stamp)
+        return frame
+
+    def push(self, readings: pd.DataFrame) -> int:
+        from gridml.features.store.definitions import LIVENESS_VIEW
+
+        if readings.empty:
+            return 0
+        frame = self.rows(readings[[*KEY, "kwh"]])
+        if len(frame):
+            self.store.write_to_online_store(LIVENESS_VIEW, frame)
+        return len(frame)

@@ -1,0 +1,106 @@
+"""Meter liveness: the one definition shared by the offline table (`meter_liveness`, written by
+`gridml features build`) and the stream consumer (pushed to the online store per micro-batch),
+so that training and serving see the same values for the same hour.
+
+Per meter and hour h (the row is stamped at the end of the hour, like `meter_hourly`):
+- `last_reading_unix_s`: start of the latest hour up to h with a reading (epoch seconds);
+- `hours_since_reading`: h minus that hour (0: a reading in hour h);
+- `zero_run_hours`: the run of consecutive hours with a zero reading that ends at that latest
+  reading (0 when it is not zero); an hour without a reading ends a run.
+Before a meter's first reading there is no row (NaN).
+
+`liveness` works on an (entities, hours) kWh matrix (NaN: no reading) plus each entity's state
+before the matrix's first hour, so a window (an incremental build, a micro-batch) continues
+exactly where the history before it ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+HOUR_S = 3600
+NONE = np.iinfo(np.int64).min // 2  # "no reading yet", as an hour number
+
+
+@dataclass(frozen=True)
+class State:
+    """Per entity, before the first hour: hour number (epoch hours) of the last reading
+    (`NONE` when none) and the zero run ending at it."""
+
+    last_hour: np.ndarray  # int64
+    zero_run: np.ndarray  # float
+
+    @classmethod
+    def empty(cls, n: int) -> State:
+        return cls(np.full(n, NONE, dtype=np.int64), np.zeros(n))
+
+    @classmethod
+    def from_columns(cls, last_unix_s: np.ndarray, zero_run: np.ndarray) -> State:
+        """From the feature columns (NaN where unknown)."""
+        last = np.asarray(last_unix_s, dtype=float)
+        known = ~np.isnan(last)
+        hours = np.where(known, np.floor(np.nan_to_num(last) / HOUR_S), 0).astype(np.int64)
+        run = np.nan_to_num(np.asarray(zero_run, dtype=float))
+        return cls(np.where(known, hours, NONE), np.where(known, run, 0.0))
+
+
+def epoch_hour(ts: pd.Timestamp) -> int:
+    """The hour number (hours since the Unix epoch) of a UTC timestamp's hour."""
+    return int(ts.floor("h").value // (HOUR_S * 10**9))
+
+
+def liveness(kwh: np.ndarray, first_hour: int, prior: State) -> dict[str, np.ndarray]:
+    """(entities, hours) matrices of the three features; column j is epoch hour first_hour + j.
+
+    `kwh`: hourly readings, NaN where none; `prior`: each entity's state before first_hour
+    (readings in `kwh` at or before `prior.last_hour` must be NaN: `step` drops them)."""
+    hours = kwh.shape[1]
+    idx = first_hour + np.arange(hours, dtype=np.int64)
+    has = ~np.isnan(kwh)
+    last = np.maximum(
+        np.maximum.accumulate(np.where(has, idx[None, :], NONE), axis=1),
+        prior.last_hour[:, None],
+    )
+    known = last > NONE
+    zero = has & (kwh == 0)
+    count = np.cumsum(zero, axis=1)
+    run = count - np.maximum.accumulate(np.where(zero, 0, count), axis=1)
+    # a run that starts the hour after the prior last reading continues the prior run
+    continues = (run > 0) & (idx[None, :] - run == prior.last_hour[:, None])
+    run = run + np.where(continues, prior.zero_run[:, None], 0.0)
+    pos = np.maximum.accumulate(np.where(has, np.arange(hours)[None, :], -1), axis=1)
+    at_last = np.take_along_axis(run, np.clip(pos, 0, None), axis=1).astype(float)
+    current = np.where(pos >= 0, at_last, prior.zero_run[:, None])
+    return {
+        "last_reading_unix_s": np.where(known, last * HOUR_S, np.nan).astype(float),
+        "hours_since_reading": np.where(known, idx[None, :] - last, np.nan).astype(float),
+        "zero_run_hours": np.where(known, current, np.nan),
+    }
+
+
+def last_state(features: dict[str, np.ndarray]) -> State:
+    """Each entity's state after the last column of `liveness`'s output."""
+    return State.from_columns(
+        features["last_reading_unix_s"][:, -1], features["zero_run_hours"][:, -1]
+    )
+
+
+def step(
+    readings: pd.DataFrame, meters: pd.Index, prior: State, now_hour: int
+) -> tuple[dict[str, np.ndarray], State]:
+    """The stream's micro-batch: `readings` (meter_id, hourly `timestamp`, kwh) on top of each
+    meter's `prior` state; returns the features of `meters` at epoch hour `now_hour` and their
+    state after it. Readings at or before a meter's last reading (late or repeated) and after
+    `now_hour` are ignored: the stream never goes back in time."""
+    hour = readings["timestamp"].dt.floor("h").astype("int64").to_numpy() // (HOUR_S * 10**9)
+    rows = meters.get_indexer(readings["meter_id"])
+    first = int(min(hour.min(), now_hour)) if len(hour) else now_hour
+    kwh = np.full((len(meters), now_hour - first + 1), np.nan)
+    ok = (rows >= 0) & (hour <= now_hour)
+    ok[ok] &= hour[ok] > prior.last_hour[rows[ok]]
+    kwh[rows[ok], hour[ok] - first] = readings["kwh"].to_numpy(dtype=float)[ok]
+    features = liveness(kwh, first, prior)
+    return {k: v[:, -1] for k, v in features.items()}, last_state(features)
