@@ -22,7 +22,12 @@ _TYPES = {"float": Float64, "int": Int64, "string": String}
 PUSH_SOURCE = "meter_readings_push"
 FRESH_READINGS_VIEW = "meter_latest_reading"
 LIVENESS_VIEW = "meter_liveness"  # offline table and streamed online, one definition
-LIVENESS_PUSH_SOURCE = "meter_liveness_push"
+TRANSFORMER_LIVENESS_VIEW = "transformer_liveness"
+# tables the stream consumer also writes online: view -> its push source
+PUSHED = {
+    LIVENESS_VIEW: "meter_liveness_push",
+    TRANSFORMER_LIVENESS_VIEW: "transformer_liveness_push",
+}
 
 ENTITIES = {
     "meter_id": Entity(
@@ -82,6 +87,7 @@ SERVICES: dict[str, dict[str, list[str] | None]] = {
         "meter_profile": ["is_prepaid"],
         "transformer_energy_daily": ["loss_ratio", "loss_ratio_7d", "loss_ratio_28d"],
         LIVENESS_VIEW: None,
+        TRANSFORMER_LIVENESS_VIEW: None,
     },
 }
 SERVICE_DESCRIPTIONS = {
@@ -90,7 +96,8 @@ SERVICE_DESCRIPTIONS = {
     "asset_failure_v1": "Distribution-transformer failure within the horizon (PyTorch).",
     "theft_detection_v1": "Electricity theft / fraud on meter consumption (PyTorch).",
     "theft_detection_v2": "theft_detection_v1 plus the meter liveness features (last reading, "
-    "hours since it, zero-reading run), streamed online and built offline alike.",
+    "hours since it, zero-reading run) and its transformer's share of meters heard, streamed "
+    "online and built offline alike.",
 }
 
 
@@ -125,9 +132,9 @@ def _view(spec: TableSpec, offline_dir: Path) -> FeatureView:
         timestamp_field=EVENT_TIMESTAMP,
         description=spec.description,
     )
-    if spec.name == LIVENESS_VIEW:  # the stream consumer pushes it; offline reads the table
+    if spec.name in PUSHED:  # the stream consumer pushes it; offline reads the table
         source = PushSource(
-            name=LIVENESS_PUSH_SOURCE, batch_source=source, description=spec.description
+            name=PUSHED[spec.name], batch_source=source, description=spec.description
         )
     return FeatureView(
         name=spec.name,

@@ -26,7 +26,7 @@ from gridml.features.tables import grid as grid_tables
 from gridml.features.tables import incremental, liveness, load, meter, transformer
 from gridml.features.tables import series as zone_series_mod
 from gridml.features.tables.catalog import EVENT_TIMESTAMP, TABLES, TableSpec
-from gridml.features.tables.timegrid import DAY, HOUR, Grid, to_matrix
+from gridml.features.tables.timegrid import DAY, HOUR, Grid, to_long, to_matrix
 from gridml.io import part_path, parts, read_parts, staged_dir
 from gridml.workspace import Workspace
 
@@ -217,10 +217,15 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
     summed = _summed_series(ctx)
     acc = load.LoadAccumulator(summed, ctx.grid) if files and len(summed) else None
     ids_seen, bases = [], []
+    per_unit = liveness.transformer_meters(ctx.topo) if ctx.topo is not None else None
+    heard = np.zeros((0 if per_unit is None else len(per_unit), ctx.grid.hours))
     for f in track(files, description="meter features", disable=not progress):
         ids, readings = ctx.read(f, "meter_id")
         kwh = to_matrix(readings, "meter_id", "kwh", ids, ctx.grid)
         del readings
+        if per_unit is not None and ctx.topo is not None:
+            rows = per_unit.index.get_indexer(ctx.topo.reindex(ids)["transformer_id"])
+            heard += liveness.heard_counts(~np.isnan(kwh), rows, len(per_unit))
         interrupted, shedding = ctx.meter_interruptions(ids)
         if acc is not None:
             members = (
@@ -235,6 +240,11 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
         )
         ids_seen.append(ids)
         bases.append(meter.meter_day_base(ids, kwh, interrupted, ctx.grid))
+    if per_unit is not None and files:
+        share = liveness.heard_share(heard, per_unit.to_numpy())
+        hours = ctx.grid.hour_index() + HOUR
+        frame = to_long("transformer_id", per_unit.index, hours, {"meters_heard_share": share})
+        out.write(TABLES["transformer_liveness"], frame)
     if len(ctx.series):
         all_ids = pd.Index(ctx.series["series_id"])
         sums = acc.matrices() if acc is not None else None

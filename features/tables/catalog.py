@@ -195,6 +195,15 @@ METER_LIVENESS = TableSpec(
     "stream consumer pushes the same definition online).",
 )
 
+TRANSFORMER_LIVENESS = TableSpec(
+    "transformer_liveness",
+    ("transformer_id",),
+    _floats("meters_heard_share"),
+    dt.timedelta(hours=6),
+    "Per transformer-hour: the share of its meters with a reading in the hour "
+    "(features/tables/liveness.py; streamed online alike).",
+)
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -209,5 +218,6 @@ TABLES: dict[str, TableSpec] = {
         REGION_CALENDAR,
         TRANSFORMER_DAILY,
         TRANSFORMER_ENERGY,
+        TRANSFORMER_LIVENESS,
     )
 }

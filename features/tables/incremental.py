@@ -43,6 +43,7 @@ LOOKBACK_DAYS = 42
 STAMP_OFFSET: dict[str, pd.Timedelta | None] = {
     "meter_hourly": HOUR,  # end of the hour
     "meter_liveness": HOUR,
+    "transformer_liveness": HOUR,
     "load_hourly": HOUR,
     "weather_hourly": pd.Timedelta(0),  # observation time
     "meter_daily": DAY,  # end of the local day

@@ -7,7 +7,8 @@ Per meter and hour h (the row is stamped at the end of the hour, like `meter_hou
 - `hours_since_reading`: h minus that hour (0: a reading in hour h);
 - `zero_run_hours`: the run of consecutive hours with a zero reading that ends at that latest
   reading (0 when it is not zero); an hour without a reading ends a run.
-Before a meter's first reading there is no row (NaN).
+Before a meter's first reading there is no row (NaN). Per transformer and hour h:
+- `meters_heard_share`: the share of its meters (by the topology) with a reading in hour h.
 
 `liveness` works on an (entities, hours) kWh matrix (NaN: no reading) plus each entity's state
 before the matrix's first hour, so a window (an incremental build, a micro-batch) continues
@@ -104,3 +105,23 @@ def step(
     kwh[rows[ok], hour[ok] - first] = readings["kwh"].to_numpy(dtype=float)[ok]
     features = liveness(kwh, first, prior)
     return {k: v[:, -1] for k, v in features.items()}, last_state(features)
+
+
+def transformer_meters(topo: pd.DataFrame) -> pd.Series:
+    """Meters per transformer (the share's denominator), by transformer_id, sorted."""
+    return topo.groupby("transformer_id").size().sort_index().astype(float)
+
+
+def heard_counts(heard: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """(n, hours) meters heard per transformer: `heard` (meters, hours) bool, `rows` each
+    meter's transformer row (-1: none)."""
+    out = np.zeros((n, heard.shape[1]))
+    ok = rows >= 0
+    np.add.at(out, rows[ok], heard[ok].astype(float))
+    return out
+
+
+def heard_share(counts: np.ndarray, meters: np.ndarray) -> np.ndarray:
+    """Share of each transformer's meters heard (NaN for a transformer without meters)."""
+    with np.errstate(all="ignore"):
+        return np.where(meters[:, None] > 0, counts / meters[:, None], np.nan)

@@ -317,6 +317,20 @@ def test_streamed_liveness_features_equal_the_offline_ones(
     at = sent["timestamp"].max() + pd.Timedelta(hours=1)  # the end of the stream's last hour
     offline = table[table["event_timestamp"] == at].set_index("meter_id").loc[ids, names]
     pd.testing.assert_frame_equal(online, offline, check_names=False)
+    # per transformer: the share of its meters heard in that hour
+    from gridml.features.store.definitions import TRANSFORMER_LIVENESS_VIEW
+    from gridml.features.tables.series import topology_frame
+
+    units = sorted(topology_frame(ws)["transformer_id"].reindex(ids).unique())
+    response = sink.OnlinePusher(ws).store.get_online_features(
+        features=[f"{TRANSFORMER_LIVENESS_VIEW}:meters_heard_share"],
+        entity_rows=[{"transformer_id": t} for t in units],
+    )
+    shares = read_parts(ws.table_dir(TRANSFORMER_LIVENESS_VIEW))
+    shares = shares[shares["event_timestamp"] == at].set_index("transformer_id")
+    expected = shares.loc[units, "meters_heard_share"].to_numpy()
+    assert response.to_dict()["meters_heard_share"] == pytest.approx(list(expected))
+    assert 0 < expected.sum() < len(units)  # some meters heard, not all
     # the cases are there: a run of 6 zero hours, a meter silent for 5 hours
     assert offline.loc[ids[0], "zero_run_hours"] == 6
     assert offline.loc[ids[1], "hours_since_reading"] == 5

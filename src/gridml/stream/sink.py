@@ -130,13 +130,15 @@ class OnlinePusher:
 
         self.store = repo.open_store(ws, store_config)
         self.latest: dict[str, pd.Timestamp] = {}
-        self.liveness = LivenessPusher(self.store)
-        from gridml.features.store.definitions import LIVENESS_VIEW
+        from gridml.features.store.definitions import PUSHED
+        from gridml.features.tables.series import topology_frame
 
-        if LIVENESS_VIEW not in {fv.name for fv in self.store.list_feature_views()}:
+        missing = sorted(set(PUSHED) - {fv.name for fv in self.store.list_feature_views()})
+        if missing:
             raise MissingDataError(
-                f"the feature view {LIVENESS_VIEW} is not registered: run `gridml features apply`"
+                f"the feature view(s) {missing} are not registered: run `gridml features apply`"
             )
+        self.liveness = LivenessPusher(self.store, topology_frame(ws))
         # what `store.push` writes to, resolved once (push lists every view on each call)
         self.views = [
             fv.name
@@ -185,11 +187,19 @@ class LivenessPusher:
     this consumer has seen (so a silent meter's hours since its last reading grow). A meter's
     state (last reading hour, zero run) is kept here, read once from the online store."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, topo: pd.DataFrame | None = None) -> None:
+        """`topo`: meters with their transformer_id (`topology_frame`); with it, each batch
+        also writes the transformers' share of meters heard in the clock's hour, and the
+        state of every meter of the topology is read at start (its denominator)."""
         self.store = store
         self.meters = pd.Index([], dtype=object)
         self.state = liveness.State.empty(0)
         self.clock: int | None = None
+        self.moved = False
+        self.topo = topo
+        self.per_unit = liveness.transformer_meters(topo) if topo is not None else None
+        if topo is not None and len(topo):
+            self._load(sorted(topo.index))
 
     def _load(self, meters: list[str]) -> None:
         from gridml.features.store.definitions import LIVENESS_VIEW
@@ -207,8 +217,32 @@ class LivenessPusher:
             np.concatenate([self.state.zero_run, loaded.zero_run]),
         )
 
+    def unit_rows(self, readings: pd.DataFrame, moved: bool) -> pd.DataFrame:
+        """The share of each transformer's meters heard in the clock's hour (the batch's
+        transformers, or all of them when the clock moved on)."""
+        from gridml.features.tables.catalog import EVENT_TIMESTAMP
+
+        if self.topo is None or self.per_unit is None or self.clock is None:
+            return pd.DataFrame()
+        units = self.per_unit.index
+        rows = units.get_indexer(self.topo["transformer_id"].reindex(self.meters))
+        heard = (self.state.last_hour == self.clock)[:, None]
+        share = liveness.heard_share(
+            liveness.heard_counts(heard, rows, len(units)), self.per_unit.to_numpy()
+        )[:, 0]
+        batch_units = self.topo["transformer_id"].reindex(readings["meter_id"].unique())
+        keep = np.ones(len(units), bool) if moved else units.isin(batch_units)
+        stamp = pd.Timestamp((self.clock + 1) * liveness.HOUR_S, unit="s", tz="UTC")
+        return pd.DataFrame(
+            {
+                "transformer_id": units[keep].to_numpy(),
+                EVENT_TIMESTAMP: stamp,
+                "meters_heard_share": share[keep],
+            }
+        )
+
     def rows(self, readings: pd.DataFrame) -> pd.DataFrame:
-        """Advance the state by the batch; the rows to write online."""
+        """Advance the state by the batch; the meter rows to write online."""
         from gridml.features.tables.catalog import EVENT_TIMESTAMP
 
         new = sorted(set(readings["meter_id"]) - set(self.meters))
@@ -219,6 +253,7 @@ class LivenessPusher:
         now = newest if self.clock is None else max(self.clock, newest)
         values, after = liveness.step(readings, self.meters, self.state, now)
         self.state, self.clock = after, now
+        self.moved = moved
         wanted = (
             np.ones(len(self.meters), bool) if moved else self.meters.isin(readings["meter_id"])
         )
@@ -235,7 +270,12 @@ class LivenessPusher:
 
         if readings.empty:
             return 0
+        from gridml.features.store.definitions import TRANSFORMER_LIVENESS_VIEW
+
         frame = self.rows(readings[[*KEY, "kwh"]])
         if len(frame):
             self.store.write_to_online_store(LIVENESS_VIEW, frame)
+        units = self.unit_rows(readings, self.moved)
+        if len(units):
+            self.store.write_to_online_store(TRANSFORMER_LIVENESS_VIEW, units)
         return len(frame)

@@ -77,3 +77,19 @@ def test_step_matches_the_matrix() -> None:
         late = batch.assign(kwh=9.0)
         for name, mat in whole.items():
             np.testing.assert_array_equal(values[name], mat[:, hi - 1], err_msg=name)
+
+
+def test_share_of_meters_heard_per_transformer() -> None:
+    import pandas as pd
+
+    from gridml.features.tables.liveness import heard_counts, heard_share, transformer_meters
+
+    topo = pd.DataFrame(
+        {"transformer_id": ["T1", "T1", "T1", "T2", None]}, index=["a", "b", "c", "d", "e"]
+    )
+    per_unit = transformer_meters(topo)
+    assert list(per_unit.index) == ["T1", "T2"] and list(per_unit) == [3, 1]
+    heard = np.array([[1, 0], [1, 0], [0, 0], [0, 1], [1, 1]], dtype=bool)  # "e": no transformer
+    rows = per_unit.index.get_indexer(topo["transformer_id"])
+    share = heard_share(heard_counts(heard, rows, 2), per_unit.to_numpy())
+    np.testing.assert_allclose(share, [[2 / 3, 0.0], [0.0, 1.0]])
