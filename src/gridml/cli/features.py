@@ -104,7 +104,7 @@ def training_set(
     service: Annotated[
         str,
         typer.Argument(
-            help="FeatureService: demand_forecast_v1, asset_failure_v1 or theft_detection_v1."
+            help="FeatureService: demand_forecast_v1, asset_failure_v1, theft_detection_v1 or v2."
         ),
     ],
     entities: Annotated[
