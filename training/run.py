@@ -7,7 +7,12 @@ run name (`name`, of the run config or of its `model` section) default to it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import model_validator
+
+from gridml.config import BaseConfig
+from gridml.training.tracking import TrackingConfig
 
 
 def default_names(data: Any, registered_default: str, name_at: tuple[str, ...] = ()) -> Any:
@@ -29,3 +34,21 @@ def default_names(data: Any, registered_default: str, name_at: tuple[str, ...] =
         holder = holder[key]
     holder.setdefault("name", registered)
     return out
+
+
+class RunSettings(BaseConfig):
+    """Base of a pipeline's run config whose model config sits under `model`: a subclass sets
+    `REGISTERED_DEFAULT` (its spec's name) and declares `model`; `registered_model`,
+    `tracking.experiment` and `model.name` default to the registered name."""
+
+    REGISTERED_DEFAULT: ClassVar[str]
+
+    tracking: TrackingConfig
+    registered_model: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: object) -> object:
+        if isinstance(data, dict):
+            data = {"registered_model": cls.REGISTERED_DEFAULT, **data}
+        return default_names(data, cls.REGISTERED_DEFAULT, ("model",))

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import model_validator
 
-from gridml.config import BaseConfig, ConfigError
+from gridml.config import ConfigError
 from gridml.errors import MissingDataError
 from gridml.models.builtin import MAINTENANCE
 from gridml.training import tracking
@@ -37,8 +36,7 @@ from gridml.training.maintenance.dataset import (
 from gridml.training.maintenance.metrics import TIME, evaluate
 from gridml.training.maintenance.models import fit_lightgbm, fit_sequence_model
 from gridml.training.maintenance.pyfunc import log_maintenance_model, naive_utc
-from gridml.training.run import default_names
-from gridml.training.tracking import TrackingConfig
+from gridml.training.run import RunSettings
 from gridml.workspace import Workspace
 
 EXAMPLE_TRANSFORMERS = 3
@@ -50,19 +48,14 @@ NO_FAILURES = (
 )
 
 
-class MaintenanceRunConfig(BaseConfig):
+class MaintenanceRunConfig(RunSettings):
     """A maintenance training run: the model config, where it is tracked, what it registers.
     The registered name is written once: the experiment and the run name default to it
     (training/run.py)."""
 
-    model: MaintenanceConfig = MaintenanceConfig()
-    tracking: TrackingConfig = TrackingConfig(experiment=MAINTENANCE.name)
-    registered_model: str = MAINTENANCE.name
+    REGISTERED_DEFAULT = MAINTENANCE.name
 
-    @model_validator(mode="before")
-    @classmethod
-    def _names(cls, data: object) -> object:
-        return default_names(data, MAINTENANCE.name, ("model",))
+    model: MaintenanceConfig = MaintenanceConfig()
 
 
 @dataclass

@@ -16,20 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import model_validator
 
-from gridml.config import BaseConfig
 from gridml.features.contracts import THEFT_ATTACKS
 from gridml.models.builtin import THEFT
 from gridml.training import tracking
 from gridml.training.classification import pr_plot, reliability_plot
-from gridml.training.run import default_names
+from gridml.training.run import RunSettings
 from gridml.training.theft import dataset
 from gridml.training.theft.config import TheftConfig
 from gridml.training.theft.metrics import evaluate
 from gridml.training.theft.models import LightGBMTheft, WideDeepTheft
 from gridml.training.theft.pyfunc import log_theft_model
-from gridml.training.tracking import TrackingConfig
 from gridml.workspace import Workspace
 
 CAVEAT = (
@@ -41,18 +38,13 @@ CAVEAT = (
 REFERENCE_ROWS = 2000
 
 
-class TheftRunConfig(BaseConfig):
+class TheftRunConfig(RunSettings):
     """`gridml train theft`: the model config plus where the run and the model go. The registered
     name is written once: the experiment and the run name default to it (training/run.py)."""
 
-    model: TheftConfig = TheftConfig()
-    tracking: TrackingConfig = TrackingConfig(experiment=THEFT.name)
-    registered_model: str = THEFT.name
+    REGISTERED_DEFAULT = THEFT.name
 
-    @model_validator(mode="before")
-    @classmethod
-    def _names(cls, data: object) -> object:
-        return default_names(data, THEFT.name, ("model",))
+    model: TheftConfig = TheftConfig()
 
 
 @dataclass
