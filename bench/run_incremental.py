@@ -32,10 +32,10 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from gridml.features.feeds.config import ZoneConfig
-from gridml.features.feeds.generate import generate_zone
 from gridml.features.landing import land, land_frame
 from gridml.features.merge import merge_landed
+from gridml.features.simulator.config import ZoneConfig
+from gridml.features.simulator.generate import generate_zone
 from gridml.features.tables.build import build_tables
 from gridml.features.tables.catalog import EVENT_TIMESTAMP, TABLES
 from gridml.features.tables.incremental import read_manifest

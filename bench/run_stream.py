@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from gridml.features.feeds.config import ZoneConfig
+from gridml.features.simulator.config import ZoneConfig
 from gridml.io import read_parts
 from gridml.workspace import Workspace
 
@@ -126,7 +126,7 @@ def run_ingest(prefix: str, ws_root: Path, expected: int, out: Path) -> None:
 
 
 def prepare(work: Path, meters: int, days: int) -> Workspace:
-    from gridml.features.feeds.generate import generate_zone
+    from gridml.features.simulator.generate import generate_zone
     from gridml.features.store import repo
 
     ws = Workspace(work / "ws")

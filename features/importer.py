@@ -46,7 +46,7 @@ from gridml.features.contracts import (
     Feed,
     series_unit,
 )
-from gridml.features.feeds.calendar import country_timezone
+from gridml.features.physics import country_timezone
 from gridml.features.tables.load import ZONE_ID, ZONE_REGION
 from gridml.features.validate import check_frame, check_order, check_references, describe_rows
 from gridml.io import part_path, staged_dir, write_json_atomic

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gridml.features.feeds.config import ZoneConfig
-from gridml.features.feeds.generate import generate_zone
+from gridml.features.simulator.config import ZoneConfig
+from gridml.features.simulator.generate import generate_zone
 from gridml.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]

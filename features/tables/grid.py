@@ -6,7 +6,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from gridml.features.feeds.outages import interrupted_share
+from gridml.features.physics import interrupted_share
 from gridml.features.tables.catalog import REGION_CALENDAR, WEATHER_HOURLY
 from gridml.features.tables.timegrid import DAY, Grid, rolling, to_long, to_matrix
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.features.contracts import DGA_GASES
-from gridml.features.feeds.assets import ageing_acceleration
+from gridml.features.physics import ageing_acceleration
 from gridml.features.tables.catalog import TRANSFORMER_DAILY, TRANSFORMER_ENERGY
 from gridml.features.tables.timegrid import (
     DAY,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gridml.config import ConfigError
-from gridml.features.feeds.config import ZoneConfig
+from gridml.features.simulator.config import ZoneConfig
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 

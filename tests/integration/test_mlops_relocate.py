@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from gridml.cli.main import app
-from gridml.features.feeds.config import ZoneConfig
-from gridml.features.feeds.generate import generate_zone
+from gridml.features.simulator.config import ZoneConfig
+from gridml.features.simulator.generate import generate_zone
 from gridml.features.store import repo
 from gridml.features.tables.build import build_tables
 from gridml.mlops.config import PromotionConfig

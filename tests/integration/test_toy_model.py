@@ -23,8 +23,8 @@ SMALL_ZONE = HERE.parents[1] / "experiments" / "zone-small.yaml"
 
 @pytest.fixture(scope="module")
 def toy_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    from gridml.features.feeds.config import ZoneConfig
-    from gridml.features.feeds.generate import generate_zone
+    from gridml.features.simulator.config import ZoneConfig
+    from gridml.features.simulator.generate import generate_zone
     from gridml.features.store import repo
     from gridml.features.tables.build import build_tables
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gridml.features.feeds.config import ZoneConfig
+from gridml.features.simulator.config import ZoneConfig
 from gridml.mlops.across_zones import (
     AcrossZonesConfig,
     AcrossZonesReport,

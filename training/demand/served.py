@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gridml.features.feeds.outages import interrupted_share
+from gridml.features.physics import interrupted_share
 
 HOUR = pd.Timedelta(hours=1)
 

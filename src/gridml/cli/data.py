@@ -37,8 +37,8 @@ def generate(
     failures and prepaid vends as Parquet parts under WORKSPACE/feeds, and the theft labels
     apart under WORKSPACE/labels. Replaces the workspace's feeds atomically.
     """
-    from gridml.features.feeds.config import ZoneConfig
-    from gridml.features.feeds.generate import generate_zone
+    from gridml.features.simulator.config import ZoneConfig
+    from gridml.features.simulator.generate import generate_zone
 
     with user_errors():
         cfg = ZoneConfig.read_yaml(config, meters=meters, days=days, seed=seed)

@@ -357,8 +357,8 @@ def prepare_zone(
     import contextlib
     import io
 
-    from gridml.features.feeds.config import ZoneConfig
-    from gridml.features.feeds.generate import generate_zone
+    from gridml.features.simulator.config import ZoneConfig
+    from gridml.features.simulator.generate import generate_zone
     from gridml.features.store import repo
     from gridml.features.tables.build import build_tables
 

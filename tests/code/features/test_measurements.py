@@ -13,8 +13,8 @@ import pytest
 
 from gridml.errors import ContractError
 from gridml.features.contracts import MAX_HOURLY_KWH_BY_LEVEL
-from gridml.features.feeds.config import ZoneConfig
 from gridml.features.importer import import_feeds, interval_kwh, observes_dst
+from gridml.features.simulator.config import ZoneConfig
 from gridml.features.tables.build import build_tables
 from gridml.features.tables.grid import region_calendar
 from gridml.features.tables.timegrid import Grid

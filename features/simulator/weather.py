@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from gridml.features.feeds.calendar import Clock
+from gridml.features.simulator.calendar import Clock
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Transformer failures (features/feeds/assets.py): the hazard is calibrated to the configured
+"""Transformer failures (features/simulator/assets.py): the hazard is calibrated to the configured
 annual failure rate, about a quarter of failures are sudden, the hazard rises with ageing and
 overload, and dissolved gases announce the other failures."""
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gridml.features.feeds.assets import POWER_FACTOR, simulate_assets, thermal
-from gridml.features.feeds.config import AssetConfig
+from gridml.features.simulator.assets import POWER_FACTOR, simulate_assets, thermal
+from gridml.features.simulator.config import AssetConfig
 
 SUDDEN = {"lightning"}
 

@@ -20,15 +20,16 @@ import pyarrow.parquet as pq
 from rich.progress import Progress
 
 from gridml.features.contracts import FEEDS, THEFT_LABELS
-from gridml.features.feeds.assets import choose_ratings, simulate_assets, thermal
-from gridml.features.feeds.calendar import Clock
-from gridml.features.feeds.config import ZoneConfig
-from gridml.features.feeds.consumption import draw_meter_profiles, true_demand
-from gridml.features.feeds.hierarchy import build_feeders, build_meters, build_transformers
-from gridml.features.feeds.outages import interrupted_share, shedding_events, unplanned_events
-from gridml.features.feeds.theft import apply_attack, choose_thieves
-from gridml.features.feeds.vends import generate_vends
-from gridml.features.feeds.weather import generate_weather
+from gridml.features.physics import interrupted_share
+from gridml.features.simulator.assets import choose_ratings, simulate_assets, thermal
+from gridml.features.simulator.calendar import Clock
+from gridml.features.simulator.config import ZoneConfig
+from gridml.features.simulator.consumption import draw_meter_profiles, true_demand
+from gridml.features.simulator.hierarchy import build_feeders, build_meters, build_transformers
+from gridml.features.simulator.outages import shedding_events, unplanned_events
+from gridml.features.simulator.theft import apply_attack, choose_thieves
+from gridml.features.simulator.vends import generate_vends
+from gridml.features.simulator.weather import generate_weather
 from gridml.io import part_path, staged_dir, write_json_atomic, write_parquet_atomic
 from gridml.workspace import Workspace
 

@@ -19,7 +19,8 @@ import pandas as pd
 from scipy.signal import lfilter
 
 from gridml.features.contracts import DGA_GASES
-from gridml.features.feeds.config import AssetConfig
+from gridml.features.physics import ageing_acceleration
+from gridml.features.simulator.config import AssetConfig
 
 NORMAL_LIFE_H = 180_000.0
 LIFE_CAP = 2.0  # beyond twice its normal life, a unit's hazard stops growing with ageing
@@ -29,12 +30,6 @@ TOP_OIL_TAU_H = 3.0
 # baseline gas levels of a healthy unit (ppm), below the IEEE C57.104 condition-1 limits
 DGA_BASE = np.array([30.0, 25.0, 0.3, 8.0, 15.0, 250.0, 2500.0])
 DGA_FAULT_GAIN = np.array([10.0, 5.0, 25.0, 8.0, 3.0, 1.5, 1.2])
-
-
-def ageing_acceleration(hot_spot_c: np.ndarray) -> np.ndarray:
-    """Relative insulation ageing rate (IEC 60076-7, Arrhenius form) at each hot-spot
-    temperature."""
-    return np.exp(15000.0 / 383.0 - 15000.0 / (hot_spot_c + 273.0))
 
 
 def choose_ratings(load_kw: np.ndarray, cfg: AssetConfig, rng: np.random.Generator) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Unit tests of the six Jokar theft attacks (features/feeds/theft.py `apply_attack`)."""
+"""Unit tests of the six Jokar theft attacks (features/simulator/theft.py `apply_attack`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gridml.features.contracts import THEFT_ATTACKS
-from gridml.features.feeds.theft import apply_attack
+from gridml.features.simulator.theft import apply_attack
 
 DAYS, START_DAY = 200, 3
 START = START_DAY * 24

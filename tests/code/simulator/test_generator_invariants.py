@@ -1,4 +1,4 @@
-"""Invariants of the synthetic zone generator (features/feeds): contracts, determinism, theft,
+"""Invariants of the synthetic zone generator (features/simulator): contracts, determinism, theft,
 energy balance, outages, load shapes, weather and prepaid vends."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from gridml.features.contracts import FEEDS, THEFT_ATTACKS, THEFT_LABELS
-from gridml.features.feeds.config import TheftConfig, ZoneConfig
-from gridml.features.feeds.generate import generate_zone
-from gridml.features.feeds.theft import choose_thieves
+from gridml.features.simulator.config import TheftConfig, ZoneConfig
+from gridml.features.simulator.generate import generate_zone
+from gridml.features.simulator.theft import choose_thieves
 from gridml.features.validate import validate_workspace
 from gridml.io import parts, read_parts
 from gridml.workspace import Workspace

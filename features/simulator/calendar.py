@@ -9,34 +9,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-# Time zone of a country's pilot zone; all of these keep a fixed offset (no DST).
-COUNTRY_TIMEZONES = {
-    "CI": "Africa/Abidjan",
-    "SN": "Africa/Dakar",
-    "GH": "Africa/Accra",
-    "NG": "Africa/Lagos",
-    "CM": "Africa/Douala",
-    "BJ": "Africa/Porto-Novo",
-    "TG": "Africa/Lome",
-    "ML": "Africa/Bamako",
-    "BF": "Africa/Ouagadougou",
-    "KE": "Africa/Nairobi",
-    "TZ": "Africa/Dar_es_Salaam",
-    "UG": "Africa/Kampala",
-    "ZA": "Africa/Johannesburg",
-    "ZM": "Africa/Lusaka",
-    "ZW": "Africa/Harare",
-    "MZ": "Africa/Maputo",
-    "BW": "Africa/Gaborone",
-    "NA": "Africa/Windhoek",
-    "MA": "Africa/Casablanca",
-    "EG": "Africa/Cairo",
-}
-
-
-def country_timezone(country: str) -> str:
-    """The default time zone of a country code (UTC when unknown)."""
-    return COUNTRY_TIMEZONES.get(country.upper(), "UTC")
+from gridml.features.physics import country_timezone
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gridml.features.feeds.config import TheftConfig
+from gridml.features.simulator.config import TheftConfig
 
 
 def choose_thieves(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from gridml.features.contracts import SEGMENTS
-from gridml.features.feeds.config import ZoneConfig
+from gridml.features.simulator.config import ZoneConfig
 
 TARIFFS = {
     "residential_prepaid": "domestic_prepaid",

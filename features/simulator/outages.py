@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gridml.features.feeds.config import OutageConfig
+from gridml.features.simulator.config import OutageConfig
 
 SHEDDING_SLOTS = (18, 6, 20, 14, 10, 22, 16, 8, 2, 12, 0, 4)  # block start hours, peak first
 SHEDDING_GROUPS = 4
@@ -68,22 +68,3 @@ def unplanned_events(
             start = utc_index[h] + pd.Timedelta(minutes=int(m))
             rows.append((feeder, start, start + pd.Timedelta(hours=float(d)), "unplanned"))
     return pd.DataFrame(rows, columns=["feeder_id", "start", "end", "kind"])
-
-
-def interrupted_share(
-    starts: np.ndarray, ends: np.ndarray, first: pd.Timestamp, hours: int
-) -> np.ndarray:
-    """Share of each hour (0..1) covered by the given intervals (overlaps count once, capped)."""
-    share = np.zeros(hours)
-    t0 = first.value
-    hour_ns = 3_600 * 10**9
-    for s, e in zip(starts, ends, strict=True):
-        a = (pd.Timestamp(s).value - t0) / hour_ns
-        b = (pd.Timestamp(e).value - t0) / hour_ns
-        if b <= 0 or a >= hours:
-            continue
-        a, b = max(a, 0.0), min(b, float(hours))
-        ia, ib = int(np.floor(a)), int(np.ceil(b))
-        cover = np.minimum(np.arange(ia, ib) + 1, b) - np.maximum(np.arange(ia, ib), a)
-        share[ia:ib] += cover
-    return np.clip(share, 0.0, 1.0)
