@@ -13,6 +13,21 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gridml.errors import UserError
 
+# The repository a development (editable) install runs from: `experiments/...` resolves against
+# it from any directory. In an installed wheel this folder holds no experiments/ and nothing
+# changes.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """`path` itself when it is a file or absolute; else the project's file of that relative
+    path when there is one (`experiments/demand.yaml` from any directory); else `path`."""
+    given = Path(path)
+    if given.is_file() or given.is_absolute():
+        return given
+    in_project = PROJECT_ROOT / given
+    return in_project if in_project.is_file() else given
+
 
 class ConfigError(UserError, ValueError):
     """A configuration file that cannot be used; the message names the file and the field."""
@@ -25,10 +40,15 @@ class BaseConfig(BaseModel):
 
     @classmethod
     def read_yaml(cls, path: str | Path, **overrides: object) -> Self:
-        """Load and validate a YAML file; `overrides` replace top-level fields (CLI flags)."""
-        path = Path(path)
+        """Load and validate a YAML file; `overrides` replace top-level fields (CLI flags).
+
+        A relative path missing from the current directory is looked up in the project
+        (`resolve_config_path`), so `experiments/*.yaml` work from any directory."""
+        path = resolve_config_path(path)
         if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
+            raise ConfigError(
+                f"{path}: config file not found (looked in {Path.cwd()} and {PROJECT_ROOT})"
+            )
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:

@@ -41,3 +41,22 @@ def test_bad_configs_name_the_file_and_field(tmp_path: Path, text: str, message:
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         ZoneConfig.read_yaml(tmp_path / "nope.yaml")
+
+
+def test_experiment_configs_resolve_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gridml.config import PROJECT_ROOT, resolve_config_path
+    from gridml.training.demand.config import DemandConfig
+
+    monkeypatch.chdir(tmp_path)
+    assert (
+        resolve_config_path("experiments/demand.yaml") == PROJECT_ROOT / "experiments/demand.yaml"
+    )
+    assert DemandConfig.read_yaml("experiments/demand-small.yaml").horizon_hours == 24
+    # a file in the current directory wins over the project's
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "demand.yaml").write_text("horizon_hours: 12\n")
+    assert resolve_config_path("experiments/demand.yaml") == Path("experiments/demand.yaml")
+    with pytest.raises(ConfigError, match=r"nope\.yaml: config file not found \(looked in"):
+        DemandConfig.read_yaml("experiments/nope.yaml")
