@@ -84,6 +84,11 @@ bench: $(STAMP) ## Run the benchmarks (prints tables, writes bench/results/*.jso
 		$(BIN)/python -m bench.run_stream; \
 	else echo "bench.run_stream skipped: no MQTT broker at 127.0.0.1:1883"; fi
 
+.PHONY: notebooks
+notebooks: $(STAMP) ## Open the notebooks in JupyterLab (installs the `notebooks` extra once; reads $(WORKSPACE))
+	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/pip install --quiet -e '.[dev,notebooks]'
+	$(BIN)/jupyter lab --notebook-dir notebooks
+
 .PHONY: mlflow-ui
 mlflow-ui: $(STAMP) ## Browse runs and the model registry of the workspace (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(GRIDML_WORKSPACE)/mlflow.db --port 5000
