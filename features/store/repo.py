@@ -78,7 +78,7 @@ def materialize(
 ) -> tuple[dt.datetime, dt.datetime]:
     """Load the latest values of every view (within `days` before `end`) into the online store."""
     store = open_store(ws, path)
-    _require_applied(store)
+    require_applied(store)
     stop = pd.Timestamp(end, tz="UTC") if end is not None else zone_window(ws)[1]
     start = stop - pd.Timedelta(days=days)
     views = [v for v in store.list_feature_views() if v.batch_source.name != "readings_feed"]
@@ -92,7 +92,8 @@ def materialize(
     return start.to_pydatetime(), stop.to_pydatetime()
 
 
-def _require_applied(store) -> None:
+def require_applied(store) -> None:
+    """UserError unless `gridml features apply` has registered the definitions."""
     if not store.list_feature_services():
         raise MissingDataError("the feature registry is empty: run `gridml features apply` first")
 
@@ -118,7 +119,7 @@ def training_set(
     """Point-in-time correct features of `service` for each entity row (same row order)."""
     entity_df = check_entity_frame(entity_df, service)
     store = open_store(ws, path)
-    _require_applied(store)
+    require_applied(store)
     frame = entity_df.reset_index(drop=True).assign(_row=lambda d: range(len(d)))
     job = store.get_historical_features(
         entity_df=frame, features=store.get_feature_service(service)
@@ -159,7 +160,7 @@ def online_features(
 ) -> pd.DataFrame:
     """The online store's values of a FeatureService for the entity rows."""
     store = open_store(ws, path)
-    _require_applied(store)
+    require_applied(store)
     return store.get_online_features(
         features=store.get_feature_service(service), entity_rows=entity_rows
     ).to_df()

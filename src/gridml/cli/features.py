@@ -140,3 +140,25 @@ def online(
     with user_errors():
         frame = online_sample(workspace(ws), store_config, service, ids)
     typer.echo(frame.T.to_string())
+
+
+@app.command()
+def ui(
+    ws: WorkspaceOption = None,
+    store_config: StoreConfigOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the UI.")] = 8888,
+) -> None:
+    """Browse the workspace's Feast registry in Feast's own web UI (entities, feature views,
+    FeatureServices, data sources): http://HOST:PORT until Ctrl-C.
+
+    Needs `gridml features apply` first. The UI's pages ship inside the feast package: nothing
+    is fetched from the internet.
+    """
+    from gridml.features.store import repo
+
+    with user_errors():
+        store = repo.open_store(workspace(ws), store_config)
+        repo.require_applied(store)
+    typer.echo(f"Feast UI of {workspace(ws).root} on http://{host}:{port} (Ctrl-C to stop)")
+    store.serve_ui(host=host, port=port)
