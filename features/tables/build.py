@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rich.progress import track
 
 from gridml.errors import MissingDataError
 from gridml.features.tables import grid as grid_tables
 from gridml.features.tables import incremental, liveness, load, meter, transformer
 from gridml.features.tables import series as zone_series_mod
 from gridml.features.tables.catalog import EVENT_TIMESTAMP, TABLES, TableSpec
+from gridml.features.tables.steps import BuildSteps
 from gridml.features.tables.timegrid import DAY, HOUR, Grid, to_long, to_matrix
 from gridml.io import part_path, parts, read_parts, staged_dir
 from gridml.workspace import Workspace
@@ -204,7 +204,7 @@ def _summed_series(ctx: _Context) -> pd.DataFrame:
     return series[series["meters"].notna()]
 
 
-def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, dict | None]:
+def _meter_pass(ctx: _Context, out: _Writer, steps: BuildSteps) -> tuple[pd.Index, dict | None]:
     """Readings part by part: meter hourly rows, daily bases, and the series load sums; then
     the load tables of every series, measured load included."""
     files = parts(ctx.ws.feed_dir("readings"))
@@ -219,7 +219,8 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
     ids_seen, bases = [], []
     per_unit = liveness.transformer_meters(ctx.topo) if ctx.topo is not None else None
     heard = np.zeros((0 if per_unit is None else len(per_unit), ctx.grid.hours))
-    for f in track(files, description="meter features", disable=not progress):
+    for i, f in enumerate(files, 1):
+        steps.step(f"meter features: part {i} of {len(files)}")
         ids, readings = ctx.read(f, "meter_id")
         kwh = to_matrix(readings, "meter_id", "kwh", ids, ctx.grid)
         del readings
@@ -246,6 +247,7 @@ def _meter_pass(ctx: _Context, out: _Writer, progress: bool) -> tuple[pd.Index, 
         frame = to_long("transformer_id", per_unit.index, hours, {"meters_heard_share": share})
         out.write(TABLES["transformer_liveness"], frame)
     if len(ctx.series):
+        steps.step(f"load tables: {len(ctx.series)} series")
         all_ids = pd.Index(ctx.series["series_id"])
         sums = acc.matrices() if acc is not None else None
         sum_ids = acc.ids if acc is not None else pd.Index([])
@@ -309,13 +311,14 @@ def _context_tables(ctx: _Context, out: _Writer) -> None:
 
 
 def _transformer_tables(
-    ctx: _Context, out: _Writer, billed: pd.DataFrame | None, progress: bool
+    ctx: _Context, out: _Writer, billed: pd.DataFrame | None, steps: BuildSteps
 ) -> None:
     files = parts(ctx.ws.feed_dir("transformer_telemetry"))
     if not files:
         return
     dga, maint = _feed(ctx.ws, "transformer_dga"), _feed(ctx.ws, "maintenance")
-    for f in track(files, description="transformer features", disable=not progress):
+    for i, f in enumerate(files, 1):
+        steps.step(f"transformer features: part {i} of {len(files)}")
         ids, telemetry = ctx.read(f, "transformer_id")
         daily = transformer.transformer_daily(
             telemetry, dga, maint, ctx.transformers, ctx.grid, ctx.origin_day, ctx.aged_before, ids
@@ -398,18 +401,24 @@ def build_tables(
     log.info("%s feature build: %s", "incremental" if plan.incremental else "full", plan.reason)
     grid = incremental.window(period, plan.old_days) if plan.incremental else period
     origin_day = round((period.start - grid.start) / DAY)
-    ctx = _context(ws, zone, grid, meter_series, origin_day)
-    old_end = period.start + plan.old_days * DAY if plan.incremental else None
-    if ctx.windowed:
-        ctx.aged_before = _aged_before(ws, grid.start)
-        ctx.live_before = _live_before(ws, grid.start)
-    with staged_dir(ws.offline) as root:
+    feed_parts = [parts(ws.feed_dir(f)) for f in ("readings", "transformer_telemetry")]
+    total = 5 + sum(len(p) for p in feed_parts)
+    with BuildSteps(total, enabled=progress) as steps, staged_dir(ws.offline) as root:
+        steps.step("reading the feeds and the grid")
+        ctx = _context(ws, zone, grid, meter_series, origin_day)
+        old_end = period.start + plan.old_days * DAY if plan.incremental else None
+        if ctx.windowed:
+            ctx.aged_before = _aged_before(ws, grid.start)
+            ctx.live_before = _live_before(ws, grid.start)
         out = _Writer(root, ws.offline if plan.incremental else None, old_end)
-        ids, base = _meter_pass(ctx, out, progress)
+        ids, base = _meter_pass(ctx, out, steps)
+        steps.step("daily meter features, energy balance")
         billed = _meter_daily(ctx, out, ids, base) if base is not None else None
         del base
+        steps.step("weather and calendar")
         _context_tables(ctx, out)
-        _transformer_tables(ctx, out, billed, progress)
+        _transformer_tables(ctx, out, billed, steps)
+        steps.step("writing the tables")
         counts = out.finish()
         manifest = incremental.Manifest(
             format=incremental.FORMAT,
