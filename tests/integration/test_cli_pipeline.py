@@ -27,11 +27,14 @@ def _run(*args: str) -> str:
 
 def test_demo_path_through_the_cli(tmp_path: Path) -> None:
     ws = ["--workspace", str(tmp_path)]
-    assert "generated" in _run("data", "generate", "--config", SMALL_ZONE, *ws)
+    generated = _run("data", "generate", "--config", SMALL_ZONE, *ws)
+    assert "generated" in generated and "next:    gridml data validate" in generated
     assert "feeds conform" in _run("data", "validate", *ws)
-    assert "meter_hourly" in _run("features", "build", *ws)
+    built = _run("features", "build", *ws)
+    assert "meter_hourly" in built and "next:    gridml features apply" in built
     assert "demand_forecast_v1" in _run("features", "apply", *ws)
-    assert "materialized" in _run("features", "materialize", *ws)
+    materialized = _run("features", "materialize", *ws)
+    assert "materialized" in materialized and "next:    gridml train demand" in materialized
     assert "load_kwh" in _run("features", "online", "demand_forecast_v1", *ws)
     entities = pd.DataFrame(
         {

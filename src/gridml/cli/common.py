@@ -40,3 +40,9 @@ def user_errors() -> Iterator[None]:
         logging.getLogger("gridml").debug("user error", exc_info=True)
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+
+
+def next_step(results: str, command: str) -> None:
+    """End a long command with where its results are and the command that usually follows."""
+    typer.secho(f"results: {results}", fg=typer.colors.GREEN)
+    typer.echo(f"next:    {command}")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gridml.cli.common import WorkspaceOption, user_errors, workspace
+from gridml.cli.common import WorkspaceOption, next_step, user_errors, workspace
 
 app = typer.Typer(
     help="Data feeds: generate a synthetic pilot zone, import real files, validate contracts.",
@@ -49,6 +49,7 @@ def generate(
         f"generated {report.total_rows:,} rows in {report.seconds:.1f} s "
         f"({report.total_rows / max(report.seconds, 1e-9):,.0f} rows/s) into {workspace(ws).feeds}"
     )
+    next_step(str(workspace(ws).feeds), "gridml data validate && gridml features build")
 
 
 @app.command()
@@ -276,3 +277,4 @@ def import_(
         f"{report.start:%Y-%m-%d %H:%M} .. {report.end:%Y-%m-%d %H:%M} UTC"
     )
     typer.echo(f"imported {len(report.rows)} feeds into {workspace(ws).feeds}")
+    next_step(str(workspace(ws).feeds), "gridml features build")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from gridml.cli.common import WorkspaceOption, user_errors, workspace
+from gridml.cli.common import WorkspaceOption, next_step, user_errors, workspace
 
 app = typer.Typer(
     help="The Feast feature store: build tables, apply definitions, materialize, retrieve.",
@@ -66,6 +66,7 @@ def build(
         typer.echo(f"feature tables: {how}; rows written:")
     for table, rows in built.items():
         typer.echo(f"  {table:<28} {rows:>12,} rows")
+    next_step(str(workspace(ws).offline), "gridml features apply && gridml features materialize")
 
 
 @app.command()
@@ -97,6 +98,10 @@ def materialize(
     with user_errors():
         window = do_materialize(workspace(ws), store_config, end=end, days=days)
     typer.echo(f"materialized {window[0]:%Y-%m-%d %H:%M} .. {window[1]:%Y-%m-%d %H:%M} UTC")
+    next_step(
+        "the online store of " + str(workspace(ws).feature_repo),
+        "gridml train demand   (or maintenance, theft)",
+    )
 
 
 @app.command("training-set")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from pydantic import BaseModel
 
-from gridml.cli.common import WorkspaceOption, user_errors, workspace
+from gridml.cli.common import WorkspaceOption, next_step, user_errors, workspace
 
 if TYPE_CHECKING:
     from gridml.models.spec import ModelSpec
@@ -67,6 +67,10 @@ def train_command(spec: ModelSpec):
             resolve(spec.train_report)(run)
         typer.echo(
             f"\nregistered {cfg.registered_model} v{run.version} as challenger; run {run.run_id}"
+        )
+        next_step(
+            f"MLflow run {run.run_id} in {workspace(ws).root / 'mlflow.db'} (make mlflow-ui)",
+            f"gridml promote {cfg.registered_model}   (challenger vs champion, every gate)",
         )
 
     # annotations are strings under `from __future__ import annotations`: this one needs the
