@@ -68,8 +68,69 @@ def register(
             f"model {name} version {mv.version} is {mv.status}, not READY: {mv.status_message}"
         )
     c.set_registered_model_alias(name, alias, mv.version)
+    describe(c, name, int(mv.version), mv.run_id)
     log.info("registered %s version %s as %s (%s)", name, mv.version, alias, model_uri)
     return int(mv.version)
+
+
+def spec_of(name: str) -> Any | None:
+    """The model spec a registered name belongs to: its own, or the spec whose name it extends
+    (`demand-forecast-smoke`); None for a name of the user's own."""
+    from gridml.models import catalog
+
+    specs = {s.name: s for s in catalog.specs()}
+    if name in specs:
+        return specs[name]
+    extended = [s for n, s in specs.items() if name.startswith(n + "-")]
+    return max(extended, key=lambda s: len(s.name)) if extended else None
+
+
+def headline(metrics: dict[str, float], spec: Any | None, limit: int = 6) -> dict[str, float]:
+    """The run's headline metrics, in the spec's order (the served model's first)."""
+    if spec is None:
+        return {}
+    out: dict[str, float] = {}
+    for metric in spec.headline_metrics:
+        keys = sorted(k for k in metrics if k == metric or k.endswith("." + metric))
+        served = [k for k in keys if spec.served_model and k.startswith(spec.served_model + ".")]
+        for key in served or keys[:1]:
+            out[key] = metrics[key]
+    return dict(list(out.items())[:limit])
+
+
+def version_description(name: str, version: int, run: Any, spec: Any | None) -> str:
+    """What a person reading the registry needs about a version: what it is, which run and data
+    made it, and its headline metrics (Markdown)."""
+    tags = run.data.tags
+    what = spec.summary if spec is not None else f"Model {name}"
+    run_name = tags.get("mlflow.runName", run.info.run_id)
+    lines = [
+        f"**{what}** Version {version}, trained by run `{run_name}` ({run.info.run_id}).",
+        f"Features: `{tags.get(TAG_FEATURE_SERVICE, 'not recorded')}`; data "
+        f"{tags.get(TAG_DATA_START, '?')} .. {tags.get(TAG_DATA_END, '?')}, "
+        f"{tags.get(TAG_DATA_ROWS, '?')} rows; git {tags.get(TAG_GIT_COMMIT, 'not recorded')}.",
+    ]
+    best = headline(run.data.metrics, spec)
+    if best:
+        lines.append("Held-out: " + ", ".join(f"{k} {v:.4g}" for k, v in best.items()) + ".")
+    return "\n\n".join(lines)
+
+
+def describe(c: Any, name: str, version: int, run_id: str | None) -> None:
+    """Write the version's description, the registered model's (its spec's summary) when it
+    has none, and the run's (when it has none): the registry and the runs list read as text."""
+    spec = spec_of(name)
+    model = c.get_registered_model(name)
+    if not model.description:
+        summary = spec.summary if spec is not None else f"Registered by gridml: {name}"
+        c.update_registered_model(name, description=summary)
+    if not run_id:
+        return
+    run = c.get_run(run_id)
+    text = version_description(name, version, run, spec)
+    c.update_model_version(name, str(version), description=text)
+    if not run.data.tags.get("mlflow.note.content"):
+        c.set_tag(run_id, "mlflow.note.content", f"Registered as {name} v{version}.\n\n{text}")
 
 
 def _model(name: str) -> Any | None:
