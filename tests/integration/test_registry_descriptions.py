@@ -29,8 +29,8 @@ def test_version_run_and_model_are_described(mlflow_store) -> None:
     import mlflow.pyfunc
 
     class Model(mlflow.pyfunc.PythonModel):
-        def predict(self, context, model_input):  # no hints: mlflow would warn about them
-            return [0.0]
+        def predict(self, context, model_input: list[str]) -> list[str]:
+            return model_input
 
     with mlflow.start_run(run_name="theft nightly") as run:
         mlflow.set_tags(
@@ -63,8 +63,8 @@ def test_a_name_of_ones_own_gets_a_plain_description(mlflow_store) -> None:
     import mlflow.pyfunc
 
     class Model(mlflow.pyfunc.PythonModel):
-        def predict(self, context, model_input):  # no hints: mlflow would warn about them
-            return [0.0]
+        def predict(self, context, model_input: list[str]) -> list[str]:
+            return model_input
 
     with mlflow.start_run(run_name="mine"):
         info = mlflow.pyfunc.log_model(name="model", python_model=Model())
