@@ -65,7 +65,7 @@ class AssetConfig(BaseConfig):
     )
 
 
-class TheftConfig(BaseConfig):
+class TheftAttackConfig(BaseConfig):
     """Electricity theft: who steals, from when, and how (Jokar attack types h1-h6)."""
 
     share: float = Field(0.10, ge=0, le=0.6, description="Share of meters that steal.")
@@ -113,7 +113,7 @@ class ZoneConfig(BaseConfig):
     missing_reading_share: float = Field(0.003, ge=0, le=0.5)
     outages: OutageConfig = OutageConfig()
     assets: AssetConfig = AssetConfig()
-    theft: TheftConfig = TheftConfig()
+    theft: TheftAttackConfig = TheftAttackConfig()
     chunk_meters: int = Field(
         2_000, ge=10, description="Meters generated per chunk (bounds peak memory)."
     )

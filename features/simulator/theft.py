@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gridml.features.simulator.config import TheftConfig
+from gridml.features.simulator.config import TheftAttackConfig
 
 
 def choose_thieves(
     meters: pd.DataFrame,
     utc_index: pd.DatetimeIndex,
-    cfg: TheftConfig,
+    cfg: TheftAttackConfig,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """Theft labels: meter_id, theft_start (a local midnight, in UTC), attack_type."""

@@ -16,7 +16,7 @@ from typing import Any
 CONTRACT_KEY = "gridml_contract"
 
 
-class ContractError(ValueError):
+class ModelContractError(ValueError):
     """A model without a usable contract, or one the feature store cannot honour."""
 
 
@@ -53,14 +53,14 @@ class ModelContract:
                 extra=dict(data.get("extra") or {}),
             )
         except (KeyError, TypeError) as exc:
-            raise ContractError(f"model contract lacks or mistypes {exc}") from None
+            raise ModelContractError(f"model contract lacks or mistypes {exc}") from None
 
     def check_served(self, served: set[str] | list[str]) -> None:
-        """ContractError naming the features the FeatureService does not serve."""
+        """ModelContractError naming the features the FeatureService does not serve."""
         missing = [f for f in self.features if f not in set(served)]
         if missing:
             shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
-            raise ContractError(
+            raise ModelContractError(
                 f"FeatureService {self.feature_service} does not serve the model's input "
                 f"feature(s) {shown}"
             )
@@ -79,4 +79,4 @@ def read(model: Any) -> ModelContract:
     legacy = getattr(inner, "contract", None)
     if callable(legacy):
         return legacy()
-    raise ContractError(f"the model carries no {CONTRACT_KEY} metadata")
+    raise ModelContractError(f"the model carries no {CONTRACT_KEY} metadata")

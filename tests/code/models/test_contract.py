@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from gridml.models.contract import CONTRACT_KEY, ContractError, ModelContract, read
+from gridml.models.contract import CONTRACT_KEY, ModelContract, ModelContractError, read
 
 CONTRACT = ModelContract(
     feature_service="demand_forecast_v2",
@@ -21,13 +21,14 @@ CONTRACT = ModelContract(
 
 def test_the_contract_survives_the_metadata_round_trip() -> None:
     assert ModelContract.from_dict(CONTRACT.to_dict()) == CONTRACT
-    with pytest.raises(ContractError, match="feature_service"):
+    with pytest.raises(ModelContractError, match="feature_service"):
         ModelContract.from_dict({"entity": "x", "features": [], "outputs": []})
 
 
 def test_a_feature_the_service_lacks_is_named() -> None:
     CONTRACT.check_served({"load_001h_ago", "load_mean_168h", "other"})
-    with pytest.raises(ContractError, match=r"demand_forecast_v2 does not serve .* load_mean_168h"):
+    lacking = r"demand_forecast_v2 does not serve .* load_mean_168h"
+    with pytest.raises(ModelContractError, match=lacking):
         CONTRACT.check_served(["load_001h_ago"])
 
 
@@ -41,5 +42,5 @@ def test_read_prefers_the_metadata_then_the_python_model() -> None:
     older = SimpleNamespace(metadata=SimpleNamespace(metadata=None), unwrap_python_model=Legacy)
     assert read(older) == CONTRACT
     bare = SimpleNamespace(metadata=SimpleNamespace(metadata={}), unwrap_python_model=object)
-    with pytest.raises(ContractError, match="no gridml_contract"):
+    with pytest.raises(ModelContractError, match="no gridml_contract"):
         read(bare)

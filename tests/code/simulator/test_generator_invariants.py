@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from gridml.features.contracts import FEEDS, THEFT_ATTACKS, THEFT_LABELS
-from gridml.features.simulator.config import TheftConfig, ZoneConfig
+from gridml.features.simulator.config import TheftAttackConfig, ZoneConfig
 from gridml.features.simulator.generate import generate_zone
 from gridml.features.simulator.theft import choose_thieves
 from gridml.features.validate import validate_workspace
@@ -126,7 +126,7 @@ def test_theft_share_start_and_attack_types(zone, request):
 
 def test_only_configured_attack_types_are_drawn(medium_data):
     utc = pd.date_range(medium_data.start, medium_data.end, freq="h", inclusive="left")
-    cfg = TheftConfig(share=0.3, attack_types=("h2", "h5"), min_history_days=10)
+    cfg = TheftAttackConfig(share=0.3, attack_types=("h2", "h5"), min_history_days=10)
     labels = choose_thieves(medium_data["meters"], utc, cfg, np.random.default_rng(3))
     assert set(labels["attack_type"]) == {"h2", "h5"}
     assert len(labels) == round(0.3 * len(medium_data["meters"]))
