@@ -15,6 +15,7 @@ from feast.data_format import ParquetFormat
 from feast.types import Float64, Int64, String
 from feast.value_type import ValueType
 
+from gridml.errors import UserError
 from gridml.features.tables.catalog import EVENT_TIMESTAMP, TABLES, TableSpec
 from gridml.io import glob_of
 
@@ -102,7 +103,9 @@ SERVICE_DESCRIPTIONS = {
 
 
 def service_join_keys(service: str) -> list[str]:
-    """Join keys an entity frame needs for a FeatureService."""
+    """Join keys an entity frame needs for a FeatureService (UserError naming the known ones)."""
+    if service not in SERVICES:
+        raise UserError(f"unknown FeatureService {service!r}; known: {', '.join(SERVICES)}")
     keys: list[str] = []
     for view in SERVICES[service]:
         for key in TABLES[view].entities:
