@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gridml.errors import ContractError
@@ -105,8 +106,8 @@ def _file_span(path: Path, entity: str, time: str) -> _FileSpan | None:
     ent, ts = _stat(meta, entity), _stat(meta, time)
     if ent is None or ts is None:
         table = pq.read_table(path, columns=[entity, time])
-        ent = (pa.compute.min(table[entity]).as_py(), pa.compute.max(table[entity]).as_py())
-        ts = (pa.compute.min(table[time]).as_py(), pa.compute.max(table[time]).as_py())
+        ent = (pc.min(table[entity]).as_py(), pc.max(table[entity]).as_py())
+        ts = (pc.min(table[time]).as_py(), pc.max(table[time]).as_py())
     return _FileSpan(path, str(ent[0]), str(ent[1]), _utc(ts[0]), _utc(ts[1]))
 
 

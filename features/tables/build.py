@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.progress import track
 
@@ -147,10 +148,11 @@ class _Context:
         ids: set[str] = set()
         frames = []
         start = pa.scalar(self.grid.start, pa.timestamp("ns", tz="UTC"))
-        for path in group:
-            column = pq.read_table(path, columns=[entity], read_dictionary=[entity])[entity]
-            ids |= {v for chunk in column.chunks for v in chunk.dictionary.to_pylist()}
-            frames.append(pq.read_table(path, filters=[("timestamp", ">=", start)]).to_pandas())
+        for path in group:  # one read: entities from the dictionary, then the window's rows
+            table = pq.read_table(path, read_dictionary=[entity])
+            ids |= {v for chunk in table[entity].chunks for v in chunk.dictionary.to_pylist()}
+            frame = table.filter(pc.greater_equal(table["timestamp"], start)).to_pandas()
+            frames.append(frame.assign(**{entity: frame[entity].astype(object)}))
         return pd.Index(sorted(ids)), pd.concat(frames, ignore_index=True)
 
     def meter_interruptions(self, ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:

@@ -125,3 +125,28 @@ def heard_share(counts: np.ndarray, meters: np.ndarray) -> np.ndarray:
     """Share of each transformer's meters heard (NaN for a transformer without meters)."""
     with np.errstate(all="ignore"):
         return np.where(meters[:, None] > 0, counts / meters[:, None], np.nan)
+
+
+def to_long_by_hour(
+    entity: str,
+    entities: pd.Index,
+    event_times: pd.DatetimeIndex,
+    columns: dict[str, np.ndarray],
+    keep: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """(entities, hours) matrices -> long frame in hour-major order (every entity of an hour
+    together), rows where `keep`. Written so, a table part's row groups each cover a span of
+    hours, and reading one hour's rows (an incremental build's state at its window's start)
+    skips the other row groups by their statistics instead of decoding the whole history."""
+    n, t = len(entities), len(event_times)
+    frame = pd.DataFrame(
+        {
+            entity: np.tile(entities.to_numpy().astype(object), t),
+            "event_timestamp": np.repeat(event_times.values, n),
+        }
+        | {name: np.asarray(m, dtype=float).T.reshape(-1) for name, m in columns.items()}
+    )
+    frame["event_timestamp"] = frame["event_timestamp"].dt.tz_localize("UTC")
+    if keep is not None:
+        frame = frame[np.asarray(keep).T.reshape(-1)].reset_index(drop=True)
+    return frame
