@@ -107,7 +107,15 @@ def run_ingest(prefix: str, ws_root: Path, expected: int, out: Path) -> None:
     def stop(report: consumer.IngestReport, idle: float) -> bool:
         return report.messages >= expected or idle > 60
 
-    report = consumer.run(cfg, ws, broker, ingestor, stop)
+    profile = os.environ.get("GRIDML_BENCH_PROFILE")  # a cProfile of the consumer loop
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        report = profiler.runcall(consumer.run, cfg, ws, broker, ingestor, stop)
+        profiler.dump_stats(f"{profile}.{prefix}")
+    else:
+        report = consumer.run(cfg, ws, broker, ingestor, stop)
     out.write_text(
         json.dumps(
             {
