@@ -53,7 +53,8 @@ def _config(prefix: str, role: str, quick: bool) -> Any:
         # in flight > the messages of a run: Mosquitto's default queue (max_queued_messages
         # 1000 beyond those in flight) drops QoS 1 messages of a consumer further behind, and
         # the as-fast-as-possible phase publishes ~2,000 messages in ~1 s
-        batch=BatchConfig(max_messages=100, max_seconds=0.25, max_in_flight=3000),
+        # N and T as experiments/stream.yaml sets them
+        batch=BatchConfig(max_messages=200, max_seconds=0.5, max_in_flight=3000),
         readings_per_message=500,
     )
 
