@@ -71,6 +71,7 @@ class Split:
     new: pd.DataFrame  # readings not landed yet
     repeats: int  # readings landed before with the same kWh
     conflicts: pd.DataFrame  # meter_id, timestamp, kwh (posted), landed_kwh
+    new_keys: list[int] | None = None  # the index keys of `new` (LandedIndex.split sets them)
 
 
 @dataclass
@@ -90,13 +91,12 @@ class LandedIndex:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _encode(self, frame: pd.DataFrame) -> np.ndarray:
-        meters = frame["meter_id"].astype(str)
-        uniques, inverse = np.unique(meters.to_numpy(dtype=object), return_inverse=True)
+        codes, uniques = pd.factorize(frame["meter_id"].to_numpy(dtype=object))  # by hash
         for m in uniques:
-            self._codes.setdefault(m, len(self._codes))
-        codes = np.fromiter((self._codes[m] for m in uniques), np.int64, len(uniques))[inverse]
+            self._codes.setdefault(str(m), len(self._codes))
+        table = np.fromiter((self._codes[str(m)] for m in uniques), np.int64, len(uniques))
         ns = pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC").as_unit("ns").asi8
-        return (codes << _SECONDS_BITS) | (ns // 1_000_000_000)
+        return (table[codes] << _SECONDS_BITS) | (ns // 1_000_000_000)
 
     def refresh(self) -> None:
         new = [p for p in parts(self.folder) if p.name not in self._files]
@@ -106,12 +106,14 @@ class LandedIndex:
         self.add(pd.concat(frames, ignore_index=True))
         self._files |= {p.name for p in new}
 
-    def add(self, frame: pd.DataFrame, fresh: bool = False) -> list[int]:
+    def add(
+        self, frame: pd.DataFrame, fresh: bool = False, keys: list[int] | None = None
+    ) -> list[int]:
         """Index `frame`'s readings (the first kWh of a key is kept); returns the keys added.
-        `fresh`: known to be unique and not indexed yet."""
+        `fresh`: known to be unique and not indexed yet; `keys`: theirs, when known."""
         if frame.empty:
             return []
-        keys = self._encode(frame).tolist()
+        keys = self._encode(frame).tolist() if keys is None else keys
         values = frame["kwh"].to_numpy(dtype=float).tolist()
         if fresh:
             self._kwh.update(zip(keys, values, strict=True))
@@ -136,7 +138,8 @@ class LandedIndex:
         seen = ~np.isnan(landed)
         same = seen & np.isclose(landed, batch["kwh"].to_numpy(dtype=float), rtol=0, atol=1e-9)
         conflicts = batch[seen & ~same].assign(landed_kwh=landed[seen & ~same])
-        return Split(batch[~seen].reset_index(drop=True), int(same.sum()), conflicts)
+        new_keys = [k for k, s in zip(keys, seen.tolist(), strict=True) if not s]
+        return Split(batch[~seen].reset_index(drop=True), int(same.sum()), conflicts, new_keys)
 
     def __len__(self) -> int:
         return len(self._kwh)
@@ -185,7 +188,7 @@ def land_many(
                         continue
                 results.append((split, None))
                 if not split.new.empty:
-                    added += index.add(split.new, fresh=True)
+                    added += index.add(split.new, fresh=True, keys=split.new_keys)
                     new.append(split.new)
             if not new:
                 return results
