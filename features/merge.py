@@ -112,7 +112,7 @@ def _file_span(path: Path, entity: str, time: str) -> _FileSpan | None:
 
 
 def _utc(value: object) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
