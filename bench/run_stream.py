@@ -53,7 +53,8 @@ def _config(prefix: str, role: str, quick: bool) -> Any:
         # in flight > the messages of a run: Mosquitto's default queue (max_queued_messages
         # 1000 beyond those in flight) drops QoS 1 messages of a consumer further behind, and
         # the as-fast-as-possible phase publishes ~2,000 messages in ~1 s
-        batch=BatchConfig(max_messages=100, max_seconds=0.25, max_in_flight=3000),
+        # N and T as experiments/stream.yaml sets them
+        batch=BatchConfig(max_messages=200, max_seconds=0.5, max_in_flight=3000),
         readings_per_message=500,
     )
 
@@ -107,7 +108,15 @@ def run_ingest(prefix: str, ws_root: Path, expected: int, out: Path) -> None:
     def stop(report: consumer.IngestReport, idle: float) -> bool:
         return report.messages >= expected or idle > 60
 
-    report = consumer.run(cfg, ws, broker, ingestor, stop)
+    profile = os.environ.get("GRIDML_BENCH_PROFILE")  # a cProfile of the consumer loop
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        report = profiler.runcall(consumer.run, cfg, ws, broker, ingestor, stop)
+        profiler.dump_stats(f"{profile}.{prefix}")
+    else:
+        report = consumer.run(cfg, ws, broker, ingestor, stop)
     out.write_text(
         json.dumps(
             {

@@ -34,7 +34,6 @@ from gridml.workspace import Workspace
 
 KEY = ["meter_id", "timestamp"]
 _SECONDS_BITS = 35  # timestamps up to the year 3058 in whole seconds
-_EMPTY = pd.Index(np.array([], dtype=np.int64))
 
 
 def landing_dir(ws: Workspace, feed: str = "readings") -> Path:
@@ -72,6 +71,7 @@ class Split:
     new: pd.DataFrame  # readings not landed yet
     repeats: int  # readings landed before with the same kWh
     conflicts: pd.DataFrame  # meter_id, timestamp, kwh (posted), landed_kwh
+    new_keys: list[int] | None = None  # the index keys of `new` (LandedIndex.split sets them)
 
 
 @dataclass
@@ -80,22 +80,23 @@ class LandedIndex:
     once). One per worker or consumer; the landing folder's lock orders their check-and-write.
 
     Keys are one int64 each (a code per meter, shifted, plus the timestamp in whole seconds:
-    landed readings are on the hour), so a lookup among millions of landed readings is one
-    hash lookup per reading."""
+    landed readings are on the hour), held in a dict: a batch costs lookups and inserts of its
+    own readings only, whatever the number landed before (a pandas index rebuilt its hash table
+    of every landed reading at each batch)."""
 
     folder: Path
     _files: set[str] = field(default_factory=set)
     _codes: dict[str, int] = field(default_factory=dict)
-    _kwh: pd.Series = field(default_factory=lambda: pd.Series(dtype=float, index=_EMPTY))
+    _kwh: dict[int, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _encode(self, frame: pd.DataFrame) -> np.ndarray:
-        meters = frame["meter_id"].astype(str)
-        for m in pd.unique(meters):
-            self._codes.setdefault(m, len(self._codes))
-        codes = meters.map(self._codes).to_numpy(dtype=np.int64)
+        codes, uniques = pd.factorize(frame["meter_id"].to_numpy(dtype=object))  # by hash
+        for m in uniques:
+            self._codes.setdefault(str(m), len(self._codes))
+        table = np.fromiter((self._codes[str(m)] for m in uniques), np.int64, len(uniques))
         ns = pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC").as_unit("ns").asi8
-        return (codes << _SECONDS_BITS) | (ns // 1_000_000_000)
+        return (table[codes] << _SECONDS_BITS) | (ns // 1_000_000_000)
 
     def refresh(self) -> None:
         new = [p for p in parts(self.folder) if p.name not in self._files]
@@ -105,20 +106,40 @@ class LandedIndex:
         self.add(pd.concat(frames, ignore_index=True))
         self._files |= {p.name for p in new}
 
-    def add(self, frame: pd.DataFrame, fresh: bool = False) -> None:
-        """Index `frame`'s readings; `fresh`: known to be unique and not indexed yet."""
+    def add(
+        self, frame: pd.DataFrame, fresh: bool = False, keys: list[int] | None = None
+    ) -> list[int]:
+        """Index `frame`'s readings (the first kWh of a key is kept); returns the keys added.
+        `fresh`: known to be unique and not indexed yet; `keys`: theirs, when known."""
         if frame.empty:
-            return
-        more = pd.Series(frame["kwh"].to_numpy(dtype=float), index=self._encode(frame))
-        merged = pd.concat([self._kwh, more])
-        self._kwh = merged if fresh else merged[~merged.index.duplicated(keep="first")]
+            return []
+        keys = self._encode(frame).tolist() if keys is None else keys
+        values = frame["kwh"].to_numpy(dtype=float).tolist()
+        if fresh:
+            self._kwh.update(zip(keys, values, strict=True))
+            return keys
+        added = []
+        for k, v in zip(keys, values, strict=True):
+            if k not in self._kwh:
+                self._kwh[k] = v
+                added.append(k)
+        return added
+
+    def forget(self, keys: list[int]) -> None:
+        """Drop keys added by `add` (a group that did not land)."""
+        for k in keys:
+            self._kwh.pop(k, None)
 
     def split(self, batch: pd.DataFrame) -> Split:
-        landed = self._kwh.reindex(self._encode(batch)).to_numpy()
+        get = self._kwh.get
+        nan = float("nan")
+        keys = self._encode(batch).tolist()
+        landed = np.fromiter((get(k, nan) for k in keys), float, len(keys))
         seen = ~np.isnan(landed)
         same = seen & np.isclose(landed, batch["kwh"].to_numpy(dtype=float), rtol=0, atol=1e-9)
         conflicts = batch[seen & ~same].assign(landed_kwh=landed[seen & ~same])
-        return Split(batch[~seen].reset_index(drop=True), int(same.sum()), conflicts)
+        new_keys = [k for k, s in zip(keys, seen.tolist(), strict=True) if not s]
+        return Split(batch[~seen].reset_index(drop=True), int(same.sum()), conflicts, new_keys)
 
     def __len__(self) -> int:
         return len(self._kwh)
@@ -153,7 +174,7 @@ def land_many(
     folder = landing_dir(ws)
     with index._lock, file_lock(folder / ".lock"):
         index.refresh()
-        before = index._kwh
+        added: list[int] = []
         results: list[tuple[Split, Path | None] | Exception] = []
         new: list[pd.DataFrame] = []
         try:
@@ -167,13 +188,13 @@ def land_many(
                         continue
                 results.append((split, None))
                 if not split.new.empty:
-                    index.add(split.new, fresh=True)
+                    added += index.add(split.new, fresh=True, keys=split.new_keys)
                     new.append(split.new)
             if not new:
                 return results
             path = land(ws, pd.concat(new, ignore_index=True).sort_values(KEY, ignore_index=True))
         except BaseException:
-            index._kwh = before  # nothing of the group landed
+            index.forget(added)  # nothing of the group landed
             raise
         index._files.add(path.name)
         return [r if isinstance(r, Exception) or r[0].new.empty else (r[0], path) for r in results]
@@ -183,7 +204,10 @@ def newest_to_push(batch: pd.DataFrame, online_ts: pd.Series) -> pd.DataFrame:
     """Each meter's newest reading of the batch, kept only when not older than the online one.
 
     `online_ts`: meter_id -> the online reading's timestamp (NaT when none)."""
-    newest = batch.sort_values(KEY).groupby("meter_id", as_index=False).tail(1)
+    if batch.empty:
+        return batch.reset_index(drop=True)
+    last = batch.reset_index(drop=True).groupby("meter_id", sort=True)["timestamp"].idxmax()
+    newest = batch.iloc[last.to_numpy()]  # a hash group-by, not a sort of the whole batch
     current = newest["meter_id"].map(online_ts)
     keep = current.isna() | (newest["timestamp"] >= current)
     return newest[keep.to_numpy()].reset_index(drop=True)

@@ -3,13 +3,23 @@
 offline tables, training, monitoring and the next promotion.
 
 For each landed feed (readings; transformer telemetry from the stream): the landed rows are
-checked against the feed's contract (the same `check_frame`), deduplicated on the feed's key,
-and the rows whose key the feed lacks are added to the part that holds their entity (parts
-keep whole meters or transformers, in entity and time order), in a staging folder swapped in
-whole. A landed row whose key the feed already holds is left out: a repeat when equal, a
-conflict (counted and logged) when not, since imported history is the reference. The zone's
-period (`zone.json` end) is extended to the last merged hour. Merging twice changes nothing.
-Meter events stay in `landing/meter_events/` (no feed holds them yet).
+checked against the feed's contract (the same `check_frame`) and deduplicated on the feed's
+key; the rows whose key the feed lacks are written as a **delta part** of the part group that
+holds their entity, in a staging folder swapped in whole. A landed row whose key the feed
+already holds is left out: a repeat when equal, a conflict (counted and logged) when not, since
+imported history is the reference. The zone's period (`zone.json` end) is extended to the last
+merged hour. Merging twice changes nothing. Meter events stay in `landing/meter_events/` (no
+feed holds them yet).
+
+Feed layout: a base part `part-00003.parquet` (as imported or generated: whole entities, in
+entity and time order) and its delta parts `part-00003_0001.parquet`, `..._0002`, ... (each in
+entity and time order; keys unique across the group). A group holds whole entities, so a
+reader that works part by part reads a group (`part_groups`). The merge touches only the new
+data: which group holds an entity, and the time span of each file, come from the Parquet
+footers' statistics; a file is read only when its time span overlaps the landed rows' (the
+next hours: only earlier deltas, never the base). When a group holds more than
+`MAX_DELTAS` deltas they are compacted into one (the deltas' rows only; the base part is
+never rewritten by a merge).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,6 +47,7 @@ from gridml.workspace import Workspace
 
 log = logging.getLogger(__name__)
 MERGED_FEEDS = ("readings", "transformer_telemetry")
+MAX_DELTAS = 8  # delta parts per group before they are compacted into one
 
 
 @dataclass
@@ -45,64 +57,126 @@ class MergeReport:
     conflicts: dict[str, int] = field(default_factory=dict)
     end: str | None = None  # the zone's new end, when extended
     first: dict[str, pd.Timestamp] = field(default_factory=dict)  # earliest row added, per feed
+    deltas: dict[str, int] = field(default_factory=dict)  # delta parts written, per feed
+    compacted: dict[str, int] = field(default_factory=dict)  # groups whose deltas compacted
 
 
-def _key_index(df: pd.DataFrame, key: list[str]) -> pd.MultiIndex:
-    return pd.MultiIndex.from_frame(df[key])
+def group_name(path: Path) -> str:
+    """The group a part belongs to: `part-00003` for the base and its deltas."""
+    return path.name.removesuffix(".parquet").split("_", 1)[0]
 
 
-def _split(part: pd.DataFrame, mine: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int, int]:
-    """(rows of `mine` new to `part`, repeats, conflicts)."""
-    if not len(part):
+def part_groups(folder: Path) -> list[list[Path]]:
+    """A feed folder's parts by group (a base part and its deltas, in that order), in order.
+    Each group holds whole entities: what a reader that goes part by part reads at once."""
+    groups: dict[str, list[Path]] = {}
+    for f in parts(folder):
+        groups.setdefault(group_name(f), []).append(f)
+    return list(groups.values())
+
+
+@dataclass(frozen=True)
+class _FileSpan:
+    path: Path
+    entity_min: str
+    entity_max: str
+    time_min: pd.Timestamp
+    time_max: pd.Timestamp
+
+
+def _stat(meta: pq.FileMetaData, column: str) -> tuple[object, object] | None:
+    """(min, max) of a column over the file's row groups from its footer; None when missing."""
+    j = meta.schema.names.index(column)
+    lo = hi = None
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(j).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        lo = stats.min if lo is None or stats.min < lo else lo
+        hi = stats.max if hi is None or stats.max > hi else hi
+    return (lo, hi) if lo is not None else None
+
+
+def _file_span(path: Path, entity: str, time: str) -> _FileSpan | None:
+    """Entity and time ranges of a part, from its footer (the columns are read when a footer
+    lacks statistics); None for an empty part."""
+    meta = pq.read_metadata(path)
+    if meta.num_rows == 0:
+        return None
+    ent, ts = _stat(meta, entity), _stat(meta, time)
+    if ent is None or ts is None:
+        table = pq.read_table(path, columns=[entity, time])
+        ent = (pc.min(table[entity]).as_py(), pc.max(table[entity]).as_py())
+        ts = (pc.min(table[time]).as_py(), pc.max(table[time]).as_py())
+    return _FileSpan(path, str(ent[0]), str(ent[1]), _utc(ts[0]), _utc(ts[1]))
+
+
+def _utc(value: object) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _split(held: pd.DataFrame, mine: pd.DataFrame, key: list[str]) -> tuple[pd.DataFrame, int, int]:
+    """(rows of `mine` new to `held`, repeats, conflicts)."""
+    if not len(held):
         return mine, 0, 0
-    held = part.set_index(key)
-    known = _key_index(mine, key).isin(held.index)
+    held = held.set_index(key)
+    known = pd.MultiIndex.from_frame(mine[key]).isin(held.index)
     if not known.any():
         return mine, 0, 0
     values = [c for c in mine.columns if c not in key]
-    old = held.loc[_key_index(mine[known], key), values].to_numpy(dtype=object)
+    old = held.loc[pd.MultiIndex.from_frame(mine.loc[known, key]), values].to_numpy(dtype=object)
     new = mine.loc[known, values].to_numpy(dtype=object)
     same = np.array([all(a == b or (pd.isna(a) and pd.isna(b)) for a, b in zip(x, y, strict=True))
                      for x, y in zip(old, new, strict=True)])  # fmt: skip
     return mine[~known], int(same.sum()), int((~same).sum())
 
 
-def _span(part: pa.Table, mine: pd.DataFrame, time: str | None) -> pd.DataFrame:
-    """The part's rows that can share a key with `mine`: those within its time span (a new
-    day: none), as a frame; the whole part when the feed has no time column."""
-    if time is None or not len(mine):
-        return part.to_pandas() if time is None else part.slice(0, 0).to_pandas()
-    stamps = part[time]
-    lo, hi = (pa.scalar(t, stamps.type) for t in (mine[time].min(), mine[time].max()))
-    return part.filter(pc.and_(pc.greater_equal(stamps, lo), pc.less_equal(stamps, hi))).to_pandas()
-
-
-def _merged(part: pa.Table, new: pd.DataFrame, contract: Feed) -> pa.Table:
-    """The part with the new rows, in entity and time order. New rows later than every row of
-    a part whose entities are contiguous and in order (the usual case: the next hours) are
-    inserted after their entity's rows, in Arrow, without sorting the part again; otherwise
-    the whole is sorted."""
+def _held_in_span(spans: list[_FileSpan], mine: pd.DataFrame, contract: Feed) -> pd.DataFrame:
+    """The group's rows that can share a key with `mine`: those of the files whose time span
+    overlaps `mine`'s, within that span (the next hours: no file is read)."""
+    time = contract.time_column
+    assert time is not None
+    lo, hi = mine[time].min(), mine[time].max()
     schema = arrow_schema(contract)
-    cols = sort_columns(contract)
-    entity, time = contract.entity_column, contract.time_column
-    part = part.select(schema.names).cast(schema)
-    if time is not None and cols == [entity, time] and len(part):
-        latest = pc.max(part[time]).as_py()
-        if latest < new[time].min():
-            runs = pc.run_end_encode(part[entity].combine_chunks())
-            values = np.array(runs.values.to_pylist(), dtype=object)
-            if len(set(values)) == len(values) and all(values[:-1] < values[1:]):
-                new = new.sort_values(cols, ignore_index=True)
-                ends = runs.run_ends.to_numpy()
-                k = np.searchsorted(values, new[entity].to_numpy(dtype=object), side="right")
-                at = np.where(k > 0, ends[np.maximum(k - 1, 0)], 0)
-                order = np.insert(np.arange(len(part)), at, len(part) + np.arange(len(new)))
-                rows = pa.Table.from_pandas(new[schema.names], schema=schema, preserve_index=False)
-                return pa.concat_tables([part, rows]).take(order)
-    merged = pd.concat([part.to_pandas(), new], ignore_index=True).sort_values(
-        cols, ignore_index=True
-    )
-    return pa.Table.from_pandas(merged[schema.names], schema=schema, preserve_index=False)
+    frames = []
+    for s in spans:
+        if s.time_max < lo or s.time_min > hi:
+            continue
+        bounds = [(time, ">=", pa.scalar(lo, schema.field(time).type)),
+                  (time, "<=", pa.scalar(hi, schema.field(time).type))]  # fmt: skip
+        frames.append(pq.read_table(s.path, filters=bounds).to_pandas())
+    if not frames:
+        return mine.iloc[0:0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _assign(groups: list[list[_FileSpan]], entities: pd.Series) -> np.ndarray:
+    """Per row, the group holding its entity: the first group whose entity range covers it,
+    else the last group. Only the last group's range grows (new entities beyond every range
+    go there), so an entity stays in the group it first went to."""
+    values = entities.to_numpy(dtype=object)
+    out = np.full(len(values), len(groups) - 1)
+    todo = np.ones(len(values), dtype=bool)
+    for g, spans in enumerate(groups[:-1]):
+        if not spans:
+            continue
+        lo, hi = min(s.entity_min for s in spans), max(s.entity_max for s in spans)
+        hit = todo & (values >= lo) & (values <= hi)
+        out[hit], todo = g, todo & ~hit
+    return out
+
+
+def _delta_path(folder: Path, group: list[Path]) -> Path:
+    base = group_name(group[0])
+    seqs = [int(f.name.removesuffix(".parquet").split("_", 1)[1]) for f in group if "_" in f.name]
+    return folder / f"{base}_{max(seqs, default=0) + 1:04d}.parquet"
+
+
+def _table(frame: pd.DataFrame, contract: Feed) -> pa.Table:
+    schema = arrow_schema(contract)
+    frame = frame.sort_values(sort_columns(contract), ignore_index=True)
+    return pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
 
 
 def _link_or_copy(src: os.PathLike, dst: os.PathLike) -> None:
@@ -116,34 +190,29 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
     """Merge one landed feed; returns its last merged timestamp (None when nothing added)."""
     landed = read_parts(landing_dir(ws, feed))
     folder = ws.feed_dir(feed)
-    files = parts(folder)
-    if landed is None or not files:
+    groups = part_groups(folder)
+    if landed is None or not groups:
         return None
     contract = FEEDS[feed]
-    key, entity = list(contract.key), contract.entity_column
+    key, entity, time = list(contract.key), contract.entity_column, contract.time_column
+    assert entity is not None and time is not None, feed
     landed = landed[list(contract.schema.columns)].drop_duplicates(subset=key, ignore_index=True)
     errors = check_frame(landed, contract, str(landing_dir(ws, feed)))
     if errors:
         raise ContractError("; ".join(errors))
-    plans: list[pa.Table | None] = []
+    spans = [[s for f in g if (s := _file_span(f, entity, time)) is not None] for g in groups]
+    where = _assign(spans, landed[entity])
+    writes: dict[int, pd.DataFrame] = {}  # group -> its new rows
     firsts: list[pd.Timestamp] = []
-    placed: set[str] = set()
     added = repeats = conflicts = 0
-    for i, f in enumerate(files):
-        part = pq.read_table(f)
-        entities = set(pc.unique(part[entity]).to_pylist())
-        mine = landed[landed[entity].isin(entities)]
-        if i == len(files) - 1:  # entities no part holds go to the last one
-            mine = landed[landed[entity].isin(entities) | ~landed[entity].isin(placed | entities)]
-        placed |= entities
-        new, rep, con = _split(_span(part, mine, contract.time_column), mine, key)
+    for g in np.unique(where):
+        mine = landed[where == g]
+        new, rep, con = _split(_held_in_span(spans[g], mine, contract), mine, key)
         repeats, conflicts = repeats + rep, conflicts + con
         if len(new):
-            firsts.append(new[contract.time_column].min())
-            plans.append(_merged(part, new, contract))
+            firsts.append(new[time].min())
+            writes[int(g)] = new
             added += len(new)
-        else:
-            plans.append(None)
     report.added[feed], report.repeats[feed], report.conflicts[feed] = added, repeats, conflicts
     if conflicts:
         log.warning(
@@ -154,13 +223,24 @@ def merge_feed(ws: Workspace, feed: str, report: MergeReport) -> pd.Timestamp | 
     if not added:
         return None
     report.first[feed] = min(firsts)
+    report.deltas[feed], report.compacted[feed] = len(writes), 0
     with staged_dir(folder) as staging:
-        for f, plan in zip(files, plans, strict=True):
-            if plan is None:
-                _link_or_copy(f, staging / f.name)
+        for g, group in enumerate(groups):
+            deltas = group[1:]
+            if g in writes and len(deltas) >= MAX_DELTAS:  # compact the deltas with the new rows
+                rows = pd.concat([pd.read_parquet(f) for f in deltas] + [writes[g]])
+                keep = [group[0]]
+                pq.write_table(_table(rows, contract), staging / _delta_path(folder, group).name)
+                report.compacted[feed] += 1
             else:
-                pq.write_table(plan, staging / f.name)
-    return landed[contract.time_column].max()
+                keep = group
+                if g in writes:
+                    pq.write_table(
+                        _table(writes[g], contract), staging / _delta_path(folder, group).name
+                    )
+            for f in keep:
+                _link_or_copy(f, staging / f.name)
+    return landed[time].max()
 
 
 def merge_landed(ws: Workspace) -> MergeReport:

@@ -49,7 +49,13 @@ from gridml.features.landing import (  # noqa: F401 (re-exported: the service's 
     landing_dir,
     newest_to_push,
 )
-from gridml.features.store.definitions import FRESH_READINGS_VIEW, PUSH_SOURCE
+from gridml.features.store.definitions import (
+    FRESH_READINGS_VIEW,
+    LIVENESS_VIEW,
+    PUSH_SOURCE,
+    PUSHED,
+)
+from gridml.features.tables import liveness
 from gridml.features.validate import check_frame, describe_rows
 from gridml.serving.batching import Coalescer
 from gridml.serving.errors import Conflict
@@ -189,6 +195,7 @@ class Intake:
         self.online = online
         self.landed = LandedIndex(landing_dir(ws))
         self.batcher: Coalescer[Posted, dict] = Coalescer("readings", self._commit, max_batch)
+        self._liveness: bool | None = None
 
     def submit(self, posted: Posted) -> dict:
         return self.batcher.submit(posted)
@@ -232,4 +239,28 @@ class Intake:
         if pushes:
             newest = pd.concat(pushes, ignore_index=True).sort_values(KEY)
             self.online.push(PUSH_SOURCE, newest.groupby("meter_id", as_index=False).tail(1))
+        if accepted:
+            self._push_liveness(pd.concat([posts[n].batch for n in accepted], ignore_index=True))
         return out
+
+    def _push_liveness(self, readings: pd.DataFrame) -> None:
+        """The posted meters' `meter_liveness` rows (`liveness.meter_rows`, the stream's
+        definition), from their online state; skipped when the view is not registered."""
+        if self._liveness is None:  # looked up once: a store applied before the view lacks it
+            views = self.online.store.list_feature_views()
+            self._liveness = any(fv.name == LIVENESS_VIEW for fv in views)
+        if not self._liveness:
+            return
+        meters = pd.Index(sorted(readings["meter_id"].unique()), dtype=object)
+        names = ("last_reading_unix_s", "zero_run_hours")
+        state = (
+            self.online.read(
+                [f"{LIVENESS_VIEW}:{n}" for n in names], [{"meter_id": m} for m in meters]
+            )
+            .set_index("meter_id")
+            .reindex(meters)
+        )
+        cols = {n: pd.to_numeric(state[n], errors="coerce").to_numpy(dtype=float) for n in names}
+        rows = liveness.meter_rows(readings, cols[names[0]], cols[names[1]], meters)
+        if len(rows):
+            self.online.push(PUSHED[LIVENESS_VIEW], rows)

@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gridml.errors import MissingDataError
+from gridml.features.merge import part_groups
 from gridml.features.tables import grid as grid_tables
 from gridml.features.tables import incremental, liveness, load, meter, transformer
 from gridml.features.tables import series as zone_series_mod
@@ -135,18 +137,23 @@ class _Context:
     def windowed(self) -> bool:
         return self.origin_day < 0
 
-    def read(self, path: Path, entity: str) -> tuple[pd.Index, pd.DataFrame]:
-        """A feed part's entities (sorted) and its rows on the grid: all of them in a full
-        build; in a window only its rows, filtered while reading (the entities still come from
-        the whole part, so an entity silent in the window keeps its rows, as in a full build)."""
+    def read(self, group: list[Path], entity: str) -> tuple[pd.Index, pd.DataFrame]:
+        """A feed part group's entities (sorted) and its rows on the grid (a base part and its
+        delta parts: `merge.part_groups`): all of them in a full build; in a window only its
+        rows, filtered while reading (the entities still come from the whole group, so an
+        entity silent in the window keeps its rows, as in a full build)."""
         if not self.windowed:
-            frame = pd.read_parquet(path)
+            frame = pd.concat([pd.read_parquet(p) for p in group], ignore_index=True)
             return pd.Index(sorted(frame[entity].unique())), frame
-        column = pq.read_table(path, columns=[entity], read_dictionary=[entity])[entity]
-        ids = sorted({v for chunk in column.chunks for v in chunk.dictionary.to_pylist()})
+        ids: set[str] = set()
+        frames = []
         start = pa.scalar(self.grid.start, pa.timestamp("ns", tz="UTC"))
-        table = pq.read_table(path, filters=[("timestamp", ">=", start)])
-        return pd.Index(ids), table.to_pandas()
+        for path in group:  # one read: entities from the dictionary, then the window's rows
+            table = pq.read_table(path, read_dictionary=[entity])
+            ids |= {v for chunk in table[entity].chunks for v in chunk.dictionary.to_pylist()}
+            frame = table.filter(pc.greater_equal(table["timestamp"], start)).to_pandas()
+            frames.append(frame.assign(**{entity: frame[entity].astype(object)}))
+        return pd.Index(sorted(ids)), pd.concat(frames, ignore_index=True)
 
     def meter_interruptions(self, ids: pd.Index) -> tuple[np.ndarray, np.ndarray]:
         """(meters, hours) share of each hour without supply, and of it load shedding."""
@@ -207,7 +214,7 @@ def _summed_series(ctx: _Context) -> pd.DataFrame:
 def _meter_pass(ctx: _Context, out: _Writer, steps: BuildSteps) -> tuple[pd.Index, dict | None]:
     """Readings part by part: meter hourly rows, daily bases, and the series load sums; then
     the load tables of every series, measured load included."""
-    files = parts(ctx.ws.feed_dir("readings"))
+    files = part_groups(ctx.ws.feed_dir("readings"))
     measured = _feed(ctx.ws, "load_measurements")
     if not files and measured is None:
         raise MissingDataError(
@@ -313,7 +320,7 @@ def _context_tables(ctx: _Context, out: _Writer) -> None:
 def _transformer_tables(
     ctx: _Context, out: _Writer, billed: pd.DataFrame | None, steps: BuildSteps
 ) -> None:
-    files = parts(ctx.ws.feed_dir("transformer_telemetry"))
+    files = part_groups(ctx.ws.feed_dir("transformer_telemetry"))
     if not files:
         return
     dga, maint = _feed(ctx.ws, "transformer_dga"), _feed(ctx.ws, "maintenance")

@@ -125,3 +125,48 @@ def heard_share(counts: np.ndarray, meters: np.ndarray) -> np.ndarray:
     """Share of each transformer's meters heard (NaN for a transformer without meters)."""
     with np.errstate(all="ignore"):
         return np.where(meters[:, None] > 0, counts / meters[:, None], np.nan)
+
+
+def to_long_by_hour(
+    entity: str,
+    entities: pd.Index,
+    event_times: pd.DatetimeIndex,
+    columns: dict[str, np.ndarray],
+    keep: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """(entities, hours) matrices -> long frame in hour-major order (every entity of an hour
+    together), rows where `keep`. Written so, a table part's row groups each cover a span of
+    hours, and reading one hour's rows (an incremental build's state at its window's start)
+    skips the other row groups by their statistics instead of decoding the whole history."""
+    n, t = len(entities), len(event_times)
+    frame = pd.DataFrame(
+        {
+            entity: np.tile(entities.to_numpy().astype(object), t),
+            "event_timestamp": np.repeat(event_times.values, n),
+        }
+        | {name: np.asarray(m, dtype=float).T.reshape(-1) for name, m in columns.items()}
+    )
+    frame["event_timestamp"] = frame["event_timestamp"].dt.tz_localize("UTC")
+    if keep is not None:
+        frame = frame[np.asarray(keep).T.reshape(-1)].reset_index(drop=True)
+    return frame
+
+
+def meter_rows(readings: pd.DataFrame, prior_unix_s: np.ndarray, prior_run: np.ndarray,
+               meters: pd.Index) -> pd.DataFrame:  # fmt: skip
+    """The online `meter_liveness` rows of `meters` after `readings` (meter_id, hourly
+    `timestamp`, kwh) on top of their state as the online store holds it (`prior_unix_s`,
+    `prior_run`: the features' values, NaN when none), at the clock of the readings' newest
+    hour, stamped at its end; a meter whose online state is already past that hour is left out
+    (never back in time). What a stream micro-batch writes for its meters (`step`), without a
+    consumer's memory: `POST /readings` reads the state, advances it, writes the rows."""
+    from gridml.features.tables.catalog import EVENT_TIMESTAMP
+
+    prior = State.from_columns(prior_unix_s, prior_run)
+    now = epoch_hour(readings["timestamp"].max())
+    values, after = step(readings, meters, prior, now)
+    keep = (after.last_hour > NONE) & (after.last_hour <= now)
+    frame = pd.DataFrame({k: v[keep] for k, v in values.items()})
+    frame.insert(0, "meter_id", meters[keep].to_numpy())
+    frame.insert(1, EVENT_TIMESTAMP, pd.Timestamp((now + 1) * HOUR_S, unit="s", tz="UTC"))
+    return frame

@@ -49,7 +49,8 @@ def meter_liveness(
     state = prior if prior is not None else liveness.State.empty(len(meter_ids))
     cols = liveness.liveness(kwh, liveness.epoch_hour(grid.start), state)
     keep = ~np.isnan(cols["last_reading_unix_s"])
-    frame = to_long("meter_id", meter_ids, grid.hour_index() + HOUR, cols, keep=keep)
+    hours = grid.hour_index() + HOUR
+    frame = liveness.to_long_by_hour("meter_id", meter_ids, hours, cols, keep=keep)
     return frame[METER_LIVENESS.columns]
 
 

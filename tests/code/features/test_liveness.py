@@ -93,3 +93,34 @@ def test_share_of_meters_heard_per_transformer() -> None:
     rows = per_unit.index.get_indexer(topo["transformer_id"])
     share = heard_share(heard_counts(heard, rows, 2), per_unit.to_numpy())
     np.testing.assert_allclose(share, [[2 / 3, 0.0], [0.0, 1.0]])
+
+
+def test_meter_rows_advance_the_online_state_and_never_go_back() -> None:
+    """`POST /readings`' rows: the posted meters' state read from online, advanced by the
+    post, at the clock of its newest hour; a meter already past that hour is left out."""
+    import pandas as pd
+
+    from gridml.features.tables.liveness import meter_rows
+
+    def at(h: int) -> pd.Timestamp:
+        return pd.Timestamp((T0 + h) * HOUR_S, unit="s", tz="UTC")
+
+    posted = pd.DataFrame(
+        {
+            "meter_id": ["A", "B", "C", "D"],
+            "timestamp": [at(5), at(3), at(5), at(4)],
+            "kwh": [0.0, 1.0, 2.0, 1.0],
+        }
+    )
+    meters = pd.Index(["A", "B", "C", "D"], dtype=object)
+    # A: a zero run of 2 ending at hour 4; B: heard at hour 2; C: never; D: heard at hour 9
+    prior_s = np.array([(T0 + 4) * HOUR_S, (T0 + 2) * HOUR_S, N, (T0 + 9) * HOUR_S])
+    prior_run = np.array([2.0, 0.0, N, 0.0])
+    rows = meter_rows(posted, prior_s, prior_run, meters).set_index("meter_id")
+    assert list(rows.index) == ["A", "B", "C"]  # D's online state is ahead of the clock
+    assert (rows["event_timestamp"] == at(6)).all()  # the end of the newest hour
+    np.testing.assert_array_equal(rows["hours_since_reading"], [0, 2, 0])
+    np.testing.assert_array_equal(rows["zero_run_hours"], [3, 0, 0])  # A's run continues
+    np.testing.assert_array_equal(
+        rows["last_reading_unix_s"], [(T0 + 5) * HOUR_S, (T0 + 3) * HOUR_S, (T0 + 5) * HOUR_S]
+    )

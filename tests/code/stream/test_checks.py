@@ -119,3 +119,16 @@ def test_repeated_timestamps_are_parsed_once_with_the_same_verdicts() -> None:
     assert "missing value" in checked.rejected[5]
     assert str(checked.valid["timestamp"].dtype) == "datetime64[ns, UTC]"
     assert (checked.valid["timestamp"] == pd.Timestamp(hour)).all()
+
+
+def test_text_ids_checked_on_distinct_values_still_reject_the_bad_message() -> None:
+    """The batch checks a text column's per-value rules on its distinct values (fast path);
+    a failing id sends the batch to the whole schema, which rejects that message alone."""
+    long_id = "M" * 65  # the contract allows 1..64 characters
+    good = (60, [("M3", f"2024-01-01T0{h}:00:00Z", 1.5) for h in range(3)])
+    raw, minutes = batch(good, (60, [(long_id, "2024-01-01T00:00:00Z", 1.0)]), good)
+    checked = check_batch("readings", raw, minutes, None, WINDOW)
+    assert list(checked.rejected) == [1] and "str_length" in checked.rejected[1]
+    assert set(checked.valid[MSG]) == {0, 2} and len(checked.valid) == 6
+    clean = check_batch("readings", *batch(good, good), None, WINDOW)
+    assert clean.rejected == {} and len(clean.valid) == 6

@@ -1,5 +1,6 @@
-"""Landed readings merged into the feed: new keys into their meter's part, in order; repeats
-and conflicts left out; the zone's period extended; a second merge changes nothing."""
+"""Landed readings merged into the feed: new keys into a delta part of their meter's part
+group, base parts untouched; repeats and conflicts left out; the zone's period extended; a
+second merge changes nothing; many deltas are compacted into one."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from gridml.errors import ContractError
 from gridml.features.contracts import FEEDS
 from gridml.features.importer import _write
 from gridml.features.landing import land, landing_dir
-from gridml.features.merge import merge_landed
+from gridml.features.merge import MAX_DELTAS, merge_landed, part_groups
 from gridml.io import part_path, parts
 from gridml.workspace import Workspace
 
@@ -37,22 +38,55 @@ def ws(tmp_path: Path) -> Workspace:
     return ws
 
 
-def test_landed_readings_join_their_meters_part(ws: Workspace) -> None:
+def _group(files: list[Path]) -> pd.DataFrame:
+    return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+
+def test_landed_readings_join_their_meters_group_as_delta_parts(ws: Workspace) -> None:
+    bases = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in parts(ws.feed_dir("readings"))}
     land(ws, readings(("M1", 1, 1.0), ("M2", 1, 9.0), ("M1", 2, 1.5), ("M2", 3, 2.5)))
     land(ws, readings(("M3", 4, 3.0), ("M1", 2, 1.5)))
     report = merge_landed(ws)
     assert report.added["readings"] == 3  # M1@2 landed twice counts once
     assert (report.repeats["readings"], report.conflicts["readings"]) == (1, 1)
-    first, second = (pd.read_parquet(p) for p in parts(ws.feed_dir("readings")))
-    assert list(first["meter_id"]) == ["M1"] * 3
-    assert list(first["kwh"]) == [1.0, 1.0, 1.5]
-    assert list(second["meter_id"]) == ["M2", "M2", "M2", "M3"]  # a new meter: the last part
-    assert second.set_index("timestamp").loc[T0 + pd.Timedelta(hours=1), "kwh"] == 2.0
-    assert first["timestamp"].is_monotonic_increasing
+    first, second = part_groups(ws.feed_dir("readings"))
+    assert [p.name for p in first] == ["part-00000.parquet", "part-00000_0001.parquet"]
+    assert [p.name for p in second] == ["part-00001.parquet", "part-00001_0001.parquet"]
+    for name, (data, mtime) in bases.items():  # history untouched
+        path = ws.feed_dir("readings") / name
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == (data, mtime)
+    one, two = _group(first), _group(second)
+    assert list(one["meter_id"]) == ["M1"] * 3
+    assert list(one["kwh"]) == [1.0, 1.0, 1.5]
+    assert sorted(two["meter_id"]) == ["M2", "M2", "M2", "M3"]  # a new meter: the last group
+    assert two.set_index("timestamp").loc[T0 + pd.Timedelta(hours=1), "kwh"] == 2.0
+    delta = pd.read_parquet(second[1])
+    assert list(delta["meter_id"]) == ["M2", "M3"] and delta["timestamp"].is_monotonic_increasing
     zone = json.loads(ws.zone_file.read_text())
     assert pd.Timestamp(zone["end"]) == T0 + pd.Timedelta(hours=5)
     again = merge_landed(ws)
     assert again.added["readings"] == 0 and again.end is None
+    assert (again.repeats["readings"], again.conflicts["readings"]) == (4, 1)
+    # a late hour inside the data goes to its meter's group too; a repeat of the base is found
+    land(ws, readings(("M1", 0, 1.0), ("M2", -1, 2.0)))
+    assert merge_landed(ws).added["readings"] == 1
+    second = part_groups(ws.feed_dir("readings"))[1]
+    assert len(second) == 3 and sorted(_group(second)["meter_id"]) == ["M2"] * 4 + ["M3"]
+
+
+def test_deltas_are_compacted_and_the_base_never_rewritten(ws: Workspace) -> None:
+    base = ws.feed_dir("readings") / "part-00000.parquet"
+    before = base.stat().st_mtime_ns
+    for h in range(2, 2 + MAX_DELTAS + 2):
+        land(ws, readings(("M1", h, float(h))))
+        assert merge_landed(ws).added["readings"] == 1
+    group = part_groups(ws.feed_dir("readings"))[0]
+    assert group[0] == base and base.stat().st_mtime_ns == before
+    assert 1 < len(group) <= MAX_DELTAS + 1
+    rows = _group(group)
+    assert list(rows.sort_values("timestamp")["kwh"]) == [1.0, 1.0, *map(float, range(2, 12))]
+    assert not rows.duplicated(["meter_id", "timestamp"]).any()
+    assert merge_landed(ws).added["readings"] == 0
 
 
 def test_landed_rows_that_break_the_contract_are_refused(ws: Workspace) -> None:
@@ -62,23 +96,3 @@ def test_landed_rows_that_break_the_contract_are_refused(ws: Workspace) -> None:
     with pytest.raises(ContractError, match="kwh"):
         merge_landed(ws)
     assert len(pd.read_parquet(parts(ws.feed_dir("readings"))[0])) == 2
-
-
-def test_rows_after_the_part_are_inserted_in_order_without_a_resort() -> None:
-    """The append path (new hours after every row of a sorted part) gives the order a full
-    sort gives; rows inside the part's span take the sorting path; the result is the same."""
-    import pyarrow as pa
-
-    from gridml.features.importer import arrow_schema
-    from gridml.features.merge import _merged
-
-    contract = FEEDS["readings"]
-    part = readings(("M1", 0, 1.0), ("M1", 1, 1.0), ("M3", 0, 3.0), ("M3", 1, 3.0))
-    for new in (
-        readings(("M3", 2, 3.5), ("M2", 3, 2.0), ("M1", 2, 1.5), ("M4", 2, 4.0)),
-        readings(("M2", 0, 2.0), ("M3", 2, 3.5)),  # M2@0 is inside the span: sorted
-    ):
-        expected = pd.concat([part, new]).sort_values(["meter_id", "timestamp"], ignore_index=True)
-        table = pa.Table.from_pandas(part, schema=arrow_schema(contract), preserve_index=False)
-        merged = _merged(table, new, contract).to_pandas()
-        pd.testing.assert_frame_equal(merged, expected[list(merged.columns)])
