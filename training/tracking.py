@@ -155,17 +155,63 @@ def sqlite_path(uri: str) -> Path | None:
 
 
 def _prepare_sqlite(db: Path) -> None:
-    """Switch the database file to WAL journaling (persistent; readers stop blocking writers)."""
+    """Make the MLflow database whole, then switch it to WAL journaling (persistent; readers
+    stop blocking writers). Call under the database's file lock.
+
+    A new database gets its schema in a file beside it that replaces the real path only once
+    complete (MLflow's SQLite migrations are not transactional: a process killed while creating
+    them left a database that no later process could open). An existing database whose
+    migration was interrupted is repaired (`repair_interrupted_migration`)."""
     import sqlite3
 
     db.parent.mkdir(parents=True, exist_ok=True)
+    if not db.exists() or db.stat().st_size == 0:
+        _create_sqlite_atomically(db)
     con = sqlite3.connect(db, timeout=30)
     try:
+        repair_interrupted_migration(con)
         mode = con.execute("PRAGMA journal_mode").fetchone()[0]
         if str(mode).lower() != "wal":
             con.execute("PRAGMA journal_mode=WAL")
     finally:
         con.close()
+
+
+def _create_sqlite_atomically(db: Path) -> None:
+    """MLflow's tracking and registry schema built in `.<name>.<pid>.creating`, then moved onto
+    `db` in one rename."""
+    from mlflow.store.model_registry.sqlalchemy_store import (
+        SqlAlchemyStore as RegistryStore,
+    )
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    tmp = db.with_name(f".{db.name}.{os.getpid()}.creating")
+    tmp.unlink(missing_ok=True)
+    uri = f"sqlite:///{tmp}"
+    stores = [SqlAlchemyStore(uri, (db.parent / "mlartifacts").as_uri()), RegistryStore(uri)]
+    for store in stores:
+        store.engine.dispose()
+    os.replace(tmp, db)
+
+
+def repair_interrupted_migration(con: Any) -> list[str]:
+    """Finish or undo what an interrupted Alembic batch migration left in a SQLite database:
+    it copies table T into `_alembic_tmp_T`, drops T, renames the copy. A copy whose T still
+    exists is dropped (the step re-runs); a copy whose T is gone becomes T. Returns what was
+    repaired."""
+    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    repaired = []
+    for tmp in sorted(n for n in names if n.startswith("_alembic_tmp_")):
+        table = tmp.removeprefix("_alembic_tmp_")
+        if table in names:
+            con.execute(f'DROP TABLE "{tmp}"')
+        else:
+            con.execute(f'ALTER TABLE "{tmp}" RENAME TO "{table}"')
+        repaired.append(table)
+    if repaired:
+        con.commit()
+        _log.warning("repaired an interrupted MLflow schema migration (tables %s)", repaired)
+    return repaired
 
 
 def configure(cfg: TrackingConfig, ws: Workspace) -> str:

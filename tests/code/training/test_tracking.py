@@ -273,3 +273,42 @@ def test_git_commit() -> None:
     assert tracking.git_commit() == sha  # default: the checkout holding the package
     assert tracking.git_commit("/") is None or tracking.git_commit("/") != sha
     assert tracking.git_commit("/no/such/dir") is None
+
+
+def _tables(db: Path) -> set[str]:
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_a_new_mlflow_database_appears_whole(tmp_path: Path) -> None:
+    db = tmp_path / "ws" / "mlflow.db"
+    (tmp_path / "ws").mkdir()
+    # what a process killed while creating it leaves beside it is never read
+    (tmp_path / "ws" / ".mlflow.db.999.creating").write_bytes(b"half a schema")
+    tracking._prepare_sqlite(db)
+    tables = _tables(db)
+    assert {"alembic_version", "runs", "tags", "registered_models", "model_versions"} <= tables
+    assert not [t for t in tables if t.startswith("_alembic_tmp_")]
+    assert [p.name for p in db.parent.iterdir() if p.name.endswith(".creating")] == [
+        ".mlflow.db.999.creating"
+    ]
+
+
+@pytest.mark.parametrize("dropped", [False, True])
+def test_an_interrupted_migration_is_repaired(tmp_path: Path, dropped: bool) -> None:
+    import sqlite3
+
+    db = tmp_path / "mlflow.db"
+    tracking._prepare_sqlite(db)
+    with sqlite3.connect(db) as con:  # Alembic's batch step: copy, (drop), ... killed
+        con.execute("INSERT INTO experiments (name, lifecycle_stage) VALUES ('x', 'active')")
+        con.execute("CREATE TABLE _alembic_tmp_experiment_tags AS SELECT * FROM experiment_tags")
+        if dropped:
+            con.execute("DROP TABLE experiment_tags")
+    with sqlite3.connect(db) as con:
+        assert tracking.repair_interrupted_migration(con) == ["experiment_tags"]
+    assert "experiment_tags" in _tables(db) and "_alembic_tmp_experiment_tags" not in _tables(db)
+    client = MlflowClient(f"sqlite:///{db}")
+    assert client.get_experiment_by_name("x") is not None
