@@ -188,9 +188,10 @@ def _create_sqlite_atomically(db: Path) -> None:
     tmp = db.with_name(f".{db.name}.{os.getpid()}.creating")
     tmp.unlink(missing_ok=True)
     uri = f"sqlite:///{tmp}"
-    stores = [SqlAlchemyStore(uri, (db.parent / "mlartifacts").as_uri()), RegistryStore(uri)]
-    for store in stores:
-        store.engine.dispose()
+    tracking_store = SqlAlchemyStore(uri, (db.parent / "mlartifacts").as_uri())
+    registry_store = RegistryStore(uri)
+    tracking_store.engine.dispose()
+    registry_store.engine.dispose()
     os.replace(tmp, db)
 
 
