@@ -32,6 +32,7 @@ from starlette.routing import Mount, Route
 
 from gridml.serving.auth import ROUTE_ROLES, ApiKeyMiddleware, call_facts, shared_keys
 from gridml.serving.config import ProcessSettings
+from gridml.serving.ops_routes import OpsRoutes
 from gridml.serving.schema import (
     DemandRequests,
     EndpointName,
@@ -149,7 +150,7 @@ class ModelsPath:
         await self.app(scope, receive, send)
 
 
-class _GridML:
+class _GridML(OpsRoutes):
     """Demand forecasts, transformer failure risk and theft scores by entity id.
 
     The BentoML service is built from this class by `build_service` (module attribute
@@ -300,6 +301,7 @@ def _served_paths(app: Starlette) -> frozenset[str]:
         exact.add(path or "/")
         if isinstance(route, Mount):
             exact.add(f"{path}/")
+            exact |= {f"{path}{sub.path}" for sub in getattr(route.app, "routes", ()) if sub.path}
     return frozenset(exact)
 
 
@@ -333,7 +335,10 @@ class GuardedService(Service):
 def build_service(settings: ProcessSettings) -> GuardedService:
     """The BentoML service with these process settings (workers, threads, timeout, batching);
     BentoML offers no hook in front of its own middlewares, so it is a GuardedService."""
+    from gridml.serving.dashboard import dashboard_app
+
     inner = bentoml.asgi_app(models_app, path="/models")(_GridML)
+    inner = bentoml.asgi_app(dashboard_app(), path="/dashboard")(inner)
     service = bentoml.service(
         name="gridml",
         workers=settings.workers,
