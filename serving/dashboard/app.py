@@ -6,7 +6,7 @@ session cookie, see `session.py`), `POST logout`; `assets/*` (the stylesheet, th
 and Plotly's bundled plotly.min.js from the `plotly` package: no CDN). Every page reads the
 service's own objects in-process (the `Predictor` and `ops.Ops` of the worker) and answers
 with a strict Content-Security-Policy (scripts and styles from the service only, except the
-inline styles Plotly sets), no caching, no referrer.
+inline styles Plotly sets), no caching, no referrer to other sites.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,7 +45,7 @@ SECURITY_HEADERS = {
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",  # no-referrer would make form posts send Origin: null
     "x-frame-options": "DENY",
 }
 PAGE_HEADERS = SECURITY_HEADERS | {"cache-control": "no-store"}
@@ -266,7 +267,10 @@ class Dashboard:
     def theft_csv(self, request: Request, user: str) -> Response:
         view = self._theft(request)
         day = str(view.get("as_of") or "latest")[:10]
-        name = f"theft-inspection-{day}{'-' + view['transformer_id'] if view['transformer_id'] else ''}"
+        unit = view["transformer_id"]
+        name = re.sub(
+            r"[^A-Za-z0-9_.-]", "_", f"theft-inspection-{day}{'-' + unit if unit else ''}"
+        )
         log_access(
             {
                 "event": "dashboard_export",

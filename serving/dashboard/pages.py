@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
+from urllib.parse import urlencode
 
 PAGES = (("demand", "Demand"), ("risk", "Transformers"), ("theft", "Theft"), ("models", "Models"))
 CSV_COLUMNS = (
@@ -43,6 +44,7 @@ def e(value: Any) -> str:
 
 
 def pct(value: float | None, digits: int = 1) -> str:
+    """A share as a percentage (None as an em dash)."""
     return "—" if value is None else f"{100 * value:.{digits}f}%"
 
 
@@ -63,7 +65,7 @@ def layout(title: str, active: str, user: str, body: str, data: Any | None = Non
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(title)} · gridml operations</title>
-<link rel="stylesheet" href="assets/dashboard.css"></head>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="assets/dashboard.css"></head>
 <body><header><strong>gridml operations</strong><nav>{nav}</nav>
 <form method="post" action="logout" class="who"><span>key: {e(user)}</span>
 <button type="submit">Sign out</button></form></header>
@@ -71,10 +73,11 @@ def layout(title: str, active: str, user: str, body: str, data: Any | None = Non
 
 
 def login_page(message: str | None = None) -> str:
+    """The sign-in form (the key is posted, never put in the URL), with a message."""
     note = f'<p class="error" role="alert">{e(message)}</p>' if message else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · gridml operations</title>
-<link rel="stylesheet" href="assets/dashboard.css"></head>
+<link rel="icon" href="data:,"><link rel="stylesheet" href="assets/dashboard.css"></head>
 <body><main class="login"><h1>gridml operations</h1>{note}
 <form method="post" action="login" autocomplete="off">
 <label for="key">API key (role reader)</label>
@@ -101,6 +104,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") 
 
 
 def options(values: Iterable[str], chosen: str) -> str:
+    """`<option>` elements of a select, `chosen` selected."""
     return "".join(
         f'<option value="{e(v)}"{" selected" if v == chosen else ""}>{e(v)}</option>'
         for v in values
@@ -136,6 +140,7 @@ def demand_body(view: dict[str, Any]) -> str:
 
 
 def risk_body(view: dict[str, Any]) -> str:
+    """The transformer page: the budget, the chart, the ranked table with the budget line."""
     budget = view["budget"]
     rows = []
     for r in view["risks"]:
@@ -174,6 +179,8 @@ v{e(model.get("version"))}</strong><span>alias {e(model.get("alias"))}</span></d
 
 
 def theft_body(view: dict[str, Any], query: str) -> str:
+    """The theft page: the list's scope, the CSV link (`query`: the page's own), the chart,
+    the ranked table with reason codes and energy balance."""
     rows = []
     for r in view["scores"]:
         b = r.get("energy_balance") or {}
@@ -181,10 +188,11 @@ def theft_body(view: dict[str, Any], query: str) -> str:
             [
                 e(r["rank"]),
                 e(r["meter_id"]),
-                f'<a href="theft?transformer={e(r["transformer_id"])}">{e(r["transformer_id"])}</a>',
+                f'<a href="theft?{e(urlencode({"transformer": r["transformer_id"]}))}">'
+                f"{e(r['transformer_id'])}</a>",
                 pct(r["probability"]),
                 f"{e(r['rank_in_transformer'])} of {e(r['meters_in_transformer'])}",
-                e(", ".join(r["reason_codes"]) or "—"),
+                "<br>".join(e(c) for c in r["reason_codes"]) or "—",
                 pct(b.get("loss_ratio_28d")),
                 "—" if b.get("loss_kwh") is None else f"{b['loss_kwh']:,.1f}",
             ]
@@ -193,7 +201,9 @@ def theft_body(view: dict[str, Any], query: str) -> str:
     scope = f"meters of {e(only)} (<a href='theft'>all</a>)" if only else "all meters"
     model = view.get("model") or {}
     return f"""<div class="facts"><div class="fact"><span>Inspection list</span>
-<strong>{len(view["scores"])} {scope}</strong><span>{view["scored"]} of {view["meters"]} meters
+<strong>top {len(view["scores"])} of {scope}</strong><span>{view["scored"]} of {
+        view["meters"]
+    } meters
 scored; as of {e(view.get("as_of"))}</span></div>
 <div class="fact"><span>Served model</span><strong>{e(model.get("registered_model"))}
 v{e(model.get("version"))}</strong><span>alias {e(model.get("alias"))}</span></div>
@@ -220,6 +230,7 @@ v{e(model.get("version"))}</strong><span>alias {e(model.get("alias"))}</span></d
 
 
 def models_body(models: list[dict[str, Any]]) -> str:
+    """The models page: what each endpoint serves, its monitoring status, the promotions."""
     rows, promo = [], []
     for m in models:
         mon = m.get("monitoring") or {}

@@ -20,6 +20,7 @@ The secret is `$GRIDML_DASHBOARD_SECRET` (at least 32 characters), else
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -98,10 +99,8 @@ def load_secret(environ: Mapping[str, str], ws_root: Path) -> bytes:
                 handle.write(secrets.token_hex(32))
                 handle.flush()
                 os.fsync(handle.fileno())
-            try:
-                os.link(tmp, path)  # fails if another worker made it first: keep theirs
-            except FileExistsError:
-                pass
+            with contextlib.suppress(FileExistsError):  # another worker made it first
+                os.link(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
     text = path.read_text().strip()

@@ -36,7 +36,8 @@
     traces.push({x: data.x, y: data.y, type: "bar", marker: {color: colours},
                  name: "failure probability"});
     layout.yaxis.title = {text: "failure probability"};
-    layout.yaxis.tickformat = ".0%";
+    layout.yaxis.tickformat = ".1%";
+    layout.margin.b = 80;
     layout.hovermode = "closest";
     if (data.budget > 0 && data.budget <= data.x.length) {
       layout.shapes = [{type: "line", xref: "x", yref: "paper", x0: data.budget - 0.5,
@@ -52,6 +53,7 @@
     traces.push({x: data.x, y: data.loss, type: "scatter", mode: "markers", yaxis: "y2",
                  name: "transformer loss ratio (28 d)", marker: {color: "#1f77b4"}});
     layout.yaxis.title = {text: "theft probability"};
+    layout.margin.b = 80;
     layout.yaxis.tickformat = ".0%";
     layout.yaxis2 = {overlaying: "y", side: "right", tickformat: ".0%",
                      title: {text: "loss ratio"}, rangemode: "tozero", showgrid: false};
