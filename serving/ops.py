@@ -327,6 +327,20 @@ class Ops:
             "scores": listed,
         }
 
+    def lead_skill(self, run_id: str | None, level: str) -> dict[str, Any] | None:
+        """The served demand model's skill by lead hour at `level` (its training run's
+        `MODEL.LEVEL.skill_lead_NNNh` metrics: 1 - its error over the seasonal naive's on the
+        backtest); None when the run logged none."""
+        if not run_id:
+            return None
+
+        def build() -> dict[str, float]:
+            from mlflow import MlflowClient
+
+            return dict(MlflowClient().get_run(run_id).data.metrics)
+
+        return skill_by_lead(self._cached(f"run:{run_id}", (run_id,), build), level)
+
     # --- models ----------------------------------------------------------------------------
 
     def model_status(self, promotions: int = 5) -> list[dict[str, Any]]:
@@ -351,6 +365,23 @@ class Ops:
                 }
             )
         return out
+
+
+def skill_by_lead(metrics: dict[str, float], level: str) -> dict[str, Any] | None:
+    """{model, lead_hours, skill} from a demand run's `MODEL.LEVEL.skill_lead_NNNh` metrics
+    (lightgbm first, else prophet); None without any for `level`."""
+    for model in ("lightgbm", "prophet"):
+        prefix = f"{model}.{level}.skill_lead_"
+        found = sorted(
+            (int(k[len(prefix) : -1]), v) for k, v in metrics.items() if k.startswith(prefix)
+        )
+        if found:
+            return {
+                "model": model,
+                "lead_hours": [h for h, _ in found],
+                "skill": [round(v, 4) for _, v in found],
+            }
+    return None
 
 
 def promotion_summary(record: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,9 @@ The settings are read once, when `GridML` is first looked up on this module (`be
 does it when it starts, in each worker): importing the module reads no environment.
 
 Routes: POST /forecast/demand, /maintenance/risk, /theft/score, /predict (role reader), POST
-/readings (ingest), POST /admin/reload (admin), GET /models (reader); open: /livez, /readyz,
+/readings (ingest), POST /admin/reload (admin), GET /models (reader), POST
+/maintenance/risk/top, /theft/top, /ids, /actuals (reader; `ops_routes.py`), the dashboard
+under /dashboard/ (its own session cookie; `dashboard/`); open: /livez, /readyz,
 /metrics, /docs.json and the Swagger UI at /. Request bodies are bounded field by field
 (`schema.py`); `http.EdgeGuard` answers unknown paths, non-JSON bodies and keys in URLs before
 BentoML sees them.

@@ -223,6 +223,7 @@ class Dashboard:
             "forecast": view["forecast"],
             "actual": view["actual"],
             "peak": view["peak"],
+            "skill": ops.lead_skill(slot.run_id, level),
         }
         title = f"Demand: {level} {chosen}"
         body = pages.demand_body(view)

@@ -136,7 +136,10 @@ def demand_body(view: dict[str, Any]) -> str:
 <label>Id <select name="id">{ids}</select></label><button type="submit">Show</button></form>
 <div class="facts">{"".join(facts)}</div>{missing}
 <div id="chart" class="chart" data-kind="demand" role="img"
- aria-label="forecast and actual load of {e(view["series_id"])}"></div>"""
+ aria-label="forecast and actual load of {e(view["series_id"])}"></div>
+<h2>Lead-time skill of the served model ({e(view["level"])} level, backtest)</h2>
+<div id="skill" class="chart small" role="img"
+ aria-label="skill against the seasonal naive forecast by lead hour"></div>"""
 
 
 def risk_body(view: dict[str, Any]) -> str:

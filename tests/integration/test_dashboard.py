@@ -131,7 +131,8 @@ def test_actuals_over_a_range(server: str, keys: dict[str, str]) -> None:
     [
         ("/maintenance/risk/top", {"n": 0}),
         ("/maintenance/risk/top", {"n": "5"}),  # strict: a string is not a number
-        ("/theft/top", {"n": 5, "extra": 1}),
+        ("/theft/top", {"n": 5, "transformer_id": "T 1"}),  # not an id
+        ("/actuals", {"ids": ["F001"], "start": "x" * 41, "end": "2024-06-02T00:00:00Z"}),
         ("/ids", {"level": "county"}),
         ("/ids", {"limit": 10_001}),
     ],
@@ -323,6 +324,7 @@ def test_page_in_a_browser(page, server: str, name: str, text: str) -> None:
 def test_demand_peak_matches_the_forecast(page, server: str, keys: dict[str, str]) -> None:
     page.goto(f"{server}/dashboard/demand?level=zone&id=all")
     page.wait_for_selector("#chart[data-drawn=true]", timeout=60_000)
+    assert page.locator("#skill svg .trace").count() == 1  # the lead-time skill bars
     shown = float(page.inner_text("#peak-value").split()[0].replace(",", ""))
     answer = call(server, "/forecast/demand", keys["reader"], {"ids": [], "level": "zone"})
     hours = answer.json()["forecasts"][0]["hours"][:24]

@@ -59,6 +59,20 @@
                      title: {text: "loss ratio"}, rangemode: "tozero", showgrid: false};
     layout.hovermode = "closest";
   }
+  var skill = document.getElementById("skill");
+  if (skill && data.skill) {
+    var s = data.skill;
+    Plotly.newPlot(skill, [{
+      x: s.lead_hours, y: s.skill, type: "bar", name: s.model + " skill",
+      marker: {color: s.skill.map(function (v) { return v >= 0 ? "#2ca02c" : "#d62728"; })}
+    }], {
+      margin: {l: 60, r: 20, t: 10, b: 40}, height: 220, paper_bgcolor: "#fff",
+      plot_bgcolor: "#fff", xaxis: {title: {text: "lead (hours after the issue time)"}},
+      yaxis: {title: {text: "skill vs naive"}, tickformat: ".0%", gridcolor: "#eee"}
+    }, config);
+  } else if (skill) {
+    skill.textContent = "The served run logged no lead-time skill for this level.";
+  }
   Plotly.newPlot(holder, traces, layout, config).then(function () {
     holder.setAttribute("data-drawn", "true");
   });

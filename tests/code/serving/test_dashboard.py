@@ -285,3 +285,16 @@ def test_risk_table_marks_the_budget() -> None:
     html = pages.risk_body(view)
     assert html.count('class="in-budget"') == 2
     assert "weekly inspection budget: 2 of 40 transformers" in html
+
+
+def test_skill_by_lead_reads_the_runs_metrics() -> None:
+    metrics = {
+        "lightgbm.zone.skill_lead_001h": 0.2,
+        "lightgbm.zone.skill_lead_000h": 0.5,
+        "lightgbm.feeder.skill_lead_000h": 0.9,
+        "lightgbm.zone.mase": 0.7,
+    }
+    skill = ops.skill_by_lead(metrics, "zone")
+    assert skill == {"model": "lightgbm", "lead_hours": [0, 1], "skill": [0.5, 0.2]}
+    assert ops.skill_by_lead({"prophet.zone.skill_lead_002h": -0.1}, "zone")["model"] == "prophet"
+    assert ops.skill_by_lead(metrics, "substation") is None
