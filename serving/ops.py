@@ -74,12 +74,14 @@ def parse_time(value: str, field: str) -> pd.Timestamp:
     """An ISO 8601 time with a UTC offset (or Z), as UTC; UserError naming the field."""
     try:
         stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise UserError(f"'{field}': {value[:40]!r} is not an ISO 8601 time") from exc
     if stamp is pd.NaT or pd.isna(stamp):
         raise UserError(f"'{field}': {value[:40]!r} is not a time")
     if stamp.tzinfo is None:
         raise UserError(f"'{field}': {value[:40]!r} has no UTC offset (add Z or +HH:MM)")
+    if not 1900 <= stamp.year <= 2200:
+        raise UserError(f"'{field}': {value[:40]!r} is outside the years 1900..2200")
     return stamp.tz_convert("UTC")
 
 

@@ -88,12 +88,15 @@ the browser or put in a URL. <code>gridml serve keys create --name NAME --role r
 makes one.</p></main></body></html>"""
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
+def table(headers: Sequence[str], rows: Iterable[Sequence[str] | str], cls: str = "") -> str:
     """An HTML table of already-escaped cells (a row starting with a `<tr ...>` marker keeps
-    its attributes)."""
+    its attributes; a row given as a string is whole-row HTML)."""
     head = "".join(f"<th>{e(h)}</th>" for h in headers)
     body = []
     for row in rows:
+        if isinstance(row, str):  # a whole row, already HTML
+            body.append(row)
+            continue
         attrs = ""
         if row and row[0].startswith("<tr"):
             attrs, row = row[0][3:-1], row[1:]
@@ -145,7 +148,7 @@ def demand_body(view: dict[str, Any]) -> str:
 def risk_body(view: dict[str, Any]) -> str:
     """The transformer page: the budget, the chart, the ranked table with the budget line."""
     budget = view["budget"]
-    rows = []
+    rows: list[list[str] | str] = []
     for r in view["risks"]:
         marker = '<tr class="in-budget">' if r["rank"] <= budget else "<tr>"
         rows.append(
@@ -160,15 +163,9 @@ def risk_body(view: dict[str, Any]) -> str:
         )
         if r["rank"] == budget:
             rows.append(
-                [
-                    '<tr class="budget-line">',
-                    f"▲ weekly inspection budget: {budget} of {view['scored']} transformers "
-                    f"({pct(view['budget_share'], 0)})",
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
+                '<tr class="budget-line"><td colspan="5">▲ weekly inspection budget: '
+                f"{budget} of {view['scored']} transformers ({pct(view['budget_share'], 0)})"
+                "</td></tr>"
             )
     model = view.get("model") or {}
     return f"""<div class="facts"><div class="fact"><span>Weekly inspection budget</span>

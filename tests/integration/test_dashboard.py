@@ -6,6 +6,7 @@ each page are kept under build/screenshots/."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -33,12 +34,13 @@ CHROME_ARGS = [
 ]
 
 
-def login(server: str, key: str) -> httpx.Client:
+@contextlib.contextmanager
+def login(server: str, key: str) -> Iterator[httpx.Client]:
     """A client holding a dashboard session for `key`."""
-    client = httpx.Client(base_url=server, timeout=120)
-    answer = client.post("/dashboard/login", data={"key": key})
-    assert answer.status_code == 303, answer.text[:300]
-    return client
+    with httpx.Client(base_url=server, timeout=120) as client:
+        answer = client.post("/dashboard/login", data={"key": key})
+        assert answer.status_code == 303, answer.text[:300]
+        yield client
 
 
 # --- the JSON routes ---------------------------------------------------------------------
@@ -326,7 +328,7 @@ def test_demand_peak_matches_the_forecast(page, server: str, keys: dict[str, str
     page.wait_for_selector("#chart[data-drawn=true]", timeout=60_000)
     assert page.locator("#skill svg .trace").count() == 1  # the lead-time skill bars
     shown = float(page.inner_text("#peak-value").split()[0].replace(",", ""))
-    answer = call(server, "/forecast/demand", keys["reader"], {"ids": [], "level": "zone"})
+    answer = call(server, "/forecast/demand", keys["reader"], {"ids": ["all"], "level": "zone"})
     hours = answer.json()["forecasts"][0]["hours"][:24]
     assert shown == pytest.approx(max(h["p50"] for h in hours), abs=0.06)
     assert not page.console_errors, page.console_errors

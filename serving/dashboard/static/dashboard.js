@@ -38,6 +38,7 @@
     layout.yaxis.title = {text: "failure probability"};
     layout.yaxis.tickformat = ".1%";
     layout.margin.b = 80;
+    layout.xaxis.automargin = true;
     layout.hovermode = "closest";
     if (data.budget > 0 && data.budget <= data.x.length) {
       layout.shapes = [{type: "line", xref: "x", yref: "paper", x0: data.budget - 0.5,
@@ -54,6 +55,7 @@
                  name: "transformer loss ratio (28 d)", marker: {color: "#1f77b4"}});
     layout.yaxis.title = {text: "theft probability"};
     layout.margin.b = 80;
+    layout.xaxis.automargin = true;
     layout.yaxis.tickformat = ".0%";
     layout.yaxis2 = {overlaying: "y", side: "right", tickformat: ".0%",
                      title: {text: "loss ratio"}, rangemode: "tozero", showgrid: false};

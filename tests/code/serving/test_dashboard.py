@@ -123,6 +123,8 @@ def test_parse_time_needs_an_offset() -> None:
         ops.parse_time("2024-06-01T00:00:00", "start")
     with pytest.raises(UserError, match="'end'"):
         ops.parse_time("yesterday", "end")
+    with pytest.raises(UserError, match=r"1900\.\.2200"):
+        ops.parse_time("2262-04-11T23:00:00Z", "end")
 
 
 def test_actual_rows_by_hour_start_within_range() -> None:
@@ -298,3 +300,34 @@ def test_skill_by_lead_reads_the_runs_metrics() -> None:
     assert skill == {"model": "lightgbm", "lead_hours": [0, 1], "skill": [0.5, 0.2]}
     assert ops.skill_by_lead({"prophet.zone.skill_lead_002h": -0.1}, "zone")["model"] == "prophet"
     assert ops.skill_by_lead(metrics, "substation") is None
+
+
+def test_models_page_shows_promotions_and_monitoring() -> None:
+    record = {
+        "time": "2026-12-01T10:00:00+00:00",
+        "user": "ops",
+        "action": "promote",
+        "outcome": "refused",
+        "from_version": 1,
+        "to_version": 2,
+        "gates": [
+            {"gate": "beats_champion", "passed": False},
+            {"gate": "signature", "passed": True},
+        ],
+    }
+    summary = ops.promotion_summary(record)
+    assert summary["failed_gates"] == ["beats_champion"] and summary["gates"] == 2
+    model = {
+        "endpoint": "theft",
+        "registered_model": "theft-detection",
+        "alias": "champion",
+        "version": 1,
+        "promoted": True,
+        "feature_service": "theft_detection_v1",
+        "error": None,
+        "promotions": [summary],
+        "monitoring": {"status": "alert", "checked": "2026-12-02", "alerts": ["drift <x>"]},
+    }
+    html = pages.models_body([model])
+    assert "v1 → v2" in html and "failed: beats_champion" in html
+    assert 'class="status alert"' in html and "drift &lt;x&gt;" in html
