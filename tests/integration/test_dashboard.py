@@ -281,22 +281,31 @@ def browser() -> Iterator:
             chromium.close()
 
 
-@pytest.fixture
-def page(browser, server: str, keys: dict[str, str], tmp_path: Path) -> Iterator:
-    """A signed-in page (through the login form) recording console errors."""
+@pytest.fixture(scope="module")
+def signed_in(browser, server: str, keys: dict[str, str]) -> Iterator:
+    """A browser context signed in through the login form (once per module)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{server}/dashboard/")
     assert page.url.endswith("/dashboard/login")
     page.fill("#key", keys["reader"])
     page.click("button[type=submit]")
     page.wait_for_url("**/dashboard/demand")
+    page.close()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(signed_in) -> Iterator:
+    """A page of the signed-in context recording its console errors."""
+    page = signed_in.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.console_errors = errors
     yield page
-    context.close()
+    page.close()
 
 
 @pytest.mark.parametrize(
