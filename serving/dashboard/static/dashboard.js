@@ -55,7 +55,9 @@
                  name: "transformer loss ratio (28 d)", marker: {color: "#1f77b4"}});
     layout.yaxis.title = {text: "theft probability"};
     layout.margin.b = 80;
+    layout.margin.r = 80;
     layout.xaxis.automargin = true;
+    layout.legend = {orientation: "h", y: 1.12};
     layout.yaxis.tickformat = ".0%";
     layout.yaxis2 = {overlaying: "y", side: "right", tickformat: ".0%",
                      title: {text: "loss ratio"}, rangemode: "tozero", showgrid: false};
