@@ -53,11 +53,25 @@ ROUTE_ROLES = {
     "/theft/score": "reader",
     "/predict": "reader",  # any served endpoint by name (a plugin's model too)
     "/models": "reader",
+    "/maintenance/risk/top": "reader",  # ranked lists and lookups (ops_routes.py)
+    "/theft/top": "reader",
+    "/ids": "reader",
+    "/actuals": "reader",
     "/readings": "ingest",
     "/admin/reload": "admin",
 }
 # calls about identifiable customers or that change the service: written to the access log
-AUDITED = frozenset({"/readings", "/admin/reload", "/theft/score", "/maintenance/risk", "/predict"})
+AUDITED = frozenset(
+    {
+        "/readings",
+        "/admin/reload",
+        "/theft/score",
+        "/maintenance/risk",
+        "/predict",
+        "/theft/top",
+        "/maintenance/risk/top",
+    }
+)
 MAX_KEY_CHARS = 256  # longer header values are not keys: 401 without hashing them
 
 access_log = logging.getLogger("gridml.access")

@@ -8,7 +8,9 @@ The settings are read once, when `GridML` is first looked up on this module (`be
 does it when it starts, in each worker): importing the module reads no environment.
 
 Routes: POST /forecast/demand, /maintenance/risk, /theft/score, /predict (role reader), POST
-/readings (ingest), POST /admin/reload (admin), GET /models (reader); open: /livez, /readyz,
+/readings (ingest), POST /admin/reload (admin), GET /models (reader), POST
+/maintenance/risk/top, /theft/top, /ids, /actuals (reader; `ops_routes.py`), the dashboard
+under /dashboard/ (its own session cookie; `dashboard/`); open: /livez, /readyz,
 /metrics, /docs.json and the Swagger UI at /. Request bodies are bounded field by field
 (`schema.py`); `http.EdgeGuard` answers unknown paths, non-JSON bodies and keys in URLs before
 BentoML sees them.
@@ -32,6 +34,7 @@ from starlette.routing import Mount, Route
 
 from gridml.serving.auth import ROUTE_ROLES, ApiKeyMiddleware, call_facts, shared_keys
 from gridml.serving.config import ProcessSettings
+from gridml.serving.ops_routes import OpsRoutes
 from gridml.serving.schema import (
     DemandRequests,
     EndpointName,
@@ -149,7 +152,7 @@ class ModelsPath:
         await self.app(scope, receive, send)
 
 
-class _GridML:
+class _GridML(OpsRoutes):
     """Demand forecasts, transformer failure risk and theft scores by entity id.
 
     The BentoML service is built from this class by `build_service` (module attribute
@@ -300,6 +303,7 @@ def _served_paths(app: Starlette) -> frozenset[str]:
         exact.add(path or "/")
         if isinstance(route, Mount):
             exact.add(f"{path}/")
+            exact |= {f"{path}{sub.path}" for sub in getattr(route.app, "routes", ()) if sub.path}
     return frozenset(exact)
 
 
@@ -333,7 +337,10 @@ class GuardedService(Service):
 def build_service(settings: ProcessSettings) -> GuardedService:
     """The BentoML service with these process settings (workers, threads, timeout, batching);
     BentoML offers no hook in front of its own middlewares, so it is a GuardedService."""
+    from gridml.serving.dashboard import dashboard_app
+
     inner = bentoml.asgi_app(models_app, path="/models")(_GridML)
+    inner = bentoml.asgi_app(dashboard_app(), path="/dashboard")(inner)
     service = bentoml.service(
         name="gridml",
         workers=settings.workers,
