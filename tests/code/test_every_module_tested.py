@@ -44,6 +44,8 @@ THROUGH: dict[str, tuple[tuple[str, ...], str]] = {
     "gridml.mlops.eval_theft": (("tests/integration/test_mlops_theft.py",), "evaluators"),
     "gridml.mlops.monitor_report": (("tests/integration/test_mlops_monitor.py",), "monitor"),
     "gridml.models.layout": (("tests/integration/test_serving.py",), "training and serving"),
+    "gridml.serving.dashboard.app": (("tests/integration/test_dashboard.py",), "in Chromium"),
+    "gridml.serving.ops_routes": (("tests/integration/test_dashboard.py",), "top-N, ids, actuals"),
     "gridml.serving.demand_endpoint": (("tests/integration/test_serving.py",), "the service"),
     "gridml.serving.endpoints": (("tests/integration/test_toy_model.py",), "endpoint factories"),
     "gridml.serving.errors": (("tests/integration/test_serving_hardening.py",), "error bodies"),
