@@ -100,7 +100,7 @@ def _group_alive(pgid: int) -> bool:
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="HTTP port.")] = 3000,
+    port: Annotated[int, typer.Option(help="HTTP port.", min=1, max=65535)] = 3000,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -204,7 +204,9 @@ def build(
 @app.command()
 def examples(
     key: Annotated[str, typer.Option(help="API key to put in the calls.", envvar="GRIDML_API_KEY")],
-    port: Annotated[int, typer.Option(help="Port the service listens on.")] = 3000,
+    port: Annotated[
+        int, typer.Option(help="Port the service listens on.", min=1, max=65535)
+    ] = 3000,
     ws: WorkspaceOption = None,
 ) -> None:
     """Print example calls of every endpoint with ids of this workspace."""
