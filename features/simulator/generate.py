@@ -95,6 +95,7 @@ class _Zone:
     temp_by_region: np.ndarray  # (regions, hours)
     region_row: dict[str, int]
     feeder_out: np.ndarray  # (feeders, hours) share of each hour without supply
+    asset_feeder_out: np.ndarray  # the same before the restoration model (asset ageing)
     feeder_row: dict[str, int]
     faults: pd.DataFrame  # unplanned outages (FAULT_COLUMNS), the ground truth
     tr_faults: pd.DataFrame  # interruptions rows of the transformer-level faults
@@ -214,11 +215,14 @@ def _setup(cfg: ZoneConfig) -> tuple[_Zone, pd.DataFrame, pd.DataFrame, pd.DataF
     # a zone may draw no event of one kind (seed 101's short zones): leave the empty frame out
     # of the concat (pandas' deprecated empty-entry dtype rule; same result)
     events = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-    feeder_out = np.stack(
-        [
-            interrupted_share(g["start"].to_numpy(), g["end"].to_numpy(), utc[0], clock.hours)
-            for g in (events[events["feeder_id"] == f] for f in feeder_ids)
-        ]
+    feeder_out = _feeder_share(events, feeder_ids, utc)
+    # the transformers' ratings and ageing (hence failures, DGA, maintenance) are simulated on
+    # the load as it was before the restoration model (shedding and the feeder faults' first
+    # draws): a few hours more or less of outage barely age a transformer, and the failure
+    # history other models are measured on stays put
+    legacy = [shedding, feeder_starts]
+    asset_out = _feeder_share(
+        pd.concat([p for p in legacy if len(p)] or legacy[:1], ignore_index=True), feeder_ids, utc
     )
     labels = choose_thieves(meters, utc, cfg.theft, _rng(cfg, "theft"))
     meters_on = _meters_on(meters, transformers)
@@ -237,6 +241,7 @@ def _setup(cfg: ZoneConfig) -> tuple[_Zone, pd.DataFrame, pd.DataFrame, pd.DataF
         temp_by_region=by_region("temperature_c"),
         region_row=region_row,
         feeder_out=feeder_out,
+        asset_feeder_out=asset_out,
         feeder_row={f: i for i, f in enumerate(feeder_ids)},
         faults=faults,
         tr_faults=fault_rows[on_tr].reset_index(drop=True),
@@ -244,6 +249,16 @@ def _setup(cfg: ZoneConfig) -> tuple[_Zone, pd.DataFrame, pd.DataFrame, pd.DataF
         meters_on=meters_on,
     )
     return zone, weather, events, labels
+
+
+def _feeder_share(events: pd.DataFrame, feeder_ids: list[str], utc: pd.DatetimeIndex) -> np.ndarray:
+    """(feeders, hours) share of each hour a feeder is out."""
+    return np.stack(
+        [
+            interrupted_share(g["start"].to_numpy(), g["end"].to_numpy(), utc[0], len(utc))
+            for g in (events[events["feeder_id"] == f] for f in feeder_ids)
+        ]
+    )
 
 
 def _meters_on(meters: pd.DataFrame, transformers: pd.DataFrame) -> dict[str, int]:
@@ -295,13 +310,14 @@ def _simulate_chunk(zone: _Zone, index: int, tr_rows: np.ndarray) -> _Chunk:
         tr_of_meter["region_id"].map(zone.region_row).to_numpy(),
         rng,
     )
-    supplied = 1.0 - zone.feeder_out[tr_of_meter["feeder_id"].map(zone.feeder_row).to_numpy()]
+    feeder_rows = tr_of_meter["feeder_id"].map(zone.feeder_row).to_numpy()
+    supplied = 1.0 - zone.feeder_out[feeder_rows]
     tr_ids = m["transformer_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, tr_ids[1:] != tr_ids[:-1]])
     meter_tr_row = np.repeat(np.arange(len(tr)), np.diff(np.r_[starts, len(m)]))
 
     # transformers: size them, age them, let some fail (their customers lose supply meanwhile)
-    load = np.add.reduceat(demand * supplied, starts, axis=0)
+    load = np.add.reduceat(demand * (1.0 - zone.asset_feeder_out[feeder_rows]), starts, axis=0)
     rating = choose_ratings(load, cfg.assets, rng)
     ambient = zone.temp_by_region[tr["region_id"].map(zone.region_row).to_numpy()]
     hist = simulate_assets(
