@@ -34,7 +34,7 @@ class Dark:
 def merge_dark(intervals: list[Dark]) -> list[Dark]:
     """Overlapping intervals as one dark period, credited to the one that started it."""
     out: list[Dark] = []
-    for iv in sorted(intervals, key=lambda d: (d.start, d.end)):
+    for iv in sorted(intervals, key=lambda d: (d.start, d.end, d.source)):
         if out and iv.start < out[-1].end:
             last = out[-1]
             out[-1] = Dark(last.start, max(last.end, iv.end), last.source, last.storm)

@@ -290,7 +290,7 @@ def _dark_by_transformer(
         iv = Dark(
             _ns(row.start), _ns(row.end), str(row.outage_id), meters_on.get(str(row.node_id), 0)
         )
-        for t in grid.transformers_of(str(row.level), str(row.node_id)):
+        for t in sorted(grid.transformers_of(str(row.level), str(row.node_id))):
             dark[t].append(iv)
     return dark
 

@@ -92,7 +92,7 @@ class Detector:
         if m is None or kind == "tamper":
             return None
         self._advance(t)
-        if kind == "power_down":
+        if kind in ("power_down", "last_gasp"):  # the live stream's contract says last_gasp
             return self._power_down(m, t)
         if kind == "power_restore":
             return self._power_restore(m, t)

@@ -4,7 +4,8 @@ A true outage counts when at least one meter went dark with it (one that starts 
 scope is already dark is invisible to any detector). A detected unplanned outage matches a true
 one when their transformers overlap and the detection's start lies within `window` of the true
 start (one to one, earliest detection first). Scope is exactly right when the detected node
-holds exactly the true node's transformers (a feeder with one transformer is that transformer).
+holds exactly the true node's transformers (a feeder with one transformer is that transformer);
+`scope_exact_at_detection` judges the node first raised, before later gasps widened it.
 Detection delay: detection time minus the true outage's first delivered last gasp.
 """
 
@@ -30,6 +31,7 @@ class Score:
     median_delay_s: float
     p90_delay_s: float
     scope_exact: float
+    scope_exact_at_detection: float
     shedding_blocks_seen: int
     shedding_raised_as_unplanned: int
 
@@ -55,10 +57,12 @@ def score(
     unplanned = detected[detected["kind"] == "unplanned"].reset_index(drop=True)
     nodes = zip(unplanned["level"], unplanned["node_id"], strict=True)
     d_trs = [_transformers(topo, str(lv), str(n)) for lv, n in nodes]
+    firsts = zip(unplanned["first_level"], unplanned["first_node_id"], strict=True)
+    d_first = [_transformers(topo, str(lv), str(n)) for lv, n in firsts]
     d_start = unplanned["start"].astype("int64").to_numpy()
     d_at = unplanned["detected_at"].astype("int64").to_numpy()
     used = np.zeros(len(unplanned), dtype=bool)
-    delays, exact = [], []
+    delays, exact, exact_first = [], [], []
     for row in visible.itertuples():
         trs = _transformers(topo, str(row.level), str(row.node_id))
         t0 = pd.Timestamp(row.start).value
@@ -69,6 +73,7 @@ def score(
         i = min(cands, key=lambda j: d_at[j])
         used[i] = True
         exact.append(d_trs[i] == trs)
+        exact_first.append(d_first[i] == trs)
         if pd.notna(row.first_gasp):
             delays.append((d_at[i] - pd.Timestamp(row.first_gasp).value) / SECOND)
     # detections that are load shedding in disguise: unmatched, inside a block of their feeders
@@ -88,6 +93,7 @@ def score(
         median_delay_s=float(np.median(delays)) if delays else float("nan"),
         p90_delay_s=float(np.percentile(delays, 90)) if delays else float("nan"),
         scope_exact=float(np.mean(exact)) if exact else float("nan"),
+        scope_exact_at_detection=float(np.mean(exact_first)) if exact_first else float("nan"),
         shedding_blocks_seen=shed_seen,
         shedding_raised_as_unplanned=raised,
     )

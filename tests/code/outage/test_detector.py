@@ -140,6 +140,12 @@ def test_an_old_outage_below_stays_apart_from_a_new_one() -> None:
     assert node(det, old) == ("transformer", "T1")
 
 
+def test_the_live_streams_last_gasp_is_a_power_down() -> None:
+    det = detector()
+    det.feed("M01", at(0), "last_gasp")
+    assert det.feed("M02", at(1), "last_gasp") is not None
+
+
 def test_unknown_meters_and_tamper_alarms_are_ignored() -> None:
     det = detector()
     assert det.feed("M99", at(0), "power_down") is None
