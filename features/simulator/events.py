@@ -32,10 +32,11 @@ class Dark:
 
 
 def merge_dark(intervals: list[Dark]) -> list[Dark]:
-    """Overlapping intervals as one dark period, credited to the one that started it."""
+    """Overlapping (or touching) intervals as one dark period, credited to the one that
+    started it."""
     out: list[Dark] = []
     for iv in sorted(intervals, key=lambda d: (d.start, d.end, d.source)):
-        if out and iv.start < out[-1].end:
+        if out and iv.start <= out[-1].end:  # back to back: the supply never returns
             last = out[-1]
             out[-1] = Dark(last.start, max(last.end, iv.end), last.source, last.storm)
         else:

@@ -110,8 +110,15 @@ class Detector:
         f = int(topo.tr_feeder[tr])
         s = int(topo.feeder_ss[f])
         tol = self.cfg.shedding_tolerance_s * SECOND
-        if self.schedule.block(f, t, tol) is not None:
+        block = self.schedule.block(f, t, tol)
+        if block is not None:
             rec = self.shedding.get(f)
+            if rec is not None and rec.start < block[0] - tol:
+                # the previous block's restores were all lost: it ended with its schedule
+                previous = self.schedule.block(f, rec.start, tol)
+                rec.end = previous[1] if previous is not None else rec.start
+                self.closed.append(self.shedding.pop(f))
+                rec = None
             if rec is None:
                 rec = self.shedding[f] = self._new("load_shedding", 1, f, t, t)
             rec.gasps += 1

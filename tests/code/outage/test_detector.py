@@ -125,6 +125,16 @@ def test_load_shedding_gasps_are_never_an_unplanned_outage() -> None:
     assert out is not None and out.kind == "unplanned"
 
 
+def test_a_shedding_block_whose_restores_were_lost_ends_with_its_schedule() -> None:
+    hour = pd.Timedelta(hours=1)
+    det = detector([("F1", T0, T0 + 2 * hour), ("F1", T0 + 6 * hour, T0 + 8 * hour)])
+    det.feed("M01", at(1), "power_down")
+    det.feed("M02", at(6 * 3600 + 1), "power_down")  # the next block; no restore in between
+    first, second = det.finish()
+    assert (first.start, first.end) == (at(1), at(2 * 3600))
+    assert second.start == at(6 * 3600 + 1) and second.end is None
+
+
 def test_an_old_outage_below_stays_apart_from_a_new_one() -> None:
     det = detector()
     det.feed("M01", at(0), "power_down")

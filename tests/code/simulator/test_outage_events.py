@@ -54,8 +54,10 @@ def test_restoration_is_heavy_tailed() -> None:
 
 
 def test_overlapping_dark_periods_merge_and_keep_who_started_them() -> None:
-    merged = merge_dark([Dark(10, 20, "b", 5), Dark(0, 15, "a", 3), Dark(30, 40, "c", 1)])
-    assert merged == [Dark(0, 20, "a", 3), Dark(30, 40, "c", 1)]
+    merged = merge_dark(
+        [Dark(10, 20, "b", 5), Dark(0, 15, "a", 3), Dark(30, 40, "c", 1), Dark(40, 50, "d", 1)]
+    )
+    assert merged == [Dark(0, 20, "a", 3), Dark(30, 50, "c", 1)]
 
 
 def test_storms_lose_more_last_gasps() -> None:
