@@ -9,6 +9,7 @@ transformer and count the gasps per transformer and 5-minute window with one pan
     python -m bench.run_outages                  # demo zone (experiments/zone.yaml, ~1 min)
     python -m bench.run_outages --quick          # small zone (seconds)
     python -m bench.run_outages --workspace W    # a generated zone (feeds untouched)
+    python -m bench.run_outages --loss 0.6 0.9   # harsher: most last gasps lost
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="the small zone")
     parser.add_argument("--workspace", type=Path, help="a generated zone to use as is")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument(
+        "--loss",
+        type=float,
+        nargs=2,
+        metavar=("FEW", "STORM"),
+        help="override the shares of last gasps lost (few meters at once, a storm)",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     config = ROOT / "experiments" / ("zone-small.yaml" if args.quick else "zone.yaml")
@@ -70,7 +78,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         else:
             ws = Workspace(Path(tmp) / "ws")
             t0 = time.perf_counter()
-            generate_zone(ZoneConfig.read_yaml(config), ws, progress=False)
+            cfg = ZoneConfig.read_yaml(config)
+            if args.loss is not None:
+                events = cfg.outages.events.model_copy(
+                    update={"last_gasp_loss": args.loss[0], "last_gasp_loss_storm": args.loss[1]}
+                )
+                cfg = cfg.model_copy(
+                    update={"outages": cfg.outages.model_copy(update={"events": events})}
+                )
+            generate_zone(cfg, ws, progress=False)
             print(f"generated {config.name} in {time.perf_counter() - t0:.1f} s")
         load = os.getloadavg()[0]
         inputs = load_inputs(ws)
@@ -82,6 +98,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     per_m = 1e6 / n
     report = {
         "zone": str(ws.root) if args.workspace else config.name,
+        "last_gasp_loss": args.loss,
         "events": n,
         "detector_s": t_det,
         "detector_s_per_1m_events": t_det * per_m,
@@ -113,9 +130,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if isinstance(value, float)
             else f"  {name:<30} {value}"
         )
-    out = args.out or ROOT / "bench" / "results" / (
-        "outages.quick.json" if args.quick else "outages.json"
-    )
+    suffix = "" if args.loss is None else f".loss-{args.loss[0]}-{args.loss[1]}"
+    name = f"outages{'.quick' if args.quick else ''}{suffix}.json"
+    out = args.out or ROOT / "bench" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(report, out)
     print(f"-> {out}")
