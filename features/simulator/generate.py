@@ -337,7 +337,7 @@ def _simulate_chunk(zone: _Zone, index: int, tr_rows: np.ndarray) -> _Chunk:
         end = utc[a] + pd.Timedelta(hours=b - a)
         tr_id = tr["transformer_id"].iat[i]
         events.append((tr["feeder_id"].iat[i], tr_id, utc[a], end, "transformer_failure"))
-        source = f"A{tr_id}-{a}"
+        source = _failure_id(zone, tr_id, utc[a])
         dark[tr_id].append(Dark(_ns(utc[a]), _ns(end), source, zone.meters_on.get(tr_id, 0)))
     # unplanned faults of the transformers themselves (their feeder's are in `supplied`)
     tr_supplied = np.ones((len(tr), zone.clock.hours))
@@ -521,32 +521,31 @@ def _event_tables(
     return out
 
 
+def _failure_id(zone: _Zone, transformer_id: str, start: pd.Timestamp) -> str:
+    """The outage id of a transformer failure: its transformer and first hour."""
+    return f"A{transformer_id}-{int((start - zone.utc[0]) / pd.Timedelta(hours=1))}"
+
+
 def outage_labels(zone: _Zone, chunks: list[_Chunk]) -> pd.DataFrame:
     """Ground truth of the unplanned outages (faults and transformer failures): node, cause,
     start, end, customers under the node, meters that went dark with it (not already dark),
     last gasps delivered and the first one's time."""
+    region = zone.transformers.set_index("transformer_id")["region_id"]
     failures = [
-        (
-            f"A{tr_id}-{int((start - zone.utc[0]) / pd.Timedelta(hours=1))}",
-            "transformer",
-            tr_id,
-            "transformer_failure",
-            start,
-            end,
-            zone.transformers.set_index("transformer_id").at[tr_id, "region_id"],
-        )
+        (_failure_id(zone, tr_id, start), "transformer", tr_id, "transformer_failure", start, end)
         for c in chunks
         for _feeder, tr_id, start, end, _kind in c.events
     ]
+    failed = pd.DataFrame(failures, columns=FAULT_COLUMNS[:-1])
+    failed["region_id"] = failed["node_id"].map(region)
     table = pd.concat(
-        [f for f in (zone.faults, pd.DataFrame(failures, columns=FAULT_COLUMNS)) if len(f)]
-        or [zone.faults],
+        [f for f in (zone.faults, failed) if len(f)] or [zone.faults],
         ignore_index=True,
     )
     truth = pd.DataFrame(
         [t for c in chunks for t in c.dark_truth], columns=["source", "first", "gasps", "dark"]
     )
-    truth["first"] = truth["first"].where(truth["first"] >= 0)
+    truth["first"] = truth["first"].astype("Int64").where(truth["first"] >= 0)
     agg = truth.groupby("source").agg(
         first=("first", "min"), gasps=("gasps", "sum"), dark=("dark", "sum")
     )
