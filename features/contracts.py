@@ -19,6 +19,7 @@ UTC = pd.DatetimeTZDtype("ns", "UTC")
 
 SEGMENTS = ("residential_prepaid", "residential_postpaid", "commercial", "industrial")
 INTERRUPTION_KINDS = ("load_shedding", "unplanned", "transformer_failure")
+METER_EVENT_KINDS = ("power_down", "power_restore", "tamper")
 MAINTENANCE_ACTIONS = ("inspection", "oil_treatment", "repair", "replacement")
 DGA_GASES = ("h2_ppm", "ch4_ppm", "c2h2_ppm", "c2h4_ppm", "c2h6_ppm", "co_ppm", "co2_ppm")
 
@@ -348,6 +349,27 @@ _register(
     )
 )
 
+_register(
+    Feed(
+        name="meter_events",
+        description="AMI meter events stamped to the second: power_down (last gasp), "
+        "power_restore, tamper.",
+        schema=_schema(
+            "meter_events",
+            {
+                "meter_id": _id(),
+                "timestamp": _ts(),
+                "kind": pa.Column(str, pa.Check.isin(METER_EVENT_KINDS)),
+            },
+            ["meter_id", "timestamp", "kind"],
+        ),
+        key=("meter_id", "timestamp", "kind"),
+        time_column="timestamp",
+        entity_column="meter_id",
+        references={"meter_id": ("meters", "meter_id")},
+    )
+)
+
 # Weather a file may leave out (missing values); the temperature is always needed.
 OPTIONAL_WEATHER = ("relative_humidity_pct", "cloud_cover_pct", "irradiance_wm2", "rainfall_mm")
 
@@ -361,6 +383,27 @@ THEFT_LABELS = pa.DataFrameSchema(
     },
     strict=True,
     name="theft_labels",
+)
+
+
+# Ground truth of the unplanned outages of a synthetic zone (labels/outages.parquet).
+OUTAGE_LEVELS = ("transformer", "feeder", "substation")
+OUTAGE_LABELS = pa.DataFrameSchema(
+    {
+        "outage_id": _id(unique=True),
+        "level": pa.Column(str, pa.Check.isin(OUTAGE_LEVELS)),
+        "node_id": _id(),
+        "cause": pa.Column(str),
+        "start": _ts(),
+        "end": _ts(),
+        "region_id": _id(),
+        "customers": pa.Column(int, pa.Check.ge(1)),
+        "meters_dark": pa.Column(int, pa.Check.ge(0)),
+        "gasps": pa.Column(int, pa.Check.ge(0)),
+        "first_gasp": _ts(nullable=True),
+    },
+    strict=True,
+    name="outage_labels",
 )
 
 

@@ -31,6 +31,49 @@ class SegmentMix(BaseConfig):
         return [getattr(self, s) for s in SEGMENTS]
 
 
+class RestorationConfig(BaseConfig):
+    """What drives the restoration time of an unplanned outage (multiplies its kind's median)."""
+
+    night: float = Field(1.6, ge=1, description="Factor for a fault between 20:00 and 06:00.")
+    rain: float = Field(1.4, ge=1, description="Factor for a fault in an hour with rain.")
+    rural: float = Field(1.5, ge=1, description="Factor for a fault on a rural feeder.")
+    per_10_km: float = Field(
+        0.08, ge=0, description="Added factor per 10 km of feeder (longer patrols)."
+    )
+    per_year_of_age: float = Field(0.015, ge=0, description="Added factor per year of asset age.")
+    per_busy_crew: float = Field(
+        0.3, ge=0, description="Added factor per other outage open in the region at the start."
+    )
+    sigma: float = Field(0.9, gt=0, description="Log-normal spread (heavy tail).")
+    max_hours: float = Field(240.0, gt=0, description="Longest outage, hours.")
+
+
+class MeterEventConfig(BaseConfig):
+    """AMI meter events (`meter_events`): last gasps, restores, tamper alarms."""
+
+    last_gasp_loss: float = Field(
+        0.25, ge=0, le=1, description="Share of last gasps lost when few meters gasp at once."
+    )
+    last_gasp_loss_storm: float = Field(
+        0.6, ge=0, le=1, description="Share lost when a whole feeder or more gasps at once."
+    )
+    storm_meters: int = Field(
+        200, ge=1, description="Meters gasping at once from which the storm loss applies."
+    )
+    restore_loss: float = Field(0.03, ge=0, le=1, description="Share of restores lost.")
+    gasp_delay_s: float = Field(3.0, ge=0, description="Mean delay of a last gasp, seconds.")
+    restore_delay_s: float = Field(20.0, ge=0, description="Mean delay of a restore, seconds.")
+    single_meter_per_year: float = Field(
+        1.0, ge=0, description="Single-customer supply losses (own breaker) per meter and year."
+    )
+    tamper_share: float = Field(
+        0.4, ge=0, le=1, description="Share of thieves whose meter raises a tamper alarm."
+    )
+    false_tamper_per_year: float = Field(
+        0.02, ge=0, description="Tamper alarms per honest meter and year (cover, vibration)."
+    )
+
+
 class OutageConfig(BaseConfig):
     """Supply interruptions: scheduled load shedding and unplanned feeder outages."""
 
@@ -44,7 +87,21 @@ class OutageConfig(BaseConfig):
     unplanned_per_feeder_year: float = Field(
         18.0, ge=0, description="Mean unplanned outages per feeder and year."
     )
-    unplanned_median_hours: float = Field(2.0, gt=0)
+    unplanned_median_hours: float = Field(
+        2.0, gt=0, description="Unused since the restoration model (kept for old configs)."
+    )
+    transformer_faults_per_year: float = Field(
+        0.8, ge=0, description="Unplanned outages per distribution transformer and year."
+    )
+    substation_faults_per_year: float = Field(
+        1.5, ge=0, description="Unplanned outages per substation and year (all its feeders)."
+    )
+    transformer_damage_share: float = Field(
+        0.1, ge=0, le=1, description="Share of transformer outages that need a spare (days)."
+    )
+    rural_feeder_share: float = Field(0.35, ge=0, le=1, description="Share of rural feeders.")
+    restoration: RestorationConfig = RestorationConfig()
+    events: MeterEventConfig = MeterEventConfig()
 
 
 class AssetConfig(BaseConfig):

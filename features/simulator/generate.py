@@ -19,12 +19,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
-from gridml.features.contracts import FEEDS, THEFT_LABELS
+from gridml.features.contracts import FEEDS, OUTAGE_LABELS, THEFT_LABELS
 from gridml.features.physics import interrupted_share
 from gridml.features.simulator.assets import choose_ratings, simulate_assets, thermal
 from gridml.features.simulator.calendar import Clock
 from gridml.features.simulator.config import ZoneConfig
 from gridml.features.simulator.consumption import draw_meter_profiles, true_demand
+from gridml.features.simulator.events import Dark, events_frame, tamper_events, transformer_events
+from gridml.features.simulator.faults import (
+    FAULT_COLUMNS,
+    Grid,
+    feeder_character,
+    interruption_rows,
+    unplanned_faults,
+)
 from gridml.features.simulator.hierarchy import build_feeders, build_meters, build_transformers
 from gridml.features.simulator.outages import shedding_events, unplanned_events
 from gridml.features.simulator.theft import apply_attack, choose_thieves
@@ -36,7 +44,17 @@ from gridml.workspace import Workspace
 log = logging.getLogger(__name__)
 
 # Independent random streams, so that changing one feed's logic does not reshuffle the others.
-_STREAMS = {"hierarchy": 1, "weather": 2, "outages": 3, "theft": 4, "profiles": 5, "chunk": 100}
+# The unplanned faults (restoration model) and the meter events have streams of their own.
+_STREAMS = {
+    "hierarchy": 1,
+    "weather": 2,
+    "outages": 3,
+    "theft": 4,
+    "profiles": 5,
+    "faults": 6,
+    "events": 7,
+    "chunk": 100,
+}
 _HOURLY_FEEDS = ("readings", "transformer_telemetry", "transformer_dga")
 _EVENT_COLUMNS = ["feeder_id", "transformer_id", "start", "end", "kind"]
 
@@ -77,7 +95,12 @@ class _Zone:
     temp_by_region: np.ndarray  # (regions, hours)
     region_row: dict[str, int]
     feeder_out: np.ndarray  # (feeders, hours) share of each hour without supply
+    asset_feeder_out: np.ndarray  # the same before the restoration model (asset ageing)
     feeder_row: dict[str, int]
+    faults: pd.DataFrame  # unplanned outages (FAULT_COLUMNS), the ground truth
+    tr_faults: pd.DataFrame  # interruptions rows of the transformer-level faults
+    dark: dict[str, list[Dark]]  # transformer_id -> shedding and fault intervals above it
+    meters_on: dict[str, int]  # meters under each node (transformer, feeder, substation)
 
 
 @dataclass
@@ -91,6 +114,8 @@ class _Chunk:
     failures: pd.DataFrame
     maintenance: pd.DataFrame
     events: list[tuple]
+    meter_events: pd.DataFrame  # with the `source` of each event (an outage id) for the labels
+    dark_truth: list[tuple[str, int, int, int]]  # (source, first gasp ns, gasps, meters dark)
 
 
 def _chunks(meters: pd.DataFrame, transformer_ids: np.ndarray, size: int) -> Iterator[np.ndarray]:
@@ -156,26 +181,56 @@ def _setup(cfg: ZoneConfig) -> tuple[_Zone, pd.DataFrame, pd.DataFrame, pd.DataF
 
     rng_o = _rng(cfg, "outages")
     feeder_ids = feeders["feeder_id"].tolist()
-    rain = by_region("rainfall_mm")[feeders["region_id"].map(region_row).to_numpy()]
-    parts = [
-        shedding_events(feeder_ids, utc, cfg.outages, rng_o),
-        unplanned_events(feeder_ids, utc, rain, cfg.outages, rng_o),
-    ]
+    rain_wide = by_region("rainfall_mm")
+    rain = rain_wide[feeders["region_id"].map(region_row).to_numpy()]
+    shedding = shedding_events(feeder_ids, utc, cfg.outages, rng_o)
+    # the feeder faults keep their start times; their durations and the transformer and
+    # substation faults come from the restoration model, on a stream of their own
+    feeder_starts = unplanned_events(feeder_ids, utc, rain, cfg.outages, rng_o)
+    rng_f = _rng(cfg, "faults")
+    grid = Grid(
+        transformers.assign(age=cfg.start.year - transformers["commissioned_year"]),
+        feeder_character(feeders, transformers, cfg.start.year, cfg.outages, rng_f),
+    )
+    local_hour = clock.local_index().hour.to_numpy()
+    faults, dropped = unplanned_faults(
+        grid,
+        feeder_starts[["feeder_id", "start"]],
+        shedding,
+        utc,
+        local_hour,
+        {r: np.nan_to_num(rain_wide[i]) for r, i in region_row.items()},
+        cfg.outages,
+        rng_f,
+    )
+    log.info(
+        "%d unplanned outages (%s); %d drawn faults left out (their path was already out)",
+        len(faults),
+        ", ".join(f"{k} {v}" for k, v in faults["level"].value_counts().sort_index().items()),
+        dropped,
+    )
+    fault_rows = interruption_rows(faults, grid)
+    on_tr = fault_rows["transformer_id"].notna()
+    parts = [shedding, fault_rows[~on_tr].drop(columns="transformer_id")]
     # a zone may draw no event of one kind (seed 101's short zones): leave the empty frame out
     # of the concat (pandas' deprecated empty-entry dtype rule; same result)
     events = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-    feeder_out = np.stack(
-        [
-            interrupted_share(g["start"].to_numpy(), g["end"].to_numpy(), utc[0], clock.hours)
-            for g in (events[events["feeder_id"] == f] for f in feeder_ids)
-        ]
+    feeder_out = _feeder_share(events, feeder_ids, utc)
+    # the transformers' ratings and ageing (hence failures, DGA, maintenance) are simulated on
+    # the load as it was before the restoration model (shedding and the feeder faults' first
+    # draws): a few hours more or less of outage barely age a transformer, and the failure
+    # history other models are measured on stays put
+    legacy = [shedding, feeder_starts]
+    asset_out = _feeder_share(
+        pd.concat([p for p in legacy if len(p)] or legacy[:1], ignore_index=True), feeder_ids, utc
     )
     labels = choose_thieves(meters, utc, cfg.theft, _rng(cfg, "theft"))
+    meters_on = _meters_on(meters, transformers)
     zone = _Zone(
         cfg=cfg,
         clock=clock,
         utc=utc,
-        local_hour=clock.local_index().hour.to_numpy(),
+        local_hour=local_hour,
         day_type_h=np.repeat(clock.day_type(), 24),
         meters=meters,
         transformers=transformers,
@@ -186,9 +241,58 @@ def _setup(cfg: ZoneConfig) -> tuple[_Zone, pd.DataFrame, pd.DataFrame, pd.DataF
         temp_by_region=by_region("temperature_c"),
         region_row=region_row,
         feeder_out=feeder_out,
+        asset_feeder_out=asset_out,
         feeder_row={f: i for i, f in enumerate(feeder_ids)},
+        faults=faults,
+        tr_faults=fault_rows[on_tr].reset_index(drop=True),
+        dark=_dark_by_transformer(grid, shedding, faults, meters_on),
+        meters_on=meters_on,
     )
     return zone, weather, events, labels
+
+
+def _feeder_share(events: pd.DataFrame, feeder_ids: list[str], utc: pd.DatetimeIndex) -> np.ndarray:
+    """(feeders, hours) share of each hour a feeder is out."""
+    return np.stack(
+        [
+            interrupted_share(g["start"].to_numpy(), g["end"].to_numpy(), utc[0], len(utc))
+            for g in (events[events["feeder_id"] == f] for f in feeder_ids)
+        ]
+    )
+
+
+def _meters_on(meters: pd.DataFrame, transformers: pd.DataFrame) -> dict[str, int]:
+    """Meters under each transformer, feeder and substation."""
+    on = meters.merge(transformers, on="transformer_id", how="left")
+    out: dict[str, int] = {}
+    for column in ("transformer_id", "feeder_id", "substation_id"):
+        out |= {str(k): int(v) for k, v in on.groupby(column).size().items()}
+    return out
+
+
+def _ns(ts: pd.Timestamp) -> int:
+    return int(pd.Timestamp(ts).value)
+
+
+def _dark_by_transformer(
+    grid: Grid, shedding: pd.DataFrame, faults: pd.DataFrame, meters_on: dict[str, int]
+) -> dict[str, list[Dark]]:
+    """Every interval without supply above each transformer: load shedding of its feeder (no
+    outage id) and the unplanned faults of its node, feeder or substation."""
+    tr = grid.transformers
+    dark: dict[str, list[Dark]] = {t: [] for t in tr["transformer_id"]}
+    by_feeder: dict[str, list[Dark]] = {}
+    for f, s, e in zip(shedding["feeder_id"], shedding["start"], shedding["end"], strict=True):
+        by_feeder.setdefault(f, []).append(Dark(_ns(s), _ns(e), "", meters_on.get(f, 0)))
+    for t, f in zip(tr["transformer_id"], tr["feeder_id"], strict=True):
+        dark[t] += by_feeder.get(f, [])
+    for row in faults.itertuples():
+        iv = Dark(
+            _ns(row.start), _ns(row.end), str(row.outage_id), meters_on.get(str(row.node_id), 0)
+        )
+        for t in sorted(grid.transformers_of(str(row.level), str(row.node_id))):
+            dark[t].append(iv)
+    return dark
 
 
 def _simulate_chunk(zone: _Zone, index: int, tr_rows: np.ndarray) -> _Chunk:
@@ -206,13 +310,14 @@ def _simulate_chunk(zone: _Zone, index: int, tr_rows: np.ndarray) -> _Chunk:
         tr_of_meter["region_id"].map(zone.region_row).to_numpy(),
         rng,
     )
-    supplied = 1.0 - zone.feeder_out[tr_of_meter["feeder_id"].map(zone.feeder_row).to_numpy()]
+    feeder_rows = tr_of_meter["feeder_id"].map(zone.feeder_row).to_numpy()
+    supplied = 1.0 - zone.feeder_out[feeder_rows]
     tr_ids = m["transformer_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, tr_ids[1:] != tr_ids[:-1]])
     meter_tr_row = np.repeat(np.arange(len(tr)), np.diff(np.r_[starts, len(m)]))
 
     # transformers: size them, age them, let some fail (their customers lose supply meanwhile)
-    load = np.add.reduceat(demand * supplied, starts, axis=0)
+    load = np.add.reduceat(demand * (1.0 - zone.asset_feeder_out[feeder_rows]), starts, axis=0)
     rating = choose_ratings(load, cfg.assets, rng)
     ambient = zone.temp_by_region[tr["region_id"].map(zone.region_row).to_numpy()]
     hist = simulate_assets(
@@ -226,33 +331,38 @@ def _simulate_chunk(zone: _Zone, index: int, tr_rows: np.ndarray) -> _Chunk:
     )
     energized = np.ones((len(tr), zone.clock.hours))
     events = []
+    dark = {t: list(zone.dark[t]) for t in tr["transformer_id"]}
     for i, a, b in hist.repairs:
         energized[i, a:b] = 0.0
         end = utc[a] + pd.Timedelta(hours=b - a)
-        events.append(
-            (
-                tr["feeder_id"].iat[i],
-                tr["transformer_id"].iat[i],
-                utc[a],
-                end,
-                "transformer_failure",
+        tr_id = tr["transformer_id"].iat[i]
+        events.append((tr["feeder_id"].iat[i], tr_id, utc[a], end, "transformer_failure"))
+        source = _failure_id(zone, tr_id, utc[a])
+        dark[tr_id].append(Dark(_ns(utc[a]), _ns(end), source, zone.meters_on.get(tr_id, 0)))
+    # unplanned faults of the transformers themselves (their feeder's are in `supplied`)
+    tr_supplied = np.ones((len(tr), zone.clock.hours))
+    for i, t in enumerate(tr["transformer_id"]):
+        own = zone.tr_faults[zone.tr_faults["transformer_id"] == t]
+        if len(own):
+            tr_supplied[i] = 1.0 - interrupted_share(
+                own["start"].to_numpy(), own["end"].to_numpy(), utc[0], zone.clock.hours
             )
-        )
-    served = demand * supplied * energized[meter_tr_row]
+    energized_now = energized * tr_supplied
+    served = demand * supplied * energized_now[meter_tr_row]
     del demand
     telemetry = _telemetry(
         tr,
         np.add.reduceat(served, starts, axis=0),
         rating,
         ambient,
-        energized,
+        energized * (tr_supplied > 0.0),
         zone,
         hist.fault_heat_c,
         rng,
     )
 
     # meters: what they record (theft, faults), what goes missing, what prepaid customers buy
-    no_supply = (supplied == 0.0) | (energized[meter_tr_row] == 0.0)
+    no_supply = (supplied == 0.0) | (energized_now[meter_tr_row] == 0.0)
     recorded = _record(served, m, zone.thief, utc, cfg, rng)
     # a meter without supply records nothing, whatever its tampering (h4-h6 move energy between
     # hours) or fault (a stuck register)
@@ -265,6 +375,7 @@ def _simulate_chunk(zone: _Zone, index: int, tr_rows: np.ndarray) -> _Chunk:
     if prepaid.any():
         daily = recorded[prepaid].reshape(int(prepaid.sum()), zone.clock.days, 24).sum(axis=2)
         vends = generate_vends(m["meter_id"].to_numpy()[prepaid], daily, utc[::24], rng)
+    meter_events, dark_truth = _meter_events(zone, index, m, dark)
     return _Chunk(
         meters=len(m),
         ratings=rating,
@@ -277,7 +388,29 @@ def _simulate_chunk(zone: _Zone, index: int, tr_rows: np.ndarray) -> _Chunk:
         failures=hist.failures,
         maintenance=hist.maintenance,
         events=events,
+        meter_events=meter_events,
+        dark_truth=dark_truth,
     )
+
+
+def _meter_events(
+    zone: _Zone, index: int, m: pd.DataFrame, dark: dict[str, list[Dark]]
+) -> tuple[pd.DataFrame, list[tuple[str, int, int, int]]]:
+    """The meter events of a chunk (its own random stream: the other feeds do not move)."""
+    rng = _rng(zone.cfg, "events", index)
+    period = (_ns(zone.utc[0]), _ns(zone.utc[-1] + pd.Timedelta(hours=1)))
+    rows: list[tuple[str, int, str, str]] = []
+    truth: list[tuple[str, int, int, int]] = []
+    for t, group in m.groupby("transformer_id", sort=False):
+        ev, tt = transformer_events(
+            group["meter_id"].to_numpy(), dark[str(t)], period, zone.cfg.outages.events, rng
+        )
+        rows += ev
+        truth += tt
+    starts = zone.thief["theft_start"].to_dict()
+    rows += tamper_events(m["meter_id"].to_numpy(), starts, period, zone.cfg.outages.events, rng)
+    df = events_frame(rows).sort_values(["meter_id", "timestamp", "kind"], ignore_index=True)
+    return df, truth
 
 
 def _telemetry(
@@ -355,7 +488,11 @@ def _event_tables(
     """The one-part feeds, sorted by entity then time, with UTC timestamps."""
     tr_events = pd.DataFrame([e for c in chunks for e in c.events], columns=_EVENT_COLUMNS)
     interruptions = pd.concat(
-        [f for f in (feeder_events.assign(transformer_id=None), tr_events) if len(f)],
+        [
+            f
+            for f in (feeder_events.assign(transformer_id=None), zone.tr_faults, tr_events)
+            if len(f)
+        ],
         ignore_index=True,
     )[_EVENT_COLUMNS]
     interruptions["transformer_id"] = interruptions["transformer_id"].astype(object)
@@ -384,6 +521,44 @@ def _event_tables(
     return out
 
 
+def _failure_id(zone: _Zone, transformer_id: str, start: pd.Timestamp) -> str:
+    """The outage id of a transformer failure: its transformer and first hour."""
+    return f"A{transformer_id}-{int((start - zone.utc[0]) / pd.Timedelta(hours=1))}"
+
+
+def outage_labels(zone: _Zone, chunks: list[_Chunk]) -> pd.DataFrame:
+    """Ground truth of the unplanned outages (faults and transformer failures): node, cause,
+    start, end, customers under the node, meters that went dark with it (not already dark),
+    last gasps delivered and the first one's time."""
+    region = zone.transformers.set_index("transformer_id")["region_id"]
+    failures = [
+        (_failure_id(zone, tr_id, start), "transformer", tr_id, "transformer_failure", start, end)
+        for c in chunks
+        for _feeder, tr_id, start, end, _kind in c.events
+    ]
+    failed = pd.DataFrame(failures, columns=FAULT_COLUMNS[:-1])
+    failed["region_id"] = failed["node_id"].map(region)
+    table = pd.concat(
+        [f for f in (zone.faults, failed) if len(f)] or [zone.faults],
+        ignore_index=True,
+    )
+    truth = pd.DataFrame(
+        [t for c in chunks for t in c.dark_truth], columns=["source", "first", "gasps", "dark"]
+    )
+    truth["first"] = truth["first"].astype("Int64").where(truth["first"] >= 0)
+    agg = truth.groupby("source").agg(
+        first=("first", "min"), gasps=("gasps", "sum"), dark=("dark", "sum")
+    )
+    table["customers"] = table["node_id"].map(zone.meters_on).astype("int64")
+    table["meters_dark"] = table["outage_id"].map(agg["dark"]).fillna(0).astype("int64")
+    table["gasps"] = table["outage_id"].map(agg["gasps"]).fillna(0).astype("int64")
+    first = table["outage_id"].map(agg["first"])
+    table["first_gasp"] = pd.to_datetime(first, utc=True).astype("datetime64[ns, UTC]")
+    for col in ("start", "end"):
+        table[col] = pd.to_datetime(table[col], utc=True).astype("datetime64[ns, UTC]")
+    return table.sort_values(["start", "outage_id"], ignore_index=True)
+
+
 def generate_zone(cfg: ZoneConfig, ws: Workspace, progress: bool = True) -> GenerationReport:
     """Generate all feeds and the theft labels of `cfg` into `ws` (replacing what was there)."""
     t0 = time.perf_counter()
@@ -405,7 +580,11 @@ def generate_zone(cfg: ZoneConfig, ws: Workspace, progress: bool = True) -> Gene
                 for feed in _HOURLY_FEEDS:
                     _write_part(chunk.frames[feed], feed, feeds_dir / feed, index)
                     report.add(feed, len(chunk.frames[feed]))
+                events = chunk.meter_events.drop(columns="source")
+                _write_part(events, "meter_events", feeds_dir / "meter_events", index)
+                report.add("meter_events", len(events))
                 chunk.frames = {}  # the hourly frames are on disk: free them
+                chunk.meter_events = chunk.meter_events.iloc[0:0]
                 done.append(chunk)
                 bar.advance(task, chunk.meters)
         for name, df in _event_tables(zone, weather, feeder_events, done, ratings).items():
@@ -413,6 +592,9 @@ def generate_zone(cfg: ZoneConfig, ws: Workspace, progress: bool = True) -> Gene
             report.add(name, len(df))
         THEFT_LABELS.validate(labels)
         write_parquet_atomic(labels, labels_dir / "theft_labels.parquet")
+        outages = outage_labels(zone, done)
+        OUTAGE_LABELS.validate(outages)
+        write_parquet_atomic(outages, labels_dir / "outages.parquet")
         write_json_atomic(
             {
                 "name": cfg.name,

@@ -34,8 +34,9 @@ def generate(
     """Generate every feed of a synthetic pilot zone (deterministic for a given seed).
 
     Writes hourly readings, weather, interruptions, transformer telemetry and DGA, maintenance,
-    failures and prepaid vends as Parquet parts under WORKSPACE/feeds, and the theft labels
-    apart under WORKSPACE/labels. Replaces the workspace's feeds atomically.
+    failures, prepaid vends and meter events (last gasps, restores) as Parquet parts under
+    WORKSPACE/feeds, and the theft and outage labels apart under WORKSPACE/labels. Replaces
+    the workspace's feeds atomically.
     """
     from gridml.features.simulator.config import ZoneConfig
     from gridml.features.simulator.generate import generate_zone
@@ -166,6 +167,15 @@ def import_(
     vends: Annotated[
         Path | None, typer.Option(help="Prepaid token purchases.", show_default=False)
     ] = None,
+    meter_events: Annotated[
+        Path | None,
+        typer.Option(
+            "--meter-events",
+            help="AMI meter events: meter_id, timestamp (to the second), kind (power_down, "
+            "power_restore, tamper).",
+            show_default=False,
+        ),
+    ] = None,
     country: Annotated[
         str, typer.Option(help="ISO code of the zone's country (public holidays, time zone).")
     ] = "CI",
@@ -249,6 +259,7 @@ def import_(
         "maintenance": maintenance,
         "failures": failures,
         "vends": vends,
+        "meter_events": meter_events,
     }
     with user_errors():
         report = import_feeds(

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from gridml.cli import data, evaluate, features, mlops, serve, stream, train, tune
+from gridml.cli import data, evaluate, features, mlops, outages, serve, stream, train, tune
 from gridml.cli.common import WorkspaceOption, user_errors, workspace
 
 app = typer.Typer(
@@ -21,8 +21,8 @@ app = typer.Typer(
         "ML platform of an electricity utility: data feeds -> Feast features -> MLflow-tracked "
         "training -> BentoML endpoints.\n\nStages: `data` (generate, import and validate feeds), "
         "`features` (the Feast feature store), `train` (models, MLflow); `promote`, `rollback`, "
-        "`card`, `retrain`, `monitor` (MLOps); `serve` (BentoML endpoints); `workspace`. "
-        "Run `gridml STAGE --help` for each."
+        "`card`, `retrain`, `monitor` (MLOps); `serve` (BentoML endpoints); `outages` (detect "
+        "outages from meter events); `workspace`. Run `gridml STAGE --help` for each."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -36,6 +36,7 @@ app.add_typer(tune.app, name="tune")
 app.add_typer(serve.app, name="serve")
 app.add_typer(stream.app, name="stream")
 app.add_typer(evaluate.app, name="evaluate")
+app.add_typer(outages.app, name="outages")
 mlops.register(app)
 workspace_app = typer.Typer(help="The workspace folder itself.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
