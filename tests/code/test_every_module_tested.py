@@ -21,6 +21,7 @@ THROUGH: dict[str, tuple[tuple[str, ...], str]] = {
     "gridml.cli.evaluate": (("tests/code/mlops/test_across_zones.py",), "its refusals"),
     "gridml.cli.features": (("tests/integration/test_cli_pipeline.py",), "gridml features"),
     "gridml.cli.mlops": (("tests/integration/test_mlops_exit_codes.py",), "promote, monitor"),
+    "gridml.cli.outages": (("tests/code/outage/test_on_zone.py",), "gridml outages detect"),
     "gridml.cli.serve": (("tests/integration/test_serving.py",), "gridml serve (subprocess)"),
     "gridml.cli.tune": (("tests/integration/test_tune_demand.py",), "gridml tune"),
     "gridml.features.feature_repo.feast_cli_objects": (
