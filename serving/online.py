@@ -98,6 +98,15 @@ class OnlineFeatures:
         for endpoint, service in self.services.items():
             self.views[endpoint] = self.service_views(service)
 
+    def version(self) -> int | None:
+        """The store's content version (None: not known, for an online store other than
+        SQLite): equal versions, equal content. What a caller derives from rows read at one
+        version is valid while `version()` returns it."""
+        if self._version is None:
+            return None
+        with self._lock:
+            return self._version()
+
     def service_views(self, service: str) -> dict[str, list[str]]:
         """view -> features of a registered FeatureService (MissingDataError if unknown)."""
         if service not in self._service_views:
