@@ -91,9 +91,11 @@ class DemandRequest:
 
     def answer(self, loaded: Any, out: pd.DataFrame, missing: list[str]) -> dict[str, Any]:
         """The response to this request from model output rows over (at least) its series."""
-        mine = out[out["series_id"].isin(self.series)]
-        order = pd.Index(self.series).get_indexer(mine["series_id"])
-        mine = mine.iloc[np.argsort(order, kind="stable")]
+        position = {s: i for i, s in enumerate(self.series)}
+        rows = out["series_id"].to_numpy()
+        order = np.fromiter((position.get(s, -1) for s in rows), dtype=np.intp, count=len(rows))
+        mine = np.flatnonzero(order >= 0)
+        mine = mine[np.argsort(order[mine], kind="stable")]
         absent = set(missing)
         lacking = [s for s in self.series if s in absent]
         return {
@@ -105,25 +107,28 @@ class DemandRequest:
                 {"id": s, "reason": "no load profile in the online store (run materialize)"}
                 for s in lacking
             ],
-            "forecasts": shape_forecasts(mine, self.quantiles) if len(mine) else [],
+            "forecasts": shape_forecasts(out, self.quantiles, mine) if len(mine) else [],
         }
 
 
-def shape_forecasts(out: pd.DataFrame, quantiles: list[float]) -> list[dict]:
+def shape_forecasts(
+    out: pd.DataFrame, quantiles: list[float], rows: np.ndarray | None = None
+) -> list[dict]:
     """Model output rows (series_id, horizon, origin, target_time, yhat, quantile columns),
     consecutive per series, as one forecast per series: origin, then each hour's P50 and the
-    quantiles asked for."""
-    rows = out
-    times = [t.isoformat() for t in pd.DatetimeIndex(rows["target_time"])]
-    origins = pd.DatetimeIndex(rows["origin"])
-    horizon = rows["horizon"].to_numpy().tolist()
-    p50 = out["yhat"].to_numpy(dtype=float).tolist()
+    quantiles asked for. `rows`: the positions to shape, in order (default: all)."""
+    take = np.arange(len(out)) if rows is None else np.asarray(rows)
+    stamps = pd.DatetimeIndex(out["target_time"]).as_unit("ns").asi8[take]
+    times = [_iso(t) for t in stamps.tolist()]
+    origins = pd.DatetimeIndex(out["origin"]).as_unit("ns").asi8[take].tolist()
+    horizon = out["horizon"].to_numpy()[take].tolist()
+    p50 = out["yhat"].to_numpy(dtype=float)[take].tolist()
     qs = {
-        quantile_column(q): out[quantile_column(q)].to_numpy(dtype=float).tolist()
+        quantile_column(q): out[quantile_column(q)].to_numpy(dtype=float)[take].tolist()
         for q in quantiles
     }
-    series = rows["series_id"].to_numpy()
-    units = rows["unit"].to_numpy() if "unit" in rows.columns else np.full(len(rows), "kWh")
+    series = out["series_id"].to_numpy()[take]
+    units = out["unit"].to_numpy()[take] if "unit" in out.columns else np.full(len(take), "kWh")
     forecasts: list[dict] = []
     start = 0
     for end in [*np.flatnonzero(series[1:] != series[:-1]) + 1, len(series)]:
@@ -131,7 +136,7 @@ def shape_forecasts(out: pd.DataFrame, quantiles: list[float]) -> list[dict]:
             {
                 "series_id": str(series[start]),
                 "unit": str(units[start]),  # of p50 and the quantiles: energy in the hour
-                "origin": origins[start].isoformat(),
+                "origin": _iso(origins[start]),
                 "hours": [
                     {
                         "target_time": times[i],
@@ -145,6 +150,12 @@ def shape_forecasts(out: pd.DataFrame, quantiles: list[float]) -> list[dict]:
         )
         start = end
     return forecasts
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso(ns: int) -> str:
+    """ISO 8601 of a UTC instant in epoch nanoseconds (the hours repeat: cached)."""
+    return pd.Timestamp(ns, unit="ns", tz="UTC").isoformat()
 
 
 @functools.lru_cache(maxsize=64)
@@ -196,40 +207,115 @@ def context_frame(
     return pd.concat(parts, ignore_index=True)
 
 
+NUMERIC_COLUMNS = [c for c in ORIGIN_COLUMNS if c != "level"] + PROFILE_COLUMNS
+#: the float columns of the model input, in INPUT_COLUMNS order
+FLOAT_COLUMNS = [c for c in INPUT_COLUMNS if c not in ("series_id", "horizon", "level")]
+_FLOAT_ORDER = np.array(
+    [[*NUMERIC_COLUMNS, *ISSUE_COLUMNS, *CONTEXT_COLUMNS].index(c) for c in FLOAT_COLUMNS]
+)
+HOUR_NS = 3_600_000_000_000
+
+
+@dataclass(frozen=True)
+class OriginRows:
+    """The origin part of the model input, one row per series: what the online store says at
+    the origin (NUMERIC_COLUMNS, then ISSUE_COLUMNS), as arrays."""
+
+    series: np.ndarray  # series ids (object)
+    level: np.ndarray  # (object)
+    origin_ns: np.ndarray  # the origins, UTC epoch nanoseconds (int64)
+    values: np.ndarray  # (series, NUMERIC_COLUMNS + ISSUE_COLUMNS) floats, NaN where missing
+
+    def take(self, positions: list[int]) -> OriginRows:
+        idx = np.asarray(positions, dtype=np.intp)
+        return OriginRows(self.series[idx], self.level[idx], self.origin_ns[idx], self.values[idx])
+
+    @classmethod
+    def concat(cls, parts: list[OriginRows]) -> OriginRows:
+        return OriginRows(
+            np.concatenate([p.series for p in parts]),
+            np.concatenate([p.level for p in parts]),
+            np.concatenate([p.origin_ns for p in parts]),
+            np.concatenate([p.values for p in parts]),
+        )
+
+
+def origin_rows(online: pd.DataFrame) -> OriginRows:
+    """`online`: one row per series (series_id, level, the origin views' features, `origin`)."""
+    # Feast returns None for missing values: a float array turns them into NaN
+    values = np.array(online[NUMERIC_COLUMNS].to_numpy(), dtype=float)
+    issue = issue_inputs(online.reset_index(drop=True)).to_numpy(dtype=float)
+    return OriginRows(
+        online["series_id"].astype(str).to_numpy(dtype=object),
+        online["level"].astype(str).to_numpy(dtype=object),
+        pd.DatetimeIndex(online["origin"]).as_unit("ns").asi8,
+        np.concatenate([values, issue], axis=1),
+    )
+
+
+@dataclass(frozen=True)
+class ContextTable:
+    """`context_frame` as arrays: CONTEXT_COLUMNS of (region, target hour) found by position."""
+
+    regions: dict[str, int]
+    targets_ns: np.ndarray  # sorted, unique
+    values: np.ndarray  # (regions x targets, CONTEXT_COLUMNS), region-major
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> ContextTable:
+        names = list(dict.fromkeys(frame["region_id"].astype(str)))
+        regions = {r: i for i, r in enumerate(names)}
+        stamps = pd.DatetimeIndex(frame["target_time"]).as_unit("ns").asi8
+        targets = np.unique(stamps)
+        values = np.full((len(names) * len(targets), len(CONTEXT_COLUMNS)), np.nan)
+        rows = frame["region_id"].astype(str).map(regions).to_numpy(dtype=np.intp)
+        values[rows * len(targets) + np.searchsorted(targets, stamps)] = frame[
+            CONTEXT_COLUMNS
+        ].to_numpy(dtype=float)
+        return cls(regions, targets, values)
+
+    def lookup(self, region: np.ndarray, target_ns: np.ndarray) -> np.ndarray:
+        """(rows, CONTEXT_COLUMNS); NaN where the table lacks the (region, hour)."""
+        out = np.full((len(region), len(CONTEXT_COLUMNS)), np.nan)
+        r = np.array([self.regions.get(x, -1) for x in region], dtype=np.intp)
+        t = np.searchsorted(self.targets_ns, target_ns)
+        t_ok = t < len(self.targets_ns)
+        found = (r >= 0) & t_ok
+        found[t_ok] &= self.targets_ns[t[t_ok]] == target_ns[t_ok]
+        out[found] = self.values[r[found] * len(self.targets_ns) + t[found]]
+        return out
+
+
+def input_frame(
+    rows: OriginRows, region: np.ndarray, horizon: int, context: ContextTable
+) -> pd.DataFrame:
+    """Rows (series x horizon 1..H) in the model's input layout, plus `origin`/`target_time`
+    (`region`: each series' region)."""
+    n = len(rows.series)
+    h = np.tile(np.arange(1, horizon + 1, dtype=np.int64), n)
+    origin_ns = np.repeat(rows.origin_ns, horizon)
+    target_ns = origin_ns + (h - 1) * HOUR_NS
+    ctx = context.lookup(np.repeat(region, horizon), target_ns)
+    floats = np.concatenate([np.repeat(rows.values, horizon, axis=0), ctx], axis=1)
+    frame = pd.DataFrame(floats[:, _FLOAT_ORDER], columns=FLOAT_COLUMNS)
+    frame.insert(0, "series_id", np.repeat(rows.series, horizon))
+    frame.insert(1, "horizon", h)
+    frame.insert(INPUT_COLUMNS.index("level"), "level", np.repeat(rows.level, horizon))
+    frame["origin"] = pd.to_datetime(origin_ns, unit="ns", utc=True)
+    frame["target_time"] = pd.to_datetime(target_ns, unit="ns", utc=True)
+    return frame
+
+
 def model_input(
     online: pd.DataFrame,
     regions: pd.Series,
     horizon: int,
-    context: pd.DataFrame,
+    context: pd.DataFrame | ContextTable,
 ) -> pd.DataFrame:
     """Rows (series x horizon 1..H) in the model's input layout, plus `origin`/`target_time`.
 
     `online`: one row per series (series_id, the origin views' features, `origin`);
     `regions`: series_id -> region_id; `context`: from `context_frame`."""
-    n = len(online)
-    numeric = [c for c in ORIGIN_COLUMNS if c != "level"] + PROFILE_COLUMNS
-    # Feast returns None for missing values: a float array turns them into NaN
-    values = np.array(online[numeric].to_numpy(), dtype=float)
-    issue = issue_inputs(online.reset_index(drop=True)).to_numpy(dtype=float)
-    values = np.repeat(np.concatenate([values, issue], axis=1), horizon, axis=0)
-    h = np.tile(np.arange(1, horizon + 1), n)
-    origin = np.repeat(online["origin"].to_numpy(), horizon)
-    target = pd.DatetimeIndex(origin, tz="UTC") + pd.to_timedelta(h - 1, unit="h")
-    region = np.repeat(online["series_id"].map(regions).to_numpy(), horizon)
-    ctx = context.set_index(["region_id", "target_time"])[CONTEXT_COLUMNS]
-    ctx_values = ctx.reindex(pd.MultiIndex.from_arrays([region, target])).to_numpy(dtype=float)
-    floats = pd.DataFrame(
-        np.concatenate([values, ctx_values], axis=1),
-        columns=[*numeric, *ISSUE_COLUMNS, *CONTEXT_COLUMNS],
-    )
-    keys = pd.DataFrame(
-        {
-            "series_id": np.repeat(online["series_id"].astype(str).to_numpy(), horizon),
-            "horizon": h.astype("int64"),
-            "level": np.repeat(online["level"].astype(str).to_numpy(), horizon),
-            "origin": origin,
-            "target_time": target,
-        }
-    )
-    frame = pd.concat([keys, floats], axis=1)
-    return frame[[*INPUT_COLUMNS, "origin", "target_time"]]
+    table = context if isinstance(context, ContextTable) else ContextTable.of(context)
+    region = online["series_id"].map(regions).to_numpy(dtype=object)
+    return input_frame(origin_rows(online), region, horizon, table)

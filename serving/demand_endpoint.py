@@ -9,6 +9,7 @@ temperature forecast is forecast alone.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +44,11 @@ class DemandEndpoint:
         self.online = online
         self.snapshot = snapshot
         self._horizons: dict[int, int] = {}
-        self._contexts: dict[tuple, pd.DataFrame] = {}
+        self._contexts: dict[tuple, demand.ContextTable] = {}
+        # origin rows by series (None: no features online), valid for one store version
+        self._origins: dict[str, demand.OriginRows | None] = {}
+        self._origins_key: tuple | None = None
+        self._origins_lock = threading.Lock()
         self.batcher: Coalescer[Pending, Forecast] = Coalescer(
             "demand", self._forecast_pending, max_batch
         )
@@ -157,35 +162,31 @@ class DemandEndpoint:
     ) -> tuple[pd.DataFrame, list[str]]:
         """(model output rows with series_id, origin, target_time; series without features)."""
         snap = self.snapshot()
-        online = self.online.read(
-            demand.origin_refs(self.online.views["demand"]),
-            [{"series_id": s} for s in series],
-            stamped=(demand.ORIGIN_FEATURE,),
-        )
-        online["origin"] = demand.origins_from_online(online)
-        lacking = online["origin"].isna()
-        missing = online.loc[lacking, "series_id"].tolist()
+        origins, missing = self.origin_rows(series)
         m = metrics()
         m.ids.labels("demand", "missing_features").inc(len(missing))
-        online = online[~lacking].reset_index(drop=True)
-        if online.empty:
+        if origins is None:
             return pd.DataFrame(columns=["series_id"]), missing
         regions = snap.series["region_id"]
-        targets = demand.target_hours(online["origin"], horizon)
-        region_ids = tuple(sorted(set(online["series_id"].map(regions))))
+        region = np.array([regions.get(s) for s in origins.series], dtype=object)
+        origin_stamps = pd.Series(pd.to_datetime(np.unique(origins.origin_ns), unit="ns", utc=True))
+        targets = demand.target_hours(origin_stamps, horizon)
+        region_ids = tuple(sorted({str(r) for r in region}))
         if temperature_c is None:  # the same for every request at this origin: cached
             context = self._context(snap, region_ids, targets)
         else:
-            context = demand.context_frame(
-                list(region_ids),
-                targets,
-                snap.zone.country,
-                snap.zone.timezone,
-                snap.weather,
-                temperature_c,
-                snap.zone.subdivision,
+            context = demand.ContextTable.of(
+                demand.context_frame(
+                    list(region_ids),
+                    targets,
+                    snap.zone.country,
+                    snap.zone.timezone,
+                    snap.weather,
+                    temperature_c,
+                    snap.zone.subdivision,
+                )
             )
-        rows = demand.model_input(online, regions, horizon, context)
+        rows = demand.input_frame(origins, region, horizon, context)
         # the rows are built in the signature's layout (tested; the two extra time columns are
         # not read): skip MLflow's per-column schema enforcement on this hot path, which costs
         # more than the boosters
@@ -193,27 +194,63 @@ class DemandEndpoint:
         with np.errstate(all="ignore"):
             relative = out["yhat"].to_numpy() / rows["load_mean_168h"].to_numpy()
         observe(m.relative_load, "demand", relative)
-        m.ids.labels("demand", "served").inc(len(online))
-        out["origin"] = rows["origin"].to_numpy()
-        out["target_time"] = rows["target_time"].to_numpy()
+        m.ids.labels("demand", "served").inc(len(origins.series))
+        out["origin"] = rows["origin"].array
+        out["target_time"] = rows["target_time"].array
         out["unit"] = out["series_id"].map(snap.series["unit"]).to_numpy()
         return out, missing
 
+    def origin_rows(self, series: list[str]) -> tuple[demand.OriginRows | None, list[str]]:
+        """(the origin rows of the series with features online, in order; the series
+        without). Kept per series while the online store's content is unchanged
+        (`OnlineFeatures.version`), read again after any push or materialization."""
+        version = self.online.version()
+        key = (version, self.online.services["demand"], tuple(self.online.views["demand"]))
+        with self._origins_lock:
+            if version is None or key != self._origins_key:
+                self._origins = {}
+                self._origins_key = key
+            cache = self._origins
+            todo = [s for s in dict.fromkeys(series) if s not in cache]
+        if todo:
+            online = self.online.read(
+                demand.origin_refs(self.online.views["demand"]),
+                [{"series_id": s} for s in todo],
+                stamped=(demand.ORIGIN_FEATURE,),
+            )
+            online["origin"] = demand.origins_from_online(online)
+            lacking = online["origin"].isna().to_numpy()
+            read = demand.origin_rows(online[~lacking].reset_index(drop=True))
+            found = dict.fromkeys(online.loc[lacking, "series_id"].astype(str))
+            for i, name in enumerate(read.series):
+                found[str(name)] = read.take([i])
+            with self._origins_lock:
+                if self._origins_key == key:
+                    cache.update(found)
+        else:
+            found = {}
+        parts = [found[s] if s in found else cache[s] for s in series]
+        missing = [s for s, part in zip(series, parts, strict=True) if part is None]
+        present = [p for p in parts if p is not None]
+        return (demand.OriginRows.concat(present) if present else None), missing
+
     def _context(
         self, snap: Snapshot, regions: tuple[str, ...], targets: pd.DatetimeIndex
-    ) -> pd.DataFrame:
+    ) -> demand.ContextTable:
         key = (snap.version, regions, targets[0], len(targets))
         cached = self._contexts.get(key)
         if cached is None:
             zone = snap.zone
-            cached = demand.context_frame(
-                list(regions),
-                targets,
-                zone.country,
-                zone.timezone,
-                snap.weather,
-                None,
-                zone.subdivision,
+            cached = demand.ContextTable.of(
+                demand.context_frame(
+                    list(regions),
+                    targets,
+                    zone.country,
+                    zone.timezone,
+                    snap.weather,
+                    None,
+                    zone.subdivision,
+                )
             )
             if len(self._contexts) > 64:
                 self._contexts.clear()

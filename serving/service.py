@@ -35,6 +35,7 @@ from starlette.routing import Mount, Route
 from gridml.serving.auth import ROUTE_ROLES, ApiKeyMiddleware, call_facts, shared_keys
 from gridml.serving.config import ProcessSettings
 from gridml.serving.ops_routes import OpsRoutes
+from gridml.serving.reload import ReloadFollower, stamp_path
 from gridml.serving.schema import (
     DemandRequests,
     EndpointName,
@@ -134,6 +135,7 @@ def _one_thread_per_request(threads: int) -> None:
 
 def _models_route(request: Request) -> JSONResponse:
     service = bentoml.get_current_service()
+    service._current()
     return JSONResponse({"models": service.predictor.models()})
 
 
@@ -180,8 +182,12 @@ class _GridML(OpsRoutes):
         mlflow.set_registry_uri(targets.registry_uri)
         self.predictor = Predictor(cfg, ws, max_batch=settings.max_batch)
         self._stop = threading.Event()
+        self.reloads = ReloadFollower(stamp_path(ws), self._reload_here)
         if cfg.poll_seconds > 0:
             threading.Thread(target=self._poll, name="registry-poll", daemon=True).start()
+        threading.Thread(
+            target=self.reloads.run, args=(self._stop,), name="reload-follow", daemon=True
+        ).start()
         log.info("serving workspace %s; models: %s", ws.root, self.predictor.models())
 
     def _poll(self) -> None:
@@ -193,6 +199,19 @@ class _GridML(OpsRoutes):
 
     def __is_ready__(self) -> bool:
         return self.predictor.ready
+
+    def _reload_here(self) -> dict[str, Any]:
+        """Reload this worker: the versions the aliases point to now, rebuilt feature tables,
+        the API keys file. Returns what changed."""
+        changed: dict[str, Any] = dict(self.predictor.refresh())
+        keys = shared_keys[0]
+        if keys is not None:
+            changed["keys"] = keys.reload()
+        return changed
+
+    def _current(self) -> None:
+        """Before answering: follow a reload another worker announced (one `stat`)."""
+        self.reloads.follow()
 
     @bentoml.api(route="/forecast/demand")
     @_errors
@@ -216,6 +235,7 @@ class _GridML(OpsRoutes):
     ) -> dict[str, Any]:
         """Hourly P50 and quantile forecasts (kWh) of grid series, from the latest local
         midnight in the online store."""
+        self._current()
         return self.predictor.demand.forecast(ids, level, horizon, quantiles, temperature_c)
 
     @bentoml.api(
@@ -231,6 +251,7 @@ class _GridML(OpsRoutes):
         {"error", "status"}."""
         from gridml.serving.models import ModelUnavailable
 
+        self._current()
         try:
             return self.predictor.demand.forecast_many([r.model_dump() for r in requests])
         except ModelUnavailable as exc:  # one answer per request, as batching requires
@@ -240,12 +261,14 @@ class _GridML(OpsRoutes):
     @_errors
     def maintenance_risk(self, ids: Ids = Field(examples=[["T00001"]])) -> dict[str, Any]:
         """Failure probability within the horizon, risk band and drivers of transformers."""
+        self._current()
         return self.predictor.maintenance.risk(ids)
 
     @bentoml.api(route="/theft/score")
     @_errors
     def theft_score(self, ids: Ids = Field(examples=[["M000001"]])) -> dict[str, Any]:
         """Theft probability, rank among the transformer's meters and reason codes of meters."""
+        self._current()
         return self.predictor.theft.score(ids)
 
     @bentoml.api(route="/predict")
@@ -255,6 +278,7 @@ class _GridML(OpsRoutes):
     ) -> dict[str, Any]:
         """Any served model by its endpoint name (one per model spec, GET /models): the
         endpoint's own answer for the ids, with its defaults (demand: the forecast route's)."""
+        self._current()
         return self.predictor.predict(endpoint, ids)
 
     @bentoml.api(route="/readings")
@@ -265,6 +289,7 @@ class _GridML(OpsRoutes):
         the allowed age), deduplicated per (meter_id, timestamp) against what already landed
         (exact repeats are counted, a different value for a landed hour is refused 409),
         landed durably, pushed to the online store."""
+        self._current()
         return self.predictor.ingest([r.model_dump() for r in readings])
 
     @bentoml.api(route="/admin/reload")
@@ -272,11 +297,9 @@ class _GridML(OpsRoutes):
     def reload(self) -> dict[str, Any]:
         """Load the versions the aliases point to now, re-read rebuilt feature tables and the
         API keys file."""
-        changed = self.predictor.refresh()
-        keys = shared_keys[0]
-        if keys is not None:
-            changed["keys"] = keys.reload()
-        return {"changed": changed, "models": self.predictor.models()}
+        changed = self._reload_here()
+        everywhere = self.reloads.announce(changed)
+        return {"changed": changed, "all_workers": everywhere, "models": self.predictor.models()}
 
 
 def _readiness() -> tuple[bool, dict[str, Any]] | None:

@@ -31,8 +31,8 @@ def free_port() -> int:
 
 def clean_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "GRIDML_"))}
-    # one worker: the tests call /admin/reload and read what it changed, which reaches the
-    # worker that answers it (the default is one worker per core)
+    # one worker: the tests read what /admin/reload changed in its answer, which is the
+    # answering worker's (every worker follows it: test_serving_workers.py)
     return env | {
         "BENTOML_HOME": str(tmp / "bentoml"),
         "BENTOML_DO_NOT_TRACK": "true",
