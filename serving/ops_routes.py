@@ -37,7 +37,11 @@ SeriesLevel = Literal["transformer", "feeder", "substation", "zone"]
 
 
 def ops_of(instance: Any) -> Ops:
-    """The `Ops` of a service instance (created on first use, one per worker)."""
+    """The `Ops` of a service instance (created on first use, one per worker), after following
+    a reload another worker announced (the routes and the dashboard answer with what it serves)."""
+    follow = getattr(instance, "_current", None)
+    if follow is not None:
+        follow()
     ops = instance.__dict__.get("_gridml_ops")
     if ops is None:
         ops = instance.__dict__.setdefault("_gridml_ops", Ops(instance.predictor))
