@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from gridml.errors import MissingDataError, UserError
 
@@ -48,3 +49,38 @@ def check_known(ids: list[str], known: Collection[str], what: str) -> None:
     if missing:
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         raise UnknownIds(f"'ids': unknown {what}(s): {', '.join(missing[:10])}{more}")
+
+
+def answered(fn: Any) -> Any:
+    """Wrap a route: the platform's errors answered as `{"error": message}` with their HTTP
+    status (4xx for bad input, 503 while a model or table is missing), logged as one line,
+    never a 500; the call's size (`ids`/`readings` counted, `n`) noted for the access log."""
+    import functools
+    import logging
+
+    from starlette.responses import JSONResponse
+
+    from gridml.serving.auth import call_facts
+    from gridml.serving.models import ModelUnavailable
+    from gridml.serving.schema import clip
+
+    log = logging.getLogger("gridml.serving")
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        facts = call_facts.get()
+        if facts is not None:
+            for name in ("ids", "readings"):
+                if isinstance(kwargs.get(name), list):
+                    facts[name] = len(kwargs[name])
+            if isinstance(kwargs.get("n"), int):
+                facts["n"] = kwargs["n"]
+        try:
+            return fn(*args, **kwargs)
+        except (UserError, ModelUnavailable) as exc:
+            status = 503 if isinstance(exc, ModelUnavailable) else error_status(exc)
+            message = clip(exc, 2000)
+            log.info("%s: %d %s", fn.__name__, status, clip(message, 300))
+            return JSONResponse({"error": message}, status_code=status)
+
+    return wrapper

@@ -16,16 +16,15 @@ others, so the same edge rules apply (bounded strict bodies, JSON only, unknown 
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Annotated, Any, Literal
 
 import bentoml
 from pydantic import Field
 
-from gridml.serving.auth import call_facts
+from gridml.serving.errors import answered
 from gridml.serving.ops import Ops
-from gridml.serving.schema import Id, Ids, Level, Timestamp, clip
+from gridml.serving.schema import Id, Ids, Level, Timestamp
 
 log = logging.getLogger("gridml.serving")
 
@@ -46,31 +45,6 @@ def ops_of(instance: Any) -> Ops:
     if ops is None:
         ops = instance.__dict__.setdefault("_gridml_ops", Ops(instance.predictor))
     return ops
-
-
-def answered(fn):
-    """The platform's errors as `{"error": message}` with their HTTP status (as the service's
-    other routes answer them), one log line, never a 500."""
-    from starlette.responses import JSONResponse
-
-    from gridml.errors import UserError
-    from gridml.serving.errors import error_status
-    from gridml.serving.models import ModelUnavailable
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        facts = call_facts.get()
-        if facts is not None and isinstance(kwargs.get("n"), int):
-            facts["n"] = kwargs["n"]
-        try:
-            return fn(*args, **kwargs)
-        except (UserError, ModelUnavailable) as exc:
-            status = 503 if isinstance(exc, ModelUnavailable) else error_status(exc)
-            message = clip(exc, 2000)
-            log.info("%s: %d %s", fn.__name__, status, clip(message, 300))
-            return JSONResponse({"error": message}, status_code=status)
-
-    return wrapper
 
 
 class OpsRoutes:

@@ -32,8 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from gridml.serving.auth import ROUTE_ROLES, ApiKeyMiddleware, call_facts, shared_keys
+from gridml.serving.auth import ROUTE_ROLES, ApiKeyMiddleware, shared_keys
 from gridml.serving.config import ProcessSettings
+from gridml.serving.errors import answered
 from gridml.serving.ops_routes import OpsRoutes
 from gridml.serving.reload import ReloadFollower, stamp_path
 from gridml.serving.schema import (
@@ -45,37 +46,9 @@ from gridml.serving.schema import (
     Quantiles,
     Readings,
     Temperatures,
-    clip,
 )
 
 log = logging.getLogger("gridml.serving")
-
-
-def _errors(fn):
-    """Answer the platform's errors as `{"error": message}` with their HTTP status (4xx for bad
-    input, 503 while a model or table is missing), logged as one line, never a 500."""
-    import functools
-
-    from gridml.errors import UserError
-    from gridml.serving.errors import error_status
-    from gridml.serving.models import ModelUnavailable
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        facts = call_facts.get()
-        if facts is not None:
-            for name in ("ids", "readings"):
-                if isinstance(kwargs.get(name), list):
-                    facts[name] = len(kwargs[name])
-        try:
-            return fn(*args, **kwargs)
-        except (UserError, ModelUnavailable) as exc:
-            status = 503 if isinstance(exc, ModelUnavailable) else error_status(exc)
-            message = clip(exc, 2000)
-            log.info("%s: %d %s", fn.__name__, status, clip(message, 300))
-            return JSONResponse({"error": message}, status_code=status)
-
-    return wrapper
 
 
 class QuietClientErrors(logging.Filter):
@@ -214,7 +187,7 @@ class _GridML(OpsRoutes):
         self.reloads.follow()
 
     @bentoml.api(route="/forecast/demand")
-    @_errors
+    @answered
     def forecast_demand(
         self,
         ids: Ids = Field(examples=[["F001"]]),
@@ -258,21 +231,21 @@ class _GridML(OpsRoutes):
             return [{"error": str(exc), "status": 503} for _ in requests]
 
     @bentoml.api(route="/maintenance/risk")
-    @_errors
+    @answered
     def maintenance_risk(self, ids: Ids = Field(examples=[["T00001"]])) -> dict[str, Any]:
         """Failure probability within the horizon, risk band and drivers of transformers."""
         self._current()
         return self.predictor.maintenance.risk(ids)
 
     @bentoml.api(route="/theft/score")
-    @_errors
+    @answered
     def theft_score(self, ids: Ids = Field(examples=[["M000001"]])) -> dict[str, Any]:
         """Theft probability, rank among the transformer's meters and reason codes of meters."""
         self._current()
         return self.predictor.theft.score(ids)
 
     @bentoml.api(route="/predict")
-    @_errors
+    @answered
     def predict(
         self, endpoint: EndpointName, ids: Ids = Field(examples=[["M000001"]])
     ) -> dict[str, Any]:
@@ -282,7 +255,7 @@ class _GridML(OpsRoutes):
         return self.predictor.predict(endpoint, ids)
 
     @bentoml.api(route="/readings")
-    @_errors
+    @answered
     def readings(self, readings: Readings) -> dict[str, Any]:
         """Ingest fresh hourly readings: checked against the readings contract (offset, on the
         hour, plausible kWh, not in the future beyond the allowed clock skew nor older than
@@ -293,7 +266,7 @@ class _GridML(OpsRoutes):
         return self.predictor.ingest([r.model_dump() for r in readings])
 
     @bentoml.api(route="/admin/reload")
-    @_errors
+    @answered
     def reload(self) -> dict[str, Any]:
         """Load the versions the aliases point to now, re-read rebuilt feature tables and the
         API keys file."""
