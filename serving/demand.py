@@ -80,8 +80,9 @@ def target_hours(origins: pd.Series, horizon: int) -> pd.DatetimeIndex:
 
 
 @dataclass(frozen=True)
-class DemandRequest:
-    """A validated forecast request."""
+class ValidDemandRequest:
+    """A forecast request after validation (series resolved, defaults filled): what the model
+    answers; `gridml.serving.schema.DemandRequest` is the HTTP body it comes from."""
 
     series: list[str]
     level: str

@@ -26,7 +26,9 @@ from gridml.serving.models import Loaded, ModelSlot
 from gridml.serving.online import OnlineFeatures
 from gridml.serving.snapshot import Snapshot
 
-Pending = tuple[Loaded, demand.DemandRequest]  # a validated request and the model it was checked on
+Pending = tuple[
+    Loaded, demand.ValidDemandRequest
+]  # a validated request and the model it was checked on
 Forecast = tuple[pd.DataFrame, list[str]]  # model output rows, series without features
 
 
@@ -79,7 +81,7 @@ class DemandEndpoint:
         far less than one call each."""
         loaded = self.slot.current
         out: list[dict[str, Any] | None] = [None] * len(requests)
-        queued: list[tuple[int, demand.DemandRequest]] = []
+        queued: list[tuple[int, demand.ValidDemandRequest]] = []
         for i, raw in enumerate(requests):
             try:
                 req = self.request(loaded, **raw)
@@ -126,7 +128,7 @@ class DemandEndpoint:
         horizon: int | None = None,
         quantiles: list[float] | None = None,
         temperature_c: list[float] | None = None,
-    ) -> demand.DemandRequest:
+    ) -> demand.ValidDemandRequest:
         """A validated request; every error names its field."""
         trained = self.trained_horizon(loaded)
         longest = min(self.cfg.max_horizon_hours, trained)
@@ -151,7 +153,7 @@ class DemandEndpoint:
         series = check_ids(demand.series_ids(level, ids), self.cfg.max_ids)
         check_known(series, self.snapshot().series.index, "series")
         weather = "request" if temperature_c is not None else "persistence"
-        return demand.DemandRequest(series, level, horizon, quantiles, weather)
+        return demand.ValidDemandRequest(series, level, horizon, quantiles, weather)
 
     def forecast_series(
         self,

@@ -94,7 +94,7 @@ def test_a_request_gets_its_own_series_in_its_own_order() -> None:
             "target_time": [origin, origin + pd.Timedelta(hours=1)] * 3,
         }
     )
-    req = demand.DemandRequest(
+    req = demand.ValidDemandRequest(
         ["feeder:F003", "feeder:F001", "feeder:F009"], "feeder", 2, [0.9], "persistence"
     )
     answer = req.answer(Loaded(), out, missing=["feeder:F009", "feeder:F777"])
