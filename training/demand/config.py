@@ -138,7 +138,13 @@ class ProphetConfig(BaseConfig):
         description="Levels Prophet forecasts; levels the data lacks are skipped with a warning.",
     )
     n_workers: int = Field(2, ge=1, le=64)
-    history_days: int = Field(120, ge=14)
+    history_days: int = Field(
+        90,
+        ge=14,
+        description="Days of history each Prophet is fitted on: a recent window, so that its "
+        "trend and level follow the last three months (chosen on Victoria's November and the "
+        "synthetic feeders, see README; 60 hurt the feeders, 120 Victoria).",
+    )
     changepoint_prior_scale: float = Field(0.05, gt=0)
     level_correction_hours: int = Field(
         0,
