@@ -9,11 +9,12 @@ within -60..70 C. Numbers are strict: `true` is not 1, NaN and Infinity are refu
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gridml.features.contracts import MAX_HOURLY_KWH
+from gridml.models.layout import Level
 
 ID_MAX_CHARS = 64
 ID_PATTERN = r"^[!-~]+$"  # printable ASCII without spaces: no newline can reach a log
@@ -37,7 +38,6 @@ EndpointName = Annotated[
     StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$"),
     Field(description="A served endpoint's name (GET /models lists them).", examples=["theft"]),
 ]
-Level = Literal["meter", "transformer", "feeder", "substation", "zone"]
 Horizon = Annotated[int, Field(strict=True, ge=1, le=MAX_HORIZON)]
 Quantile = Annotated[float, Field(strict=True, gt=0, lt=1, allow_inf_nan=False)]
 Quantiles = Annotated[list[Quantile], Field(min_length=1, max_length=99)]

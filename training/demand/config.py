@@ -9,10 +9,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from gridml.config import BaseConfig
 from gridml.models.builtin import DEMAND
+from gridml.models.layout import Level
 from gridml.training.run import default_names
 from gridml.training.tracking import TrackingConfig
 
-Level = Literal["meter", "transformer", "feeder", "substation", "zone"]
 ModelName = Literal["seasonal_naive", "profile", "lightgbm", "prophet"]
 Auto = Literal["auto"]
 

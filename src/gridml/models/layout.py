@@ -3,6 +3,11 @@ frames): one definition each, below both."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+#: the grid levels a load series is measured or summed at, from one meter to the whole zone
+Level = Literal["meter", "transformer", "feeder", "substation", "zone"]
+
 #: theft model input: the keys of each row (then features, kwh_lag_*, outage_lag_*)
 THEFT_KEY_COLUMNS = ("meter_id", "transformer_id")
 #: failure model input: one row per (transformer, day)
