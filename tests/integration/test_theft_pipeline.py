@@ -105,6 +105,7 @@ def test_either_family_serves_through_the_pyfunc(
     import mlflow
     import numpy as np
 
+    from gridml.models.registry import TAG_FEATURE_SERVICE
     from gridml.training.theft import dataset
     from gridml.training.theft.pyfunc import log_theft_model, to_frame
 
@@ -112,6 +113,7 @@ def test_either_family_serves_through_the_pyfunc(
     samples, parts = dataset.labelled_split(medium_store, cfg.model)
     test = samples.take(parts.test[:300])
     with mlflow.start_run(run_name=f"pyfunc-{family}"):
+        mlflow.set_tag(TAG_FEATURE_SERVICE, cfg.model.feature_service)  # what log_lineage tags
         uri = log_theft_model(model, test, samples.take(parts.train[:200]))
     out = mlflow.pyfunc.load_model(uri).predict(to_frame(test))
     np.testing.assert_allclose(out["probability"], model.predict_proba(test), atol=1e-6)

@@ -424,10 +424,14 @@ Progress = Callable[[str, int, str], None]  # (stage, seed, detail)
 
 
 def evaluate_across_zones(
-    cfg: AcrossZonesConfig, workdir: Path, progress: Progress | None = None
+    cfg: AcrossZonesConfig,
+    workdir: Path,
+    progress: Progress | None = None,
+    partial: Callable[[AcrossZonesReport], None] | None = None,
 ) -> AcrossZonesReport:
     """Each seed's zone in `workdir/zone-SEED` (a workspace of its own), trained and scored;
-    the report with per-zone metrics and their summaries."""
+    the report with per-zone metrics and their summaries. `partial` gets the report of the
+    zones done so far after each zone (a long run that is stopped keeps them)."""
     zones: list[ZoneResult] = []
     note = progress or (lambda stage, seed, detail: None)
     for seed in cfg.seeds:
@@ -439,6 +443,9 @@ def evaluate_across_zones(
         result.seconds = seconds | result.seconds
         zones.append(result)
         note("done", seed, f"{sum(result.seconds.values()):.0f} s")
+        if partial is not None and len(zones) < len(cfg.seeds):
+            done = cfg.model_copy(update={"seeds": [z.seed for z in zones]})
+            partial(make_report(done, zones))
     return make_report(cfg, zones)
 
 
