@@ -623,6 +623,7 @@ def main_zones(args: argparse.Namespace) -> int:
     from gridml.io import write_parquet_atomic
     from gridml.mlops.across_zones import (
         AcrossZonesConfig,
+        AcrossZonesReport,
         evaluate_across_zones,
         issue_goals,
         long_frame,
@@ -667,7 +668,13 @@ def main_zones(args: argparse.Namespace) -> int:
             def note(stage: str, seed: int, detail: str, task: str = task) -> None:
                 console.print(f"[bold]{task}[/], zone seed {seed}: {stage} ({detail})")
 
-            report = evaluate_across_zones(cfg, workdir / task, note)
+            def keep(report: AcrossZonesReport, task: str = task) -> None:
+                """The zones done so far: a run stopped before its last zone keeps them."""
+                results["reports"][task] = report.model_dump(mode="json")
+                results["goals"][task] = [g.model_dump() for g in issue_goals(report)]
+                write_json(results, out)
+
+            report = evaluate_across_zones(cfg, workdir / task, note, keep)
             results["reports"][task] = report.model_dump(mode="json")
             results["goals"][task] = [g.model_dump() for g in issue_goals(report)]
             results["loadavg"][task] = loadavg()

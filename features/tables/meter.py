@@ -79,7 +79,36 @@ def meter_day_base(
         "outage_hours_day": daily(interrupted, "sum", 18),
         "night_share_day": np.where(np.isfinite(night), night, np.nan),
         "flatness_day": np.where(np.isfinite(flat), flat, np.nan),
-    }
+        "flatness_7d": rolling(np.where(np.isfinite(flat), flat, np.nan), 7, "mean", 4),
+    } | hour_noise(by_hour, interrupted.reshape(n, grid.days, 24))
+
+
+PROFILE_DAYS = 28  # the meter's own hourly profile: the mean of each hour over these past days
+NOISE_FLOOR = 0.02  # readings below this share of the profile's mean hour count as this share
+
+
+def hour_noise(by_hour: np.ndarray, interrupted: np.ndarray) -> dict[str, np.ndarray]:
+    """How far a day's hours stray from the meter's own usual hourly profile (theft features).
+
+    The profile: each hour's mean over the `PROFILE_DAYS` days before the day (from the meter's
+    own readings only). `hour_noise_day`: the standard deviation over the day's hours of
+    log(reading / profile); a day scaled as a whole (a lower level) leaves it unchanged, hours
+    tampered one by one (or replaced by a flat or random profile) raise it. Hours with a supply
+    interruption are left out (the meter reads zero while the supply is off); a day needs 18
+    hours. `hour_noise_7d`: its mean over the last 7 days (at least 4)."""
+    n, days, _ = by_hour.shape
+    served = np.where(interrupted > 0, np.nan, by_hour)
+    per_hour = served.transpose(0, 2, 1).reshape(n * 24, days)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN days are NaN, on purpose
+        profile = lag(rolling(per_hour, PROFILE_DAYS, "mean", PROFILE_DAYS // 2), 1)
+        profile = profile.reshape(n, 24, days).transpose(0, 2, 1)
+        floor = NOISE_FLOOR * np.nanmean(profile, axis=2, keepdims=True)
+        resid = np.log(np.maximum(served, floor)) - np.log(np.maximum(profile, floor))
+        enough = np.sum(np.isfinite(resid), axis=2) >= 18
+        noise = np.where(enough, np.nanstd(resid, axis=2), np.nan)
+    noise = np.where(np.isfinite(noise), noise, np.nan)
+    return {"hour_noise_day": noise, "hour_noise_7d": rolling(noise, 7, "mean", 4)}
 
 
 def peer_change(change: np.ndarray, transformer_of: np.ndarray) -> np.ndarray:

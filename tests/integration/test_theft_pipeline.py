@@ -44,8 +44,8 @@ def test_run_has_both_models_metrics_plots_lineage_and_caveat(
             assert f"{model}.{name}" in metrics, f"{model}.{name}"
         assert any(k.startswith(f"{model}.recall_") for k in metrics)
         assert 0.5 < metrics[f"{model}.roc_auc"] <= 1.0
-    curve = client.get_metric_history(run.run_id, "wide_deep.epoch.val_pr_auc")
-    assert len(curve) == len(run.history) >= 1
+    curve = client.get_metric_history(run.run_id, "wide_deep.fold0.epoch.val_pr_auc")
+    assert len(curve) == sum(row["fold"] == 0 for row in run.history) >= 1
     artifacts = {a.path for a in client.list_artifacts(run.run_id, "evaluation")}
     assert {"evaluation/pr_curve.png", "evaluation/calibration.png"} <= artifacts
     tags = data.data.tags
@@ -74,6 +74,50 @@ def test_challenger_predicts_probabilities_ranks_and_reasons(
     assert out["probability"].between(0, 1).all()
     assert (out["rank_in_transformer"] >= 1).all()
     assert (out["reason_codes"].str.len() > 0).all()
+
+
+def test_registry_records_the_family_chosen_by_validation(
+    theft_run: TheftRun, cfg: TheftRunConfig
+) -> None:
+    from gridml.mlops.card import served_model
+    from gridml.models.registry import TAG_FAMILY, version_info
+
+    run = theft_run
+    val = {name: run.metrics[f"{name}.validation_pr_auc"] for name in ("wide_deep", "lightgbm")}
+    best = max(val.values())
+    assert val[run.family] == best
+    if val["wide_deep"] == best:  # a tie goes to the PyTorch model
+        assert run.family == "wide_deep"
+    info = version_info(cfg.registered_model, run.version)
+    assert info.version_tags[TAG_FAMILY] == info.run_tags[TAG_FAMILY] == run.family
+    assert info.family == served_model(info) == run.family
+    assert run.family in info.run_tags["gridml.family_choice"]
+    for name in ("pr_auc", "roc_auc", "precision_at_share"):
+        assert run.metrics[f"served.{name}"] == run.metrics[f"{run.family}.{name}"]
+    assert run.metrics["served.family_wide_deep"] == float(run.family == "wide_deep")
+
+
+@pytest.mark.parametrize("family", ["wide_deep", "lightgbm"])
+def test_either_family_serves_through_the_pyfunc(
+    theft_run: TheftRun, cfg: TheftRunConfig, medium_store: Workspace, family: str
+) -> None:
+    """Whichever family validation picks, its logged pyfunc scores as the fitted models do."""
+    import mlflow
+    import numpy as np
+
+    from gridml.models.registry import TAG_FEATURE_SERVICE
+    from gridml.training.theft import dataset
+    from gridml.training.theft.pyfunc import log_theft_model, to_frame
+
+    model = theft_run.models[family]
+    samples, parts = dataset.labelled_split(medium_store, cfg.model)
+    test = samples.take(parts.test[:300])
+    with mlflow.start_run(run_name=f"pyfunc-{family}"):
+        mlflow.set_tag(TAG_FEATURE_SERVICE, cfg.model.feature_service)  # what log_lineage tags
+        uri = log_theft_model(model, test, samples.take(parts.train[:200]))
+    out = mlflow.pyfunc.load_model(uri).predict(to_frame(test))
+    np.testing.assert_allclose(out["probability"], model.predict_proba(test), atol=1e-6)
+    assert len(model.members) == cfg.model.folds
 
 
 def test_cli_trains_and_registers_a_new_challenger(

@@ -80,7 +80,9 @@ def protocol(tmp_path_factory: pytest.TempPathFactory) -> Protocol:
 @pytest.mark.parametrize("task", list(TASKS))
 def test_summaries_are_over_both_seeds(protocol: Protocol, task: str) -> None:
     report = protocol.reports[task]
-    assert len(report.models) == 2 and report.models[-1] == "lightgbm"
+    # theft: the PyTorch model, the served family (chosen by validation per zone), LightGBM
+    expected = 3 if task == "theft" else 2
+    assert len(report.models) == expected and report.models[-1] == "lightgbm"
     for model in report.models:
         s = report.summary[model]["pr_auc"]
         per_zone = [z.metrics[model]["pr_auc"] for z in report.zones]
@@ -90,6 +92,18 @@ def test_summaries_are_over_both_seeds(protocol: Protocol, task: str) -> None:
         assert s.worst == min(per_zone) and s.values[s.worst_seed] == s.worst
     # the zones differ (other seeds, other data): not one zone counted twice
     assert report.zones[0].data != report.zones[1].data
+
+
+def test_theft_serves_the_family_validation_chose_on_every_seed(protocol: Protocol) -> None:
+    report = protocol.reports["theft"]
+    assert report.models == ["wide_deep", "served", "lightgbm"]
+    for zone in report.zones:
+        served = zone.metrics["served"]
+        family = "wide_deep" if served["family_wide_deep"] == 1.0 else "lightgbm"
+        assert served["pr_auc"] == zone.metrics[family]["pr_auc"]
+        other = "lightgbm" if family == "wide_deep" else "wide_deep"
+        mine, theirs = (zone.metrics[f]["validation_pr_auc"] for f in (family, other))
+        assert mine is not None and theirs is not None and mine >= theirs
 
 
 def test_theft_ranks_thieves_well_above_their_share_on_every_seed(protocol: Protocol) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from gridml.training.theft import dataset
-from gridml.training.theft.models import WideDeepTheft
+from gridml.training.theft.models import CrossFitted, WideDeepTheft
 from gridml.training.theft.pipeline import TheftRunConfig
 from gridml.training.theft.pyfunc import TheftDetectionModel, lag_columns, to_frame
 from gridml.workspace import Workspace
@@ -42,10 +42,11 @@ def trained(medium_store: Workspace) -> Trained:
     parts = dataset.split(samples, cfg)
     train = samples.take(parts.train)
     model = WideDeepTheft(cfg).fit(train, samples.take(parts.val))
-    pyfunc = TheftDetectionModel(model, list(samples.features.columns))
+    served = CrossFitted("wide_deep", [model], model.calibration, float("nan"))
+    pyfunc = TheftDetectionModel(served, list(samples.features.columns))
     state = {k: v.detach().cpu() for k, v in model.net.state_dict().items()}
     honest_train = train.take(np.flatnonzero(train.labels == 0))
-    pyfunc._build(state, honest_train.features.astype("float64").reset_index(drop=True))
+    pyfunc._build([state], honest_train.features.astype("float64").reset_index(drop=True))
     test = samples.take(parts.test)
     honest = test.take(np.flatnonzero(test.labels == 0))
     return Trained(pyfunc, to_frame(honest), honest.meta["event_timestamp"].to_numpy(), cfg.days)

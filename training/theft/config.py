@@ -54,7 +54,19 @@ class TheftConfig(BaseConfig):
     )
     test_share: float = Field(0.25, gt=0, lt=1, description="Share of meters held out for test.")
     val_share: float = Field(
-        0.2, gt=0, lt=1, description="Share of training meters kept for early stopping/calibration."
+        0.2,
+        gt=0,
+        lt=1,
+        description="With folds = 1: share of training meters kept for early stopping/calibration.",
+    )
+    folds: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Validation folds of the meters not held out (stratified by attack type): "
+        "each family is fitted once per fold, early-stopped on the fold it leaves out; the "
+        "out-of-fold scores choose the served family and fit its calibration, and a family "
+        "scores with the mean logit of its fold models. 1: one validation part (val_share).",
     )
     test_days: int = Field(
         42, ge=1, description="Scoring days in the last `test_days` days are test; earlier: train."

@@ -17,9 +17,10 @@ Labels come from WORKSPACE/labels, read only by `read_labels` after the features
   the same customer contributes negatives first, then positives, as in a real inspection log);
 - dropped: thieves in their first `min_theft_days` days (too little theft in the window to say).
 
-Split by customer AND by time: a share of meters is held out entirely (test), a share of the
-remaining meters validates (early stopping, calibration); train/validation use scoring days up to
-a cut-off, test only the days after it.
+Split by customer AND by time: a share of meters is held out entirely (test), the remaining
+meters are cut into validation folds (early stopping, model choice, calibration; or one
+validation part), both within each attack type; train/validation use scoring days up to a
+cut-off, test only the days after it.
 """
 
 from __future__ import annotations
@@ -185,37 +186,67 @@ def attach_labels(samples: TheftSamples, labels: pd.DataFrame, cfg: TheftConfig)
 
 @dataclass(frozen=True)
 class Split:
+    """Sample indices. `folds`: (fit, validate) pairs over the non-test meters' training days,
+    disjoint by meter; their validation parts together cover every such sample once when
+    `cfg.folds` >= 2. `train`/`val` are the first pair (one validation part: `cfg.folds` = 1)."""
+
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray
     cutoff: pd.Timestamp
+    folds: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+
+    @property
+    def validated(self) -> np.ndarray:
+        """Every sample some fold validates on, in index order."""
+        if not self.folds:
+            return self.val
+        return np.sort(np.concatenate([va for _, va in self.folds]))
+
+
+def meter_strata(meta: pd.DataFrame) -> pd.Series:
+    """Per meter (sorted): its attack type if it is ever positive, else "" (honest)."""
+    if "label" not in meta:
+        return pd.Series("", index=sorted(meta["meter_id"].unique()))
+    kind = meta["attack_type"].where(meta["label"] == 1, "").astype(str)
+    return kind.groupby(meta["meter_id"]).max().sort_index()
 
 
 def split(samples: TheftSamples, cfg: TheftConfig) -> Split:
-    """Indices of train / val / test: disjoint meters, test days after the cut-off."""
+    """Indices of train / val / test: disjoint meters, test days after the cut-off.
+
+    Meters are split within each stratum (honest, and each attack type), so test and every
+    validation fold hold thieves of each type in proportion."""
     meta = samples.meta
     rng = np.random.default_rng(cfg.seed)
-    thief = meta.groupby("meter_id")["label"].max() if "label" in meta else None
-    meters = np.array(sorted(meta["meter_id"].unique()))
+    strata = meter_strata(meta)
     test_m: list[str] = []
-    val_m: list[str] = []
-    groups = [meters] if thief is None else [meters[thief[meters].to_numpy() == k] for k in (0, 1)]
-    for group in groups:  # stratified by "ever a positive", so each part holds thieves
-        group = rng.permutation(group)
+    fold_m: list[list[str]] = [[] for _ in range(max(cfg.folds, 1))]
+    for kind in sorted(strata.unique()):
+        group = rng.permutation(strata.index[strata == kind].to_numpy())
         n_test = round(cfg.test_share * len(group))
-        n_val = round(cfg.val_share * (len(group) - n_test))
         test_m += group[:n_test].tolist()
-        val_m += group[n_test : n_test + n_val].tolist()
+        rest = group[n_test:]
+        if cfg.folds == 1:
+            fold_m[0] += rest[: round(cfg.val_share * len(rest))].tolist()
+        else:  # round-robin from a random offset: folds differ in size by at most one
+            offset = int(rng.integers(cfg.folds))
+            for i, m in enumerate(rest):
+                fold_m[(i + offset) % cfg.folds].append(m)
     last = meta["event_timestamp"].max()
     cutoff = last - cfg.test_days * DAY
     early = (meta["event_timestamp"] <= cutoff).to_numpy()
     in_test = meta["meter_id"].isin(test_m).to_numpy()
-    in_val = meta["meter_id"].isin(val_m).to_numpy()
+    pairs = []
+    for members in fold_m:
+        in_val = meta["meter_id"].isin(members).to_numpy()
+        pairs.append((np.flatnonzero(early & ~in_test & ~in_val), np.flatnonzero(early & in_val)))
     return Split(
-        train=np.flatnonzero(early & ~in_test & ~in_val),
-        val=np.flatnonzero(early & in_val),
+        train=pairs[0][0],
+        val=pairs[0][1],
         test=np.flatnonzero(~early & in_test),
         cutoff=cutoff,
+        folds=tuple(pairs),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -308,7 +308,68 @@ class WideDeepTheft:
         return self.calibration(self.logits(samples))
 
 
-MODELS = {"lightgbm": LightGBMTheft, "wide_deep": WideDeepTheft}
+Member = LightGBMTheft | WideDeepTheft
+MODELS: dict[str, type[LightGBMTheft] | type[WideDeepTheft]] = {
+    "lightgbm": LightGBMTheft,
+    "wide_deep": WideDeepTheft,
+}
+
+
+@dataclass
+class CrossFitted:
+    """One family fitted on each validation fold: it scores with the mean logit of its fold
+    models, calibrated by Platt scaling on their out-of-fold logits (each validation sample
+    scored by the one model that did not train on it)."""
+
+    name: str
+    members: list[Member]
+    calibration: Platt
+    validation_pr_auc: float  # of the out-of-fold scores: what chooses the served family
+    history: list[dict[str, float]] = field(default_factory=list)  # wide_deep: per fold+epoch
+
+    @property
+    def cfg(self) -> TheftConfig:
+        return self.members[0].cfg
+
+    def logits(self, samples: TheftSamples) -> np.ndarray:
+        return np.mean([m.logits(samples) for m in self.members], axis=0)
+
+    def predict_proba(self, samples: TheftSamples) -> np.ndarray:
+        return self.calibration(self.logits(samples))
+
+
+def cross_fit(
+    name: str,
+    cfg: TheftConfig,
+    samples: TheftSamples,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> CrossFitted:
+    """Fit family `name` once per (fit, validate) pair of `folds` (indices into `samples`)."""
+    members: list[Member] = []
+    history: list[dict[str, float]] = []
+    idx, oof = [], []
+    for k, (fit_idx, val_idx) in enumerate(folds):
+        val = samples.take(val_idx)
+        member = MODELS[name](cfg).fit(samples.take(fit_idx), val)
+        members.append(member)
+        history += [row | {"fold": float(k)} for row in getattr(member, "history", [])]
+        idx.append(val_idx)
+        oof.append(member.logits(val))
+    order = np.concatenate(idx)
+    logits = np.concatenate(oof)
+    labels = samples.labels[order]
+    return CrossFitted(
+        name=name,
+        members=members,
+        calibration=Platt.fit(logits, labels),
+        validation_pr_auc=pr_auc(labels, logits),
+        history=history,
+    )
+
+
+def choose_family(fitted: Sequence[CrossFitted], preferred: str = "wide_deep") -> CrossFitted:
+    """The family with the higher validation PR-AUC; a tie goes to `preferred`."""
+    return max(fitted, key=lambda f: (f.validation_pr_auc, f.name == preferred))
 
 
 # --- reason codes -------------------------------------------------------------------------------

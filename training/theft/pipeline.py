@@ -1,10 +1,12 @@
 """`gridml train theft`: Wide & Deep CNN and LightGBM baseline, tracked and registered.
 
 Thin wiring over the library: samples (Feast `theft_detection_v1` + daily kWh windows) -> labels
--> split by meter and time -> fit both models -> evaluate on held-out meters/days -> MLflow run
-(params, per-epoch curves, metrics `wide_deep.*` / `lightgbm.*`, PR and calibration plots,
-lineage, a caveat about synthetic attacks) -> Wide & Deep pyfunc registered as
-`theft-detection@challenger`.
+-> split by meter and time -> both families fitted on each validation fold (`cross_fit`) ->
+evaluated on held-out meters/days -> MLflow run (params, per-epoch curves, metrics
+`wide_deep.*` / `lightgbm.*` / `served.*`, PR and calibration plots, lineage, a caveat about
+synthetic attacks) -> the family with the higher out-of-fold validation PR-AUC (a tie: Wide &
+Deep) logged as a pyfunc and registered as `theft-detection@challenger`, the version and the
+run tagged `gridml.family` with it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import pandas as pd
 
 from gridml.features.contracts import THEFT_ATTACKS
 from gridml.models.builtin import THEFT
+from gridml.models.registry import TAG_FAMILY
 from gridml.training import tracking
 from gridml.training.classification import pr_plot, reliability_plot
 from gridml.training.run import RunSettings
 from gridml.training.theft import dataset
 from gridml.training.theft.config import TheftConfig
 from gridml.training.theft.metrics import evaluate
-from gridml.training.theft.models import LightGBMTheft, WideDeepTheft
+from gridml.training.theft.models import CrossFitted, choose_family, cross_fit
 from gridml.training.theft.pyfunc import log_theft_model
 from gridml.workspace import Workspace
 
@@ -36,6 +39,7 @@ CAVEAT = (
     "bound and as a regression check, not as the expected field performance."
 )
 REFERENCE_ROWS = 2000
+SERVED = "served"  # metric prefix: the registered family's held-out metrics, copied
 
 
 class TheftRunConfig(RunSettings):
@@ -52,10 +56,12 @@ class TheftRun:
     run_id: str
     model_uri: str
     version: int
-    metrics: dict[str, float] = field(default_factory=dict)  # "wide_deep.pr_auc", "data.*"
-    history: list[dict[str, float]] = field(default_factory=list)  # Wide & Deep per epoch
-    models: dict[str, object] = field(default_factory=dict)  # fitted: wide_deep, lightgbm
+    # "wide_deep.pr_auc", "lightgbm.*", "served.*" (the registered family's), "data.*"
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)  # Wide & Deep per fold+epoch
+    models: dict[str, CrossFitted] = field(default_factory=dict)  # fitted: wide_deep, lightgbm
     cutoff: pd.Timestamp | None = None  # test scoring days are after it
+    family: str = "wide_deep"  # the family registered (chosen by validation PR-AUC)
 
 
 def lineage_frame(samples: dataset.TheftSamples) -> pd.DataFrame:
@@ -87,7 +93,8 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
     tracking.configure(cfg.tracking, ws)
     t0 = time.perf_counter()
     samples, parts = dataset.labelled_split(ws, m)
-    train, val, test = (samples.take(i) for i in (parts.train, parts.val, parts.test))
+    fit_idx = np.unique(np.concatenate([f for f, _ in parts.folds]))
+    train, val, test = (samples.take(i) for i in (fit_idx, parts.validated, parts.test))
     y = test.labels
     with mlflow.start_run(run_name=m.name) as run:
         mlflow.set_tags(
@@ -100,12 +107,12 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
         mlflow.log_text(CAVEAT + "\n", "caveat.md")
         counts = data_metrics(train=train, val=val, test=test)
         mlflow.log_metrics(counts)
-        fitted: dict[str, object] = {}
+        fitted: dict[str, CrossFitted] = {}
         scores: dict[str, np.ndarray] = {}
         metrics: dict[str, float] = {}
-        for name, cls in (("wide_deep", WideDeepTheft), ("lightgbm", LightGBMTheft)):
+        for name in ("wide_deep", "lightgbm"):
             start = time.perf_counter()
-            model = cls(m).fit(train, val)
+            model = cross_fit(name, m, samples, parts.folds)
             fit_s = time.perf_counter() - start
             start = time.perf_counter()
             scores[name] = model.predict_proba(test)
@@ -119,24 +126,43 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
             )
             result["fit_seconds"] = fit_s
             result["predict_seconds"] = time.perf_counter() - start
+            result["validation_pr_auc"] = model.validation_pr_auc
             metrics |= {f"{name}.{k}": float(v) for k, v in result.items()}
             fitted[name] = model
+        served = choose_family(list(fitted.values()), preferred=THEFT.served_model or "")
+        metrics |= {
+            f"{SERVED}.{k.partition('.')[2]}": v
+            for k, v in metrics.items()
+            if k.startswith(f"{served.name}.")
+        }
+        metrics[f"{SERVED}.family_wide_deep"] = float(served.name == "wide_deep")
+        mlflow.set_tag(TAG_FAMILY, served.name)
+        mlflow.set_tag(
+            "gridml.family_choice",
+            f"{served.name} serves: out-of-fold validation PR-AUC "
+            + ", ".join(f"{f.name} {f.validation_pr_auc:.4f}" for f in fitted.values())
+            + f" over {len(parts.folds)} validation fold(s) of the training meters",
+        )
         mlflow.log_metrics({k: v for k, v in metrics.items() if v == v})  # drop NaN
-        wide_deep: WideDeepTheft = fitted["wide_deep"]  # type: ignore[assignment]
-        for row in wide_deep.history:  # per-epoch curves
+        wide_deep = fitted["wide_deep"]
+        for row in wide_deep.history:  # per-epoch curves, one series per fold
+            k = int(row.get("fold", 0))
             mlflow.log_metrics(
                 {
-                    "wide_deep.epoch.train_loss": row["train_loss"],
-                    "wide_deep.epoch.val_pr_auc": row["val_pr_auc"],
+                    f"wide_deep.fold{k}.epoch.train_loss": row["train_loss"],
+                    f"wide_deep.fold{k}.epoch.val_pr_auc": row["val_pr_auc"],
                 },
                 step=int(row["epoch"]),
             )
-        booster = fitted["lightgbm"].booster  # type: ignore[attr-defined]
-        mlflow.log_metric("lightgbm.best_iteration", float(booster.best_iteration))
+        best = [
+            getattr(getattr(g, "booster", None), "best_iteration", 0)
+            for g in fitted["lightgbm"].members
+        ]
+        mlflow.log_metric("lightgbm.best_iteration", float(np.mean(best)))
         mlflow.set_tag(
             "gridml.curves",
-            "wide_deep: per-epoch train loss and validation PR-AUC (steps); lightgbm: final "
-            "values only (no per-round history is recorded by the model)",
+            "wide_deep: per-epoch train loss and validation PR-AUC of each fold's model "
+            "(steps); lightgbm: the mean best iteration of its fold models only",
         )
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -160,9 +186,12 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
         rng = np.random.default_rng(m.seed)
         if len(honest) > REFERENCE_ROWS:
             honest = np.sort(rng.choice(honest, REFERENCE_ROWS, replace=False))
-        uri = log_theft_model(wide_deep, test, train.take(honest))
+        uri = log_theft_model(served, test, train.take(honest))
         version = tracking.register(
-            uri, cfg.registered_model, "challenger", tags={"run_id": run.info.run_id}
+            uri,
+            cfg.registered_model,
+            "challenger",
+            tags={"run_id": run.info.run_id, TAG_FAMILY: served.name},
         )
         mlflow.log_metric("total_seconds", time.perf_counter() - t0)
     return TheftRun(
@@ -171,6 +200,7 @@ def train_theft(cfg: TheftRunConfig, ws: Workspace) -> TheftRun:
         version,
         metrics | counts,
         list(wide_deep.history),
-        fitted,
+        dict(fitted),
         parts.cutoff,
+        served.name,
     )

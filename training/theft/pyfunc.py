@@ -1,4 +1,5 @@
-"""The Wide & Deep theft model as an MLflow pyfunc, preprocessing inside.
+"""The served theft model (the family chosen by validation: Wide & Deep or LightGBM, one
+model per validation fold) as an MLflow pyfunc, preprocessing inside.
 
 Input: ONE frame, one row per meter at one scoring day t (what serving assembles):
 - `meter_id`, `transformer_id` (strings);
@@ -11,7 +12,8 @@ Output: `meter_id`, `probability` (calibrated, in [0, 1]), `rank_in_transformer`
 suspicious meter among the frame's rows of the same transformer) and `reason_codes` (a string:
 up to three `code: text` reasons joined by " | ", judged against honest training meters; "none"
 when no signal stands out). The normalisation, CNN grid, tabular scaling and calibration are the
-training code's own (`TheftSamples`, `WideDeepTheft`), so serving cannot drift from training.
+training code's own (`TheftSamples`, `CrossFitted`, `WideDeepTheft` / `LightGBMTheft`), so
+serving cannot drift from training.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from gridml.models.layout import THEFT_KEY_COLUMNS as KEY_COLUMNS
 from gridml.models.layout import lag_columns
 from gridml.training import tracking
 from gridml.training.theft.dataset import TheftSamples
-from gridml.training.theft.models import WideDeepTheft, _net, reason_codes
+from gridml.training.theft.models import (
+    CrossFitted,
+    LightGBMTheft,
+    TabularScaler,
+    WideDeepTheft,
+    _net,
+    reason_codes,
+)
 
 OUTPUT_COLUMNS = ("meter_id", "probability", "rank_in_transformer", "reason_codes")
 NO_REASON = "none"
@@ -77,17 +86,24 @@ def _reason_text(reasons: list[dict]) -> str:
 
 
 class TheftDetectionModel(PythonModel):
-    """Wide & Deep net (state dict), tabular scaler, Platt calibration, reason-code reference."""
+    """The served family's fold models (Wide & Deep nets with their tabular scalers, or
+    LightGBM boosters), their Platt calibration and the reason-code reference.
 
-    def __init__(self, model: WideDeepTheft, feature_columns: list[str]) -> None:
+    Versions logged before the family was chosen hold one Wide & Deep net (`scaler`, artifact
+    `net`) and load as such."""
+
+    def __init__(self, model: CrossFitted, feature_columns: list[str]) -> None:
         cfg = model.cfg
         self.cfg = cfg.model_copy(
             update={"wide_deep": cfg.wide_deep.model_copy(update={"device": "cpu"})}
         )
+        self.family = model.name
         self.feature_columns = list(feature_columns)
-        self.scaler = model.scaler
         self.calibration = model.calibration
-        self.model: WideDeepTheft | None = None
+        # per fold model: the Wide & Deep tabular scaler, or the LightGBM feature columns
+        self.scalers = [getattr(m, "scaler", None) for m in model.members]
+        self.columns = [list(getattr(m, "columns", [])) for m in model.members]
+        self.model: CrossFitted | WideDeepTheft | None = None
         self.reference: TheftSamples | None = None
 
     def contract(self) -> ModelContract:
@@ -96,24 +112,50 @@ class TheftDetectionModel(PythonModel):
             self.feature_columns, self.cfg.days, self.cfg.weeks, LEGACY_FEATURE_SERVICE
         )
 
-    def _build(self, state: dict, reference: pd.DataFrame) -> None:
-        model = WideDeepTheft(self.cfg)
-        model.scaler, model.calibration = self.scaler, self.calibration
-        n_tab = 2 * len(self.scaler.columns)
-        net = _net(self.cfg.days, self.cfg.weeks, n_tab, self.cfg.wide_deep)
+    def _wide_deep(self, scaler: TabularScaler, state: dict) -> WideDeepTheft:
+        member = WideDeepTheft(self.cfg)
+        member.scaler = scaler
+        net = _net(self.cfg.days, self.cfg.weeks, 2 * len(scaler.columns), self.cfg.wide_deep)
         net.load_state_dict(state)
         net.eval()
-        model.net = net
-        self.model = model
+        member.net = net
+        return member
+
+    def _lightgbm(self, columns: list[str], text: str) -> LightGBMTheft:
+        import lightgbm as lgb
+
+        member = LightGBMTheft(self.cfg)
+        member.columns = columns
+        member.booster = lgb.Booster(model_str=text)
+        return member
+
+    def _build(self, members: list, reference: pd.DataFrame) -> None:
+        """`members`: per fold model, a Wide & Deep state dict or a LightGBM model string."""
+        family = getattr(self, "family", None)
+        if family is None:  # a version logged before the family choice: one Wide & Deep net
+            legacy = self._wide_deep(self.scaler, members[0])  # type: ignore[attr-defined]
+            legacy.calibration = self.calibration
+            self.model = legacy
+        else:
+            per_model = self.columns if family == "lightgbm" else self.scalers
+            pairs = zip(per_model, members, strict=True)
+            build = self._lightgbm if family == "lightgbm" else self._wide_deep
+            fitted: list = [build(a, b) for a, b in pairs]  # type: ignore[arg-type]
+            self.model = CrossFitted(family, fitted, self.calibration, float("nan"))
         n = len(reference)
         empty = np.zeros((n, self.cfg.days))
         self.reference = TheftSamples(pd.DataFrame(index=range(n)), reference, empty, empty)
 
     def load_context(self, context: PythonModelContext) -> None:
-        import torch
+        art = context.artifacts
+        if getattr(self, "family", None) == "lightgbm":
+            members: list = [Path(art[f"member{k}"]).read_text() for k in range(len(self.columns))]
+        else:
+            import torch
 
-        state = torch.load(context.artifacts["net"], map_location="cpu", weights_only=True)
-        self._build(state, pd.read_parquet(context.artifacts["reference"]))
+            keys = ["net"] if "net" in art else [f"member{k}" for k in range(len(self.scalers))]
+            members = [torch.load(art[k], map_location="cpu", weights_only=True) for k in keys]
+        self._build(members, pd.read_parquet(art["reference"]))
 
     def predict(
         self,
@@ -135,16 +177,29 @@ class TheftDetectionModel(PythonModel):
         return out
 
 
+def _member_payloads(model: CrossFitted) -> list:
+    """Per fold model: the Wide & Deep net's state dict (CPU) or the LightGBM model string."""
+    out: list = []
+    for member in model.members:
+        if isinstance(member, LightGBMTheft):
+            if member.booster is None:
+                raise RuntimeError("fit the LightGBM theft model before logging it")
+            out.append(member.booster.model_to_string(num_iteration=member.booster.best_iteration))
+        else:
+            if member.net is None:
+                raise RuntimeError("fit the Wide & Deep theft model before logging it")
+            out.append({k: v.detach().cpu() for k, v in member.net.state_dict().items()})
+    return out
+
+
 def log_theft_model(
-    model: WideDeepTheft,
+    model: CrossFitted,
     example: TheftSamples,
     reference: TheftSamples,
     name: str = "model",
 ) -> str:
-    """Log the Wide & Deep model as a pyfunc with signature and input example; returns its URI.
-
-    `reference`: honest training samples the reason codes are judged against."""
-    import torch
+    """Log the served family's fold models as one pyfunc with signature and input example;
+    returns its URI. `reference`: honest training samples the reason codes are judged against."""
     from mlflow.models import infer_signature
 
     feature_columns = list(example.features.columns)
@@ -153,25 +208,40 @@ def log_theft_model(
     )
     example_frame = to_frame(example.take(np.arange(min(5, len(example)))))
     ref = reference.features.apply(pd.to_numeric, errors="coerce").astype("float64")
-    if model.net is None:
-        raise RuntimeError("fit the Wide & Deep theft model before logging it")
+    payloads = _member_payloads(model)
     with tempfile.TemporaryDirectory() as tmp:
-        net_path = Path(tmp) / "net.pt"
+        artifacts = {}
+        for k, payload in enumerate(payloads):
+            if isinstance(payload, str):
+                path = Path(tmp) / f"member{k}.lgb.txt"
+                path.write_text(payload)
+            else:
+                import torch
+
+                path = Path(tmp) / f"member{k}.pt"
+                torch.save(payload, path)
+            artifacts[f"member{k}"] = str(path)
         ref_path = Path(tmp) / "reason_reference.parquet"
-        state = {k: v.detach().cpu() for k, v in model.net.state_dict().items()}
-        torch.save(state, net_path)
         ref.reset_index(drop=True).to_parquet(ref_path)
+        artifacts["reference"] = str(ref_path)
         python_model = TheftDetectionModel(model, feature_columns)
-        python_model._build(state, ref.reset_index(drop=True))
+        python_model._build(payloads, ref.reset_index(drop=True))
         signature = infer_signature(example_frame, python_model.predict(None, example_frame))
+        requirement = "lightgbm" if model.name == "lightgbm" else "torch"
         info = mlflow.pyfunc.log_model(
             name=name,
             python_model=TheftDetectionModel(model, feature_columns),
-            artifacts={"net": str(net_path), "reference": str(ref_path)},
+            artifacts=artifacts,
             signature=signature,
             input_example=example_frame,
-            metadata={CONTRACT_KEY: contract.to_dict()},
-            pip_requirements=["mlflow==3.17.2", "torch", "pandas>=2.3,<2.4", "numpy", "pyarrow"],
+            metadata={CONTRACT_KEY: contract.to_dict(), "gridml.family": model.name},
+            pip_requirements=[
+                "mlflow==3.17.2",
+                requirement,
+                "pandas>=2.3,<2.4",
+                "numpy",
+                "pyarrow",
+            ],
         )
     return info.model_uri
 

@@ -26,6 +26,8 @@ ROWS: dict[str, list[tuple[str, str, str]]] = {
         ("precision_at_share", "precision at the theft share", ".3f"),
         *[(f"recall_{a}_at_share", f"recall {a} at the theft share", ".2f") for a in ATTACKS],
         ("lowest_attack_recall_at_share", "lowest attack-type recall at the share", ".2f"),
+        ("validation_pr_auc", "validation PR-AUC (out of fold)", ".3f"),
+        ("family_wide_deep", "share of zones served by Wide & Deep", ".2f"),
     ],
     "maintenance": [
         ("pr_auc", "PR-AUC", ".3f"),

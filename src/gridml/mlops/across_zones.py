@@ -57,8 +57,11 @@ THEFT_METRICS: tuple[str, ...] = (
     "precision_at_share",
     *(f"recall_{a}_at_share" for a in THEFT_ATTACKS),
     "lowest_attack_recall_at_share",
+    "validation_pr_auc",
+    "family_wide_deep",  # served only: 1 where the pipeline chose Wide & Deep, 0 LightGBM
     "fit_seconds",
 )
+SERVED = "served"  # the theft pipeline's registered family (its metrics, copied per zone)
 MAINTENANCE_METRICS: tuple[str, ...] = (
     "pr_auc",
     "roc_auc",
@@ -285,11 +288,13 @@ def _fmt(v: float | None, spec: str = ".3f") -> str:
 
 def issue_goals(report: AcrossZonesReport) -> list[Goal]:
     """The goals of issue 14 across zones (stated, never used to choose anything): theft: the
-    PyTorch model's PR-AUC at least LightGBM's on average and never more than 0.02 below it,
+    served model's (the family the pipeline registered in each zone, else the PyTorch model's)
+    PR-AUC at least LightGBM's on average and never more than 0.02 below it,
     precision at the theft share >= 0.85 and every attack type's recall there >= 0.6 on the
     worst seed; failure: recall at the weekly budget >= 0.6 and median lead >= 3 days on
     average, PR-AUC at least LightGBM's on average."""
-    net = next((m for m in report.models if m != "lightgbm"), None)
+    others = [m for m in report.models if m != "lightgbm"]
+    net = SERVED if SERVED in others else next(iter(others), None)
     if net is None or "lightgbm" not in report.models:
         return [Goal(goal="both model families", met=None, shown="missing")]
     out: list[Goal] = []
@@ -419,10 +424,14 @@ Progress = Callable[[str, int, str], None]  # (stage, seed, detail)
 
 
 def evaluate_across_zones(
-    cfg: AcrossZonesConfig, workdir: Path, progress: Progress | None = None
+    cfg: AcrossZonesConfig,
+    workdir: Path,
+    progress: Progress | None = None,
+    partial: Callable[[AcrossZonesReport], None] | None = None,
 ) -> AcrossZonesReport:
     """Each seed's zone in `workdir/zone-SEED` (a workspace of its own), trained and scored;
-    the report with per-zone metrics and their summaries."""
+    the report with per-zone metrics and their summaries. `partial` gets the report of the
+    zones done so far after each zone (a long run that is stopped keeps them)."""
     zones: list[ZoneResult] = []
     note = progress or (lambda stage, seed, detail: None)
     for seed in cfg.seeds:
@@ -434,14 +443,20 @@ def evaluate_across_zones(
         result.seconds = seconds | result.seconds
         zones.append(result)
         note("done", seed, f"{sum(result.seconds.values()):.0f} s")
+        if partial is not None and len(zones) < len(cfg.seeds):
+            done = cfg.model_copy(update={"seeds": [z.seed for z in zones]})
+            partial(make_report(done, zones))
     return make_report(cfg, zones)
 
 
 def make_report(cfg: AcrossZonesConfig, zones: Sequence[ZoneResult]) -> AcrossZonesReport:
-    """The report of `zones` (trained as `cfg` says): PyTorch models first, then LightGBM."""
+    """The report of `zones` (trained as `cfg` says): PyTorch models first, then the served
+    family's (theft: whichever the pipeline chose per zone), then LightGBM."""
     if sorted(z.seed for z in zones) != sorted(cfg.seeds):
         raise ValueError(f"zones {[z.seed for z in zones]} are not the seeds {cfg.seeds}")
-    models = sorted({m for z in zones for m in z.metrics}, key=lambda m: m == "lightgbm")
+    models = sorted(
+        {m for z in zones for m in z.metrics}, key=lambda m: (m == "lightgbm", m == SERVED, m)
+    )
     return AcrossZonesReport(
         task=cfg.task,
         seeds=list(cfg.seeds),

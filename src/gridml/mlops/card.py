@@ -57,7 +57,10 @@ def metrics_table(metrics: dict[str, float], names: tuple[str, ...]) -> pd.DataF
 
 
 def served_model(info: VersionInfo) -> str | None:
-    """The metric prefix of the model the registered version serves (its architecture)."""
+    """The metric prefix of the model the registered version serves: the family its pipeline
+    recorded (tag `gridml.family`), else the spec's, else the config's architecture."""
+    if info.family:
+        return info.family
     spec = model_spec(info.name)
     if spec is not None and spec.served_model is not None:
         return spec.served_model

@@ -105,8 +105,9 @@ THEFT = ModelSpec(
         "Builds (meter, scoring day) samples from the FeatureService theft_detection_v1 and "
         "the daily kWh series, splits by meter and by time, evaluates both models on held-out "
         "meters and days (ROC-AUC, PR-AUC, precision at inspection budgets, MAP@100, recall "
-        "per attack type), logs everything to MLflow and registers the Wide & Deep model as "
-        "theft-detection@challenger."
+        "per attack type), logs everything to MLflow and registers the family with the higher "
+        "out-of-fold validation PR-AUC (a tie: Wide & Deep) as theft-detection@challenger, "
+        "tagged gridml.family."
     ),
     train_report="gridml.cli.train:report_theft",
     live="gridml.mlops.live:live_theft",
@@ -126,7 +127,7 @@ THEFT = ModelSpec(
     headline_metrics=("roc_auc", "pr_auc", "precision_at_share", "precision_at_5pct", "map_at_100"),
     primary_metric="pr_auc",
     baseline_model="lightgbm",
-    served_model="wide_deep",
+    served_model="wide_deep",  # versions without a gridml.family tag; a tie of the choice
 )
 
 SPECS = (DEMAND, MAINTENANCE, THEFT)

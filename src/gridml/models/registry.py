@@ -31,6 +31,9 @@ TAG_DATA_ROWS = "gridml.data_rows"
 TAG_CONFIG_CLASS = "gridml.config_class"
 TAG_DATA_START = "gridml.data_start"
 TAG_DATA_END = "gridml.data_end"
+# the model family a version serves (e.g. theft: "wide_deep" or "lightgbm"), on the version
+# and on its run, where a pipeline chooses it
+TAG_FAMILY = "gridml.family"
 CONFIG_ARTIFACT = "config.yaml"
 
 
@@ -253,6 +256,11 @@ class VersionInfo:
     @property
     def feature_service(self) -> str | None:
         return self.run_tags.get(TAG_FEATURE_SERVICE)
+
+    @property
+    def family(self) -> str | None:
+        """The model family this version serves, where its pipeline recorded one."""
+        return self.version_tags.get(TAG_FAMILY) or self.run_tags.get(TAG_FAMILY)
 
 
 def version_info(name: str, version: int) -> VersionInfo:
