@@ -97,7 +97,8 @@ def outage_rows(outages: pd.DataFrame, grid: Grid) -> pd.DataFrame:
     s, e, region = start.to_numpy(), end.to_numpy(), o["region_id"].astype(str).to_numpy()
     # open at detection: started before it and not yet ended (known at that time)
     open_in_region = [
-        int(((region == r) & (s < ti) & (e > ti)).sum()) - 1 for r, ti in zip(region, t, strict=True)
+        int(((region == r) & (s < ti) & (e > ti)).sum()) - 1
+        for r, ti in zip(region, t, strict=True)
     ]
     causes = o["cause"] if "cause" in o else pd.Series([None] * len(o))
     kind = [kind_of(c, str(lv)) for c, lv in zip(causes, o["level"], strict=True)]
@@ -124,6 +125,7 @@ def outage_rows(outages: pd.DataFrame, grid: Grid) -> pd.DataFrame:
 
 
 def load_grid(ws: Workspace) -> Grid:
+    """The workspace's transformers, weather, time zone and end of data."""
     if not ws.zone_file.is_file():
         raise MissingDataError(f"{ws.zone_file} not found: generate or import data first")
     zone = json.loads(ws.zone_file.read_text())

@@ -59,33 +59,54 @@ def ipcw(durations: np.ndarray, events: np.ndarray) -> np.ndarray:
     return np.where(e == 1, 1.0 / np.clip(g_before, 0.05, None), 0.0)
 
 
+def offsets(frame: pd.DataFrame) -> np.ndarray:
+    """Log Kaplan-Meier median of each kind code (`KINDS` order; all rows' for a kind without
+    one): the boosters start from the baseline and learn what moves an outage away from it."""
+    from gridml.training.restoration.dataset import KINDS
+
+    medians = km_medians(frame)
+    return np.log(np.array([medians.get(k, medians["*"]) for k in KINDS], dtype=float))
+
+
 @dataclass
 class QuantileModel:
-    """LightGBM P10/P50/P90 on log hours; `widen` (log hours) is the conformal correction."""
+    """LightGBM P10/P50/P90 on log hours around the log Kaplan-Meier median of the outage's
+    kind (`offset`, by kind code); `widen` (log hours) is the conformal correction."""
 
     boosters: dict[float, Any]
     features: tuple[str, ...]
+    offset: np.ndarray
     widen: float = 0.0
 
-    def log_quantiles(self, x: pd.DataFrame) -> np.ndarray:
-        """(n, 3) log-hour P10, P50, P90, monotone, band widened by the conformal margin."""
+    def base(self, x: pd.DataFrame) -> np.ndarray:
+        """Each row's log Kaplan-Meier median."""
+        return self.offset[x["kind_code"].to_numpy(dtype=int)]
+
+    def log_quantiles(self, x: pd.DataFrame, widened: bool = True) -> np.ndarray:
+        """(n, 3) log-hour P10, P50, P90, monotone, band widened by the conformal margin (or
+        the boosters' own band: `widened=False`)."""
         data = x[list(self.features)].to_numpy(dtype=float)
-        q = np.column_stack([self.boosters[a].predict(data) for a in (0.1, 0.5, 0.9)])
+        base = self.base(x)
+        q = np.column_stack([base + self.boosters[a].predict(data) for a in (0.1, 0.5, 0.9)])
         q = np.sort(q, axis=1)
-        q[:, 0] -= self.widen
-        q[:, 2] += self.widen
+        if widened:
+            q[:, 0] -= self.widen
+            q[:, 2] += self.widen
         return q
 
 
 def fit_quantiles(
     frame: pd.DataFrame, features: tuple[str, ...], params: dict[str, Any], seed: int
 ) -> QuantileModel:
+    """P10/P50/P90 boosters on log hours of the ended outages, weighted for censoring."""
     import lightgbm as lgb
 
     w = ipcw(frame["duration_h"].to_numpy(), frame["event"].to_numpy())
     keep = w > 0
+    offset = offsets(frame)
     x = frame.loc[keep, list(features)].to_numpy(dtype=float)
     y = np.log(frame.loc[keep, "duration_h"].to_numpy(dtype=float))
+    y = y - offset[frame.loc[keep, "kind_code"].to_numpy(dtype=int)]
     boosters = {}
     for alpha in (0.1, 0.5, 0.9):
         model = lgb.LGBMRegressor(
@@ -93,7 +114,7 @@ def fit_quantiles(
         )
         model.fit(x, y, sample_weight=w[keep])
         boosters[alpha] = model
-    return QuantileModel(boosters, features)
+    return QuantileModel(boosters, features, offset)
 
 
 def conformal_margin(q: np.ndarray, log_y: np.ndarray, coverage: float) -> float:
