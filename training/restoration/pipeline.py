@@ -136,6 +136,19 @@ def reestimate(log_q: np.ndarray, raw: np.ndarray, elapsed_h: np.ndarray) -> np.
     return band
 
 
+def signature(example: pd.DataFrame, output: pd.DataFrame) -> Any:
+    """The pyfunc's signature; `elapsed_h` (hours the outage has been open) is optional."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
+
+    sig = infer_signature(example, output)
+    cols = [
+        ColSpec(c.type, c.name, required=c.name != "elapsed_h")
+        for c in sig.inputs.inputs  # type: ignore[union-attr]
+    ]
+    return ModelSignature(Schema(cols), sig.outputs)  # type: ignore[arg-type]
+
+
 class RestorationModel(PythonModel):
     """Input: FEATURES (+ `outage_id`, optional `elapsed_h`); output: OUTPUTS (hours), the
     re-estimate given the elapsed time where one is given."""
@@ -196,7 +209,6 @@ def fit(
 def train_restoration(cfg: RestorationRunConfig, ws: Workspace) -> RestorationRun:
     """Fit, calibrate, score on the last days, refit on all outages, log and register."""
     import mlflow
-    from mlflow.models import infer_signature
 
     from gridml.models.contract import CONTRACT_KEY, ModelContract
     from gridml.training.restoration.dataset import load_grid
@@ -211,7 +223,7 @@ def train_restoration(cfg: RestorationRunConfig, ws: Workspace) -> RestorationRu
     )
     final.widen = model.widen
     pyfunc = RestorationModel(final)
-    example = test[["outage_id", *FEATURES]].head(3).reset_index(drop=True)
+    example = test[["outage_id", *FEATURES]].head(3).reset_index(drop=True).assign(elapsed_h=0.0)
     contract = ModelContract(
         feature_service=RESTORATION.feature_service,
         entity="outage_id",
@@ -225,7 +237,7 @@ def train_restoration(cfg: RestorationRunConfig, ws: Workspace) -> RestorationRu
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=pyfunc,
-            signature=infer_signature(example, pyfunc.predict(None, example)),
+            signature=signature(example, pyfunc.predict(None, example)),
             input_example=example,
             metadata={CONTRACT_KEY: contract.to_dict()},
         )
