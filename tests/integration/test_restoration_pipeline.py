@@ -24,6 +24,7 @@ def test_train_register_and_reestimate(medium_zone: Workspace, tmp_path: Path) -
     from gridml.models import registry
     from gridml.models.contract import read as read_contract
     from gridml.training.restoration.dataset import FEATURES, load_outages
+    from gridml.training.restoration.pipeline import model_input
 
     ws = Workspace(tmp_path / "ws")
     shutil.copytree(medium_zone.root, ws.root)
@@ -62,7 +63,18 @@ def test_train_register_and_reestimate(medium_zone: Workspace, tmp_path: Path) -
     assert read_contract(model).features == FEATURES
 
     rows = load_outages(ws).tail(20).reset_index(drop=True)
-    first = model.predict(rows[["outage_id", *FEATURES]])
+    first = model.predict(model_input(rows))
     assert (first["p10_h"] <= first["p50_h"]).all() and (first["p50_h"] <= first["p90_h"]).all()
-    later = model.predict(rows[["outage_id", *FEATURES]].assign(elapsed_h=3.0))
+    later = model.predict(model_input(rows).assign(elapsed_h=3.0))
     assert (later["p10_h"] >= 3.0).all() and (later["p50_h"] >= first["p50_h"]).all()
+
+    # the spec's evaluator (gridml promote): hold-out, scores of the model and the baseline
+    from gridml.mlops.evaluate import predict_all
+    from gridml.models.catalog import get
+
+    ev = get("outage-restoration").make_evaluator()
+    holdout = ev.holdout(ws, None, 45)
+    assert holdout.rows == len(holdout.truth) and holdout.start > load_outages(ws)["start"].min()
+    score = ev.score(holdout, predict_all(model, holdout)).overall
+    base = ev.baseline(holdout).overall
+    assert np.isfinite(score["mae"]) and np.isfinite(base["mae"]) and 0 <= score["coverage"] <= 1

@@ -136,6 +136,12 @@ def reestimate(log_q: np.ndarray, raw: np.ndarray, elapsed_h: np.ndarray) -> np.
     return band
 
 
+def model_input(rows: pd.DataFrame) -> pd.DataFrame:
+    """What the pyfunc is sent: the outage id and FEATURES as floats."""
+    out = rows[["outage_id", *FEATURES]].reset_index(drop=True)
+    return out.astype({f: "float64" for f in FEATURES})
+
+
 def signature(example: pd.DataFrame, output: pd.DataFrame) -> Any:
     """The pyfunc's signature; `elapsed_h` (hours the outage has been open) is optional."""
     from mlflow.models import ModelSignature, infer_signature
@@ -207,7 +213,7 @@ def fit(
 
 
 def train_restoration(cfg: RestorationRunConfig, ws: Workspace) -> RestorationRun:
-    """Fit, calibrate, score on the last days, refit on all outages, log and register."""
+    """Fit, calibrate, score on the last days, log and register the scored model."""
     import mlflow
 
     from gridml.models.contract import CONTRACT_KEY, ModelContract
@@ -217,13 +223,12 @@ def train_restoration(cfg: RestorationRunConfig, ws: Workspace) -> RestorationRu
     frame = load_outages(ws)
     data_end = load_grid(ws).data_end
     model, metrics, test = fit(frame, data_end, cfg.model)
-    # the served model learns from every outage (the held-out ones too), same calibration
-    final = fit_quantiles(
-        censor_at(frame, data_end), FEATURES, cfg.model.lgbm_params(), cfg.model.seed
-    )
-    final.widen = model.widen
-    pyfunc = RestorationModel(final)
-    example = test[["outage_id", *FEATURES]].head(3).reset_index(drop=True).assign(elapsed_h=0.0)
+    # the registered model is the one scored: trained before the held-out days, which stay
+    # unseen for `gridml promote`'s hold-out gate
+    pyfunc = RestorationModel(model)
+    test_cut = data_end - pd.Timedelta(days=cfg.model.test_days)
+    seen = frame[frame["detected_at"] < test_cut].reset_index(drop=True)
+    example = model_input(test.head(3)).assign(elapsed_h=0.0)
     contract = ModelContract(
         feature_service=RESTORATION.feature_service,
         entity="outage_id",
@@ -231,7 +236,14 @@ def train_restoration(cfg: RestorationRunConfig, ws: Workspace) -> RestorationRu
         outputs=OUTPUTS,
     )
     with mlflow.start_run(run_name=cfg.model.name) as run:
-        mlflow.log_params(tracking.flatten_params(cfg.model.model_dump()))
+        tracking.log_lineage(
+            cfg,
+            feature_service=RESTORATION.feature_service,
+            training_frame=seen,
+            dataset_name="restoration_training",
+            targets="duration_h",
+            window=(frame["detected_at"].min(), seen["detected_at"].max()),
+        )
         mlflow.log_metrics({f"lightgbm.{k}": v for k, v in metrics.items() if np.isfinite(v)})
         mlflow.log_metric("kaplan_meier.mae", metrics["baseline_mae"])
         info = mlflow.pyfunc.log_model(
@@ -279,7 +291,7 @@ class RestorationEvaluator(Evaluator):
         if test.empty:
             raise MissingDataError(f"restoration: no outage detected in the last {days} days")
         medians = km_medians(censor_at(frame[frame["detected_at"] < cut], cut))
-        batch = test[["outage_id", *FEATURES]]
+        batch = model_input(test).assign(elapsed_h=0.0)  # at detection
         truth = test[["duration_h", "event"]].assign(baseline=baseline_hours(medians, test["kind"]))
         return Holdout(
             batches=[batch],
