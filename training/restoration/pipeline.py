@@ -148,10 +148,7 @@ def signature(example: pd.DataFrame, output: pd.DataFrame) -> Any:
     from mlflow.types import ColSpec, Schema
 
     sig = infer_signature(example, output)
-    cols = [
-        ColSpec(c.type, c.name, required=c.name != "elapsed_h")
-        for c in sig.inputs.inputs  # type: ignore[union-attr]
-    ]
+    cols = [ColSpec(c.type, c.name, required=c.name != "elapsed_h") for c in sig.inputs.inputs]
     return ModelSignature(Schema(cols), sig.outputs)  # type: ignore[arg-type]
 
 
