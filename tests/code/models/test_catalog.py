@@ -25,10 +25,15 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     catalog.reset()
 
 
+# built-in specs without an endpoint or live check yet (issue 16: serving is a later part)
+NOT_SERVED_YET = {"outage-restoration"}
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_every_reference_of_a_builtin_spec_resolves(spec: ModelSpec) -> None:
-    refs = [spec.run_config, spec.trainer, spec.evaluator, spec.train_report, spec.live]
-    refs.append(spec.endpoint_factory)
+    refs = [spec.run_config, spec.trainer, spec.evaluator, spec.train_report]
+    if spec.name not in NOT_SERVED_YET:
+        refs += [spec.live, spec.endpoint_factory]
     for ref in refs:
         assert ref is not None and callable(resolve(ref)), ref
     cls = spec.config_class()
@@ -68,7 +73,13 @@ def test_extra_specs_come_from_the_environment(
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv(catalog.SPECS_ENV, "my_specs")
-    assert catalog.names() == ["demand-forecast", "asset-failure", "theft-detection", "churn"]
+    assert catalog.names() == [
+        "demand-forecast",
+        "asset-failure",
+        "theft-detection",
+        "outage-restoration",
+        "churn",
+    ]
     assert catalog.get("churn").default_config == "experiments/churn.yaml"
     assert catalog.get("churn") not in catalog.served()  # no endpoint
 

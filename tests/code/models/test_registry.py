@@ -20,6 +20,7 @@ def test_a_spec_run_config_is_read_back() -> None:
         "gridml.training.demand.config.DemandConfig",
         "gridml.training.maintenance.pipeline.MaintenanceRunConfig",
         "gridml.training.theft.pipeline.TheftRunConfig",
+        "gridml.training.restoration.pipeline.RestorationRunConfig",
     }
 
 

@@ -1,0 +1,1 @@
+"""Restoration time of unplanned outages (`gridml train restoration`)."""
