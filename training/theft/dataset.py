@@ -241,13 +241,33 @@ def split(samples: TheftSamples, cfg: TheftConfig) -> Split:
     for members in fold_m:
         in_val = meta["meter_id"].isin(members).to_numpy()
         pairs.append((np.flatnonzero(early & ~in_test & ~in_val), np.flatnonzero(early & in_val)))
-    return Split(
-        train=pairs[0][0],
-        val=pairs[0][1],
-        test=np.flatnonzero(~early & in_test),
-        cutoff=cutoff,
-        folds=tuple(pairs),
-    )
+    test = np.flatnonzero(~early & in_test)
+    check_split_sizes(pairs, test, meta, cfg)
+    return Split(train=pairs[0][0], val=pairs[0][1], test=test, cutoff=cutoff, folds=tuple(pairs))
+
+
+def check_split_sizes(
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+    test: np.ndarray,
+    meta: pd.DataFrame,
+    cfg: TheftConfig,
+) -> None:
+    """MissingDataError naming what is empty: a zone too short (or too small) for the
+    configured test days and folds cannot be trained or scored."""
+    days = meta["event_timestamp"].nunique()
+    empty = [name for name, rows in (("test", test),) if len(rows) == 0]
+    for k, (fit, val) in enumerate(pairs):
+        empty += [
+            f"{name} (fold {k + 1})"
+            for name, rows in (("fit", fit), ("validation", val))
+            if len(rows) == 0
+        ]
+    if empty:
+        raise MissingDataError(
+            f"theft split: no samples for {', '.join(empty)} with {days} scoring days "
+            f"({meta['meter_id'].nunique()} meters), test_days={cfg.test_days}, "
+            f"window days={cfg.days}, folds={cfg.folds}: use a longer zone or fewer test days"
+        )
 
 
 def labelled_split(ws: Workspace, cfg: TheftConfig) -> tuple[TheftSamples, Split]:

@@ -141,3 +141,8 @@ def report_theft(run: Any) -> None:
         for model in ("wide_deep", "lightgbm")
     }
     typer.echo(pd.DataFrame(rows).T.round(3).to_string())
+    family = getattr(run, "family", None)
+    if family is not None:
+        typer.echo(
+            f"registered family: {family} (the higher validation PR-AUC; run tag gridml.family)"
+        )

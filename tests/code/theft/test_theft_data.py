@@ -42,3 +42,15 @@ def test_labels_follow_theft_start(theft_samples, theft_cfg):
     pos = meta[meta["label"] == 1]
     assert set(pos["attack_type"]) <= {"h1", "h2", "h3", "h4", "h5", "h6"}
     assert (meta.loc[meta["label"] == 0, "attack_type"] == "").all()
+
+
+def test_a_zone_too_short_for_the_split_is_named(theft_samples, theft_cfg):
+    import pytest
+
+    from gridml.errors import MissingDataError
+    from gridml.training.theft.dataset import split
+
+    days = theft_samples.meta["event_timestamp"].nunique()
+    too_long = theft_cfg.model_copy(update={"test_days": 10 * days})
+    with pytest.raises(MissingDataError, match=r"theft split: no samples for fit \(fold 1\)"):
+        split(theft_samples, too_long)
