@@ -1,7 +1,9 @@
-"""`gridml stream` against a real Mosquitto broker and a real Feast store (small zone).
+"""`gridml stream` against real brokers (Mosquitto: MQTT; NATS JetStream) and a real Feast
+store (small zone). Each test runs once per broker kind.
 
-Skipped with a reason when no broker listens on 127.0.0.1:1883. Each test uses its own topic
-prefix and client ids, so parallel runs never share messages.
+A kind is skipped with a reason when nothing listens on its port (127.0.0.1:1883 / 4222).
+Each test uses its own topic prefix and client ids (NATS: its own stream), so parallel runs
+never share messages.
 """
 
 from __future__ import annotations
@@ -24,22 +26,24 @@ from gridml.features.landing import landing_dir
 from gridml.features.store.definitions import FRESH_READINGS_VIEW
 from gridml.io import read_parts
 from gridml.stream import consumer, payload, sink, topics
-from gridml.stream.broker import MqttBroker, MqttPublisher, reachable
+from gridml.stream.broker import MqttBroker, open_broker, open_publisher, reachable
 from gridml.stream.config import BatchConfig, BrokerConfig, StreamConfig
 from gridml.workspace import Workspace
 
 pytestmark = pytest.mark.integration
-BROKER = BrokerConfig()
 KEY = ["meter_id", "timestamp"]
+SERVER = {"mqtt": "Mosquitto", "nats": "nats-server -js"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _broker() -> None:
-    if not reachable(BROKER):
+@pytest.fixture(params=["mqtt", "nats"])
+def kind(request: pytest.FixtureRequest) -> str:
+    broker = BrokerConfig(kind=request.param)
+    if not reachable(broker):
         pytest.skip(
-            f"no MQTT broker at {BROKER.host}:{BROKER.port} (start Mosquitto to run the "
-            "streaming tests)"
+            f"no {request.param} broker at {broker.host}:{broker.port} (start "
+            f"{SERVER[request.param]} to run the streaming tests against it)"
         )
+    return str(request.param)
 
 
 @pytest.fixture
@@ -51,11 +55,12 @@ def ws(store_ws: Workspace, tmp_path: Path) -> Workspace:
 
 
 @pytest.fixture
-def cfg() -> StreamConfig:
+def cfg(kind: str) -> StreamConfig:
     run = f"gridml-test-{uuid.uuid4().hex[:10]}"
+    # NATS: a killed consumer's messages come back after ack_wait (kept short here)
     return StreamConfig(
         topic_prefix=run,
-        broker=BrokerConfig(client_id=f"{run}-ingest"),
+        broker=BrokerConfig(kind=kind, client_id=f"{run}-ingest", ack_wait_s=2),
         batch=BatchConfig(max_messages=5, max_seconds=0.2, max_in_flight=50),
     )
 
@@ -74,7 +79,7 @@ def fresh_readings(ws: Workspace, hours: int, meters: int) -> pd.DataFrame:
 def publish(cfg: StreamConfig, frame: pd.DataFrame, per_message: int) -> int:
     records = frame.assign(timestamp=frame["timestamp"].map(pd.Timestamp.isoformat))
     items = records.to_dict("records")
-    publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+    publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
     name = topics.topic(cfg.topic_prefix, "readings")
     count = 0
     for i in range(0, len(items), per_message):
@@ -88,14 +93,14 @@ def publish(cfg: StreamConfig, frame: pd.DataFrame, per_message: int) -> int:
 def open_session(cfg: StreamConfig) -> None:
     """Create the consumer's persistent session, so that the broker keeps what is published
     before the consumer runs."""
-    broker = MqttBroker(cfg.broker, cfg.batch.max_in_flight)
+    broker = open_broker(cfg)
     broker.connect(topics.subscriptions(cfg.topic_prefix))
     broker.close()
 
 
 def ingest(cfg: StreamConfig, ws: Workspace, idle: float = 1.5) -> consumer.IngestReport:
     ingestor = consumer.Ingestor(cfg, ws, sink.OnlinePusher(ws))
-    broker = MqttBroker(cfg.broker, cfg.batch.max_in_flight)
+    broker = open_broker(cfg)
     return consumer.run(cfg, ws, broker, ingestor, lambda _r, idle_s: idle_s >= idle)
 
 
@@ -142,7 +147,7 @@ def test_malformed_messages_go_to_the_dead_letter_store_with_reasons(
                                     "kwh": -4}]): "greater_than_or_equal_to",
     }  # fmt: skip
     open_session(cfg)
-    publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+    publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
     for body in bad:
         publisher.publish(name, body)
     publisher.publish(topics.topic(cfg.topic_prefix, "events"), b'{"events": [{"x": 1}]}')
@@ -249,7 +254,7 @@ def test_events_and_telemetry_are_landed_and_telemetry_merged(
         {"meter_id": meter, "timestamp": "2024-03-01T11:40:00+00:00", "kind": "power_restore"},
     ]
     open_session(cfg)
-    publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+    publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
     name = topics.topic(cfg.topic_prefix, "telemetry")
     publisher.publish(name + "/site-1", payload.dumps("telemetry", fresh.to_dict("records")))
     publisher.publish(topics.topic(cfg.topic_prefix, "events"), payload.dumps("events", events))
@@ -267,17 +272,18 @@ def test_events_and_telemetry_are_landed_and_telemetry_merged(
 
 def test_backpressure_the_broker_holds_what_is_not_acknowledged(cfg: StreamConfig) -> None:
     open_session(cfg)
-    broker = MqttBroker(cfg.broker, max_in_flight=5)
+    broker = open_broker(cfg, max_in_flight=5)
     broker.connect(topics.subscriptions(cfg.topic_prefix))
     try:
-        publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+        publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
         name = topics.topic(cfg.topic_prefix, "readings")
         for i in range(40):
             publisher.publish(name, str(i).encode())
         publisher.flush(30)
         publisher.close()
         time.sleep(1.0)
-        assert broker._queue.qsize() == 5  # the receive maximum: the rest waits at the broker
+        if isinstance(broker, MqttBroker):  # the receive maximum: the rest waits at the broker
+            assert broker._queue.qsize() == 5
         got = [broker.get(2.0) for _ in range(5)]
         assert broker.get(0.5) is None  # nothing more until something is acknowledged
         for m in got:
