@@ -172,10 +172,12 @@ def demo(
 
     with user_errors():
         cfg = _config(config, None)
+        what = "MQTT broker" if cfg.broker.kind == "mqtt" else "NATS JetStream server"
+        what_server = "Mosquitto" if cfg.broker.kind == "mqtt" else "nats-server -js"
         if not reachable(cfg.broker):
             typer.echo(
-                f"stream demo skipped: no {cfg.broker.kind} broker at {cfg.broker.host}:"
-                f"{cfg.broker.port} (start Mosquitto or NATS to see readings arrive live)"
+                f"stream demo skipped: no {what} at {cfg.broker.host}:{cfg.broker.port} "
+                f"(start {what_server} to see readings arrive live)"
             )
             return
         run = f"gridml-demo-{uuid.uuid4().hex[:8]}"
