@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -341,3 +342,65 @@ def test_streamed_liveness_features_equal_the_offline_ones(
     assert offline.loc[ids[0], "zero_run_hours"] == 6
     assert offline.loc[ids[1], "hours_since_reading"] == 5
     assert offline.loc[ids[2], "zero_run_hours"] == 0
+
+
+def test_streamed_last_events_and_energy_balance_equal_the_offline_ones(
+    ws: Workspace, cfg: StreamConfig
+) -> None:
+    from gridml.features.store.definitions import ENERGY_BALANCE_VIEW, LAST_EVENT_VIEW
+    from gridml.features.tables.build import build_tables
+    from gridml.features.tables.series import topology_frame
+
+    sent = fresh_readings(ws, hours=3, meters=8)
+    ids = sorted(sent["meter_id"].unique())
+    topo = topology_frame(ws)
+    units = sorted(topo["transformer_id"].reindex(ids).unique())
+    tele = read_parts(ws.feed_dir("transformer_telemetry"))
+    template = tele.sort_values("timestamp").groupby("transformer_id").tail(1)
+    template = template.set_index("transformer_id").loc[units].reset_index()
+    hours = sorted(sent["timestamp"].unique())
+    fresh = pd.concat(
+        [template.assign(timestamp=h, energy_kwh=2.5 + i + 0.5 * np.arange(len(units)))
+         for i, h in enumerate(hours)], ignore_index=True,
+    )  # fmt: skip
+    fresh = fresh.assign(timestamp=fresh["timestamp"].map(pd.Timestamp.isoformat))
+    events = [
+        {"meter_id": ids[0], "timestamp": "2024-03-01T10:07:13Z", "kind": "last_gasp"},
+        {"meter_id": ids[0], "timestamp": "2024-03-01T11:40:00+00:00", "kind": "power_restore"},
+        {"meter_id": ids[1], "timestamp": "2024-03-02T08:00:00Z", "kind": "tamper"},
+    ]
+    open_session(cfg)
+    publish(cfg, sent, per_message=5)
+    publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
+    publisher.publish(
+        topics.topic(cfg.topic_prefix, "telemetry"),
+        payload.dumps("telemetry", fresh.to_dict("records")),
+    )
+    publisher.publish(topics.topic(cfg.topic_prefix, "events"), payload.dumps("events", events))
+    publisher.flush(30)
+    publisher.close()
+    report = ingest(cfg, ws)
+    assert report.dead_letters == 0, sink.read_dead_letters(ws)
+    store = sink.OnlinePusher(ws).store
+    names = ["energy_kwh", "meters_kwh", "meters_heard", "unexplained_share"]
+    response = store.get_online_features(
+        features=[f"{ENERGY_BALANCE_VIEW}:{n}" for n in names],
+        entity_rows=[{"transformer_id": t} for t in units],
+    )
+    online = pd.DataFrame(response.to_dict()).set_index("transformer_id")[names].astype(float)
+    got = store.get_online_features(
+        features=[f"{LAST_EVENT_VIEW}:last_event_kind", f"{LAST_EVENT_VIEW}:last_event_unix_s"],
+        entity_rows=[{"meter_id": m} for m in ids[:2]],
+    ).to_dict()
+    build_tables(ws, progress=False)
+    table = read_parts(ws.table_dir(ENERGY_BALANCE_VIEW))
+    at = sent["timestamp"].max() + pd.Timedelta(hours=1)
+    offline = table[table["event_timestamp"] == at].set_index("transformer_id").loc[units, names]
+    pd.testing.assert_frame_equal(online, offline, check_names=False)
+    heard = sent[sent["timestamp"] == sent["timestamp"].max()]
+    assert offline["meters_kwh"].sum() == pytest.approx(heard["kwh"].sum())
+    assert offline["unexplained_share"].notna().all()
+    last = read_parts(ws.table_dir(LAST_EVENT_VIEW)).sort_values("event_timestamp")
+    last = last.groupby("meter_id").tail(1).set_index("meter_id").loc[ids[:2]]
+    assert got["last_event_kind"] == list(last["last_event_kind"]) == ["power_restore", "tamper"]
+    assert got["last_event_unix_s"] == pytest.approx(list(last["last_event_unix_s"]))
