@@ -309,8 +309,14 @@ class GridLivePusher:
         self.meter_unit = (
             topo["transformer_id"] if topo is not None and len(topo) else pd.Series(dtype=object)
         )
-        self.readings = pd.DataFrame(columns=[*KEY, "kwh"])
-        self.telemetry = pd.DataFrame(columns=["transformer_id", "timestamp", "energy_kwh"])
+        utc = pd.Series(dtype="datetime64[ns, UTC]")
+        self.readings = pd.DataFrame(
+            {"meter_id": pd.Series(dtype=object), "timestamp": utc, "kwh": pd.Series(dtype=float)}
+        )
+        self.telemetry = pd.DataFrame(
+            {"transformer_id": pd.Series(dtype=object), "timestamp": utc,
+             "energy_kwh": pd.Series(dtype=float)}
+        )  # fmt: skip
         self.last_event: dict[str, float] = {}
         self.unit_hour: dict[str, int] = {}  # newest stamp written (ns)
 
