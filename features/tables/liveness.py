@@ -176,7 +176,9 @@ def meter_rows(readings: pd.DataFrame, prior_unix_s: np.ndarray, prior_run: np.n
 # One definition each, for the offline tables (`gridml features build`) and the stream
 # (`gridml.stream.sink.GridLivePusher`).
 
-EVENT_ORDER = {"last_gasp": 0, "power_restore": 1, "tamper": 2}  # ties at one instant
+EVENT_ORDER = {"power_down": 0, "power_restore": 1, "tamper": 2}  # ties at one instant
+# the stream's payload says last_gasp, the meter_events import feed power_down: one kind
+EVENT_ALIASES = {"last_gasp": "power_down"}
 
 
 def event_rows(events: pd.DataFrame) -> pd.DataFrame:
@@ -189,7 +191,8 @@ def event_rows(events: pd.DataFrame) -> pd.DataFrame:
     cols = ["meter_id", EVENT_TIMESTAMP, "last_event_kind", "last_event_unix_s"]
     if events.empty:
         return pd.DataFrame(columns=cols)
-    frame = events[["meter_id", "timestamp", "kind"]].drop_duplicates()
+    frame = events[["meter_id", "timestamp", "kind"]]
+    frame = frame.assign(kind=frame["kind"].replace(EVENT_ALIASES)).drop_duplicates()
     order = frame["kind"].map(EVENT_ORDER).fillna(len(EVENT_ORDER))
     frame = frame.assign(_order=order).sort_values(["meter_id", "timestamp", "_order"])
     frame = frame.drop_duplicates(["meter_id", "timestamp"], keep="last")

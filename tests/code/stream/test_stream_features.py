@@ -43,6 +43,7 @@ def test_the_last_event_of_each_meter() -> None:
     assert last.loc["M1", "last_event_kind"] == "power_restore"
     assert last.loc["M1", "last_event_unix_s"] == (T0 + pd.Timedelta(minutes=7)).timestamp()
     assert last.loc["M2", "last_event_kind"] == "tamper"  # a tie: the latest in EVENT_ORDER
+    assert set(rows["last_event_kind"]) == {"power_down", "power_restore", "tamper"}
     assert liveness.event_rows(events.iloc[0:0]).empty
 
 
