@@ -24,7 +24,7 @@ from collections.abc import Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from gridml.stream.broker import BrokerUnavailable, Message
+from gridml.stream.broker import BrokerUnavailable, Message, reachable
 from gridml.stream.config import StreamConfig
 
 T = TypeVar("T")
@@ -67,18 +67,22 @@ async def _connect(cfg: StreamConfig) -> Any:
 
     b = cfg.broker
     url = f"nats://{b.host}:{b.port}"
+    # nats-py retries a first connection as a reconnection (forever, here): ask the socket first
+    if not reachable(b, timeout=2.0):
+        raise BrokerUnavailable(f"NATS server {url} unreachable: nothing listens there")
     try:
-        return await nats.connect(
+        connecting = nats.connect(
             servers=[url],
             user=b.username,
             password=b.password,
             connect_timeout=5,
             allow_reconnect=True,
-            max_reconnect_attempts=-1,
+            max_reconnect_attempts=-1,  # once connected, ride out a server restart
             ping_interval=b.keepalive_s,
         )
+        return await asyncio.wait_for(connecting, 15)
     except Exception as exc:  # nats-py raises its own and OS errors, by version
-        raise BrokerUnavailable(f"NATS server {url} unreachable: {exc}") from None
+        raise BrokerUnavailable(f"NATS server {url} refused: {exc!r}") from None
 
 
 async def _close(nc: Any) -> None:

@@ -39,3 +39,14 @@ def test_nats_names_are_checked_and_named() -> None:
 def test_open_broker_picks_the_adapter_of_the_kind() -> None:
     assert isinstance(open_broker(StreamConfig()), MqttBroker)
     assert isinstance(open_broker(StreamConfig(broker=BrokerConfig(kind="nats"))), NatsBroker)
+
+
+def test_no_nats_server_is_a_clear_error_not_a_hang() -> None:
+    from gridml.stream.broker import BrokerUnavailable, open_publisher
+
+    cfg = StreamConfig(topic_prefix="h7-none", broker=BrokerConfig(kind="nats", port=9))
+    broker = open_broker(cfg)
+    with pytest.raises(BrokerUnavailable, match=r"127\.0\.0\.1:9 unreachable"):
+        broker.connect(topics.subscriptions(cfg.topic_prefix))
+    with pytest.raises(BrokerUnavailable, match="unreachable"):
+        open_publisher(cfg, "h7-none-pub")
