@@ -53,6 +53,10 @@ def one(kind: str, messages: int, body: bytes) -> dict:
             batch = []
     drained = time.perf_counter() - t
     broker.close()
+    if kind == "nats":
+        from gridml.stream.jetstream import delete_stream
+
+        delete_stream(cfg)
     return {
         "received": received,
         "publish_s": round(published, 2),

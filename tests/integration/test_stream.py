@@ -56,14 +56,19 @@ def ws(store_ws: Workspace, tmp_path: Path) -> Workspace:
 
 
 @pytest.fixture
-def cfg(kind: str) -> StreamConfig:
+def cfg(kind: str) -> Iterator[StreamConfig]:
     run = f"gridml-test-{uuid.uuid4().hex[:10]}"
     # NATS: a killed consumer's messages come back after ack_wait (kept short here)
-    return StreamConfig(
+    cfg = StreamConfig(
         topic_prefix=run,
         broker=BrokerConfig(kind=kind, client_id=f"{run}-ingest", ack_wait_s=2),
         batch=BatchConfig(max_messages=5, max_seconds=0.2, max_in_flight=50),
     )
+    yield cfg
+    if kind == "nats":  # the stream is the server's (file storage): leave none behind
+        from gridml.stream.jetstream import delete_stream
+
+        delete_stream(cfg)
 
 
 def fresh_readings(ws: Workspace, hours: int, meters: int) -> pd.DataFrame:

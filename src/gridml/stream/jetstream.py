@@ -270,3 +270,25 @@ class NatsPublisher:
             self._loop.call(_close(self._nc), timeout=30)
         finally:
             self._loop.stop()
+
+
+def delete_stream(cfg: StreamConfig) -> bool:
+    """Delete the configured JetStream stream and its consumers (tests and benchmarks clean up
+    after themselves); False when there was none."""
+    from nats.js.errors import NotFoundError
+
+    async def run() -> bool:
+        nc = await _connect(cfg)
+        try:
+            await nc.jetstream().delete_stream(cfg.stream_name)
+            return True
+        except NotFoundError:
+            return False
+        finally:
+            await nc.close()
+
+    loop = _Loop()
+    try:
+        return loop.call(run(), timeout=30)
+    finally:
+        loop.stop()
