@@ -24,10 +24,14 @@ PUSH_SOURCE = "meter_readings_push"
 FRESH_READINGS_VIEW = "meter_latest_reading"
 LIVENESS_VIEW = "meter_liveness"  # offline table and streamed online, one definition
 TRANSFORMER_LIVENESS_VIEW = "transformer_liveness"
+LAST_EVENT_VIEW = "meter_last_event"
+ENERGY_BALANCE_VIEW = "transformer_energy_balance"
 # tables the stream consumer also writes online: view -> its push source
 PUSHED = {
     LIVENESS_VIEW: "meter_liveness_push",
     TRANSFORMER_LIVENESS_VIEW: "transformer_liveness_push",
+    LAST_EVENT_VIEW: "meter_last_event_push",
+    ENERGY_BALANCE_VIEW: "transformer_energy_balance_push",
 }
 
 ENTITIES = {
@@ -90,6 +94,13 @@ SERVICES: dict[str, dict[str, list[str] | None]] = {
         LIVENESS_VIEW: None,
         TRANSFORMER_LIVENESS_VIEW: None,
     },
+    # what the grid looks like right now, streamed: liveness, last events, energy balance
+    "grid_live_v1": {
+        LIVENESS_VIEW: None,
+        LAST_EVENT_VIEW: None,
+        TRANSFORMER_LIVENESS_VIEW: None,
+        ENERGY_BALANCE_VIEW: None,
+    },
 }
 SERVICE_DESCRIPTIONS = {
     "demand_forecast_v1": "Hourly demand forecasting of grid series (LightGBM, Prophet): load "
@@ -99,6 +110,9 @@ SERVICE_DESCRIPTIONS = {
     "theft_detection_v2": "theft_detection_v1 plus the meter liveness features (last reading, "
     "hours since it, zero-reading run) and its transformer's share of meters heard, streamed "
     "online and built offline alike.",
+    "grid_live_v1": "The grid as the stream sees it: meter liveness and last event (power down, "
+    "restore, tamper), the transformer's share of meters heard and its hourly energy balance "
+    "(share unexplained); streamed online and built offline alike.",
 }
 
 

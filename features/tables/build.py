@@ -82,6 +82,19 @@ class _Writer:
         pq.write_table(table, part_path(folder, index))
         self.counts[spec.name] = self.counts.get(spec.name, 0) + len(df)
 
+    def replace(self, spec: TableSpec, df: pd.DataFrame) -> None:
+        """Write the whole table, in an incremental build too (the previous build's parts,
+        linked into staging, are dropped): for a table whose history can change (events
+        landed late)."""
+        folder = self.root / spec.name
+        for f in parts(folder):
+            f.unlink()
+        old_end, self.old_end = self.old_end, None
+        try:
+            self.write(spec, df)
+        finally:
+            self.old_end = old_end
+
     def finish(self) -> dict[str, int]:
         for spec in TABLES.values():
             if self.old_end is not None:
@@ -132,6 +145,8 @@ class _Context:
     origin_day: int = 0  # the period's first day on `grid`'s days (< 0 in a window)
     aged_before: pd.Series | None = None  # ageing hours observed before the window
     live_before: pd.DataFrame | None = None  # meter_liveness at the window's start (by meter)
+    # per transformer and hour: its meters' kWh summed and count heard (the energy balance)
+    unit_sums: tuple[pd.Index, np.ndarray, np.ndarray] | None = None
 
     @property
     def windowed(self) -> bool:
@@ -226,6 +241,7 @@ def _meter_pass(ctx: _Context, out: _Writer, steps: BuildSteps) -> tuple[pd.Inde
     ids_seen, bases = [], []
     per_unit = liveness.transformer_meters(ctx.topo) if ctx.topo is not None else None
     heard = np.zeros((0 if per_unit is None else len(per_unit), ctx.grid.hours))
+    unit_kwh = np.zeros_like(heard)
     for i, f in enumerate(files, 1):
         steps.step(f"meter features: part {i} of {len(files)}")
         ids, readings = ctx.read(f, "meter_id")
@@ -234,6 +250,7 @@ def _meter_pass(ctx: _Context, out: _Writer, steps: BuildSteps) -> tuple[pd.Inde
         if per_unit is not None and ctx.topo is not None:
             rows = per_unit.index.get_indexer(ctx.topo.reindex(ids)["transformer_id"])
             heard += liveness.heard_counts(~np.isnan(kwh), rows, len(per_unit))
+            unit_kwh += liveness.heard_counts(np.nan_to_num(kwh), rows, len(per_unit))
         interrupted, shedding = ctx.meter_interruptions(ids)
         if acc is not None:
             members = (
@@ -253,6 +270,7 @@ def _meter_pass(ctx: _Context, out: _Writer, steps: BuildSteps) -> tuple[pd.Inde
         hours = ctx.grid.hour_index() + HOUR
         frame = to_long("transformer_id", per_unit.index, hours, {"meters_heard_share": share})
         out.write(TABLES["transformer_liveness"], frame)
+        ctx.unit_sums = (per_unit.index, unit_kwh, heard)
     if len(ctx.series):
         steps.step(f"load tables: {len(ctx.series)} series")
         all_ids = pd.Index(ctx.series["series_id"])
@@ -334,6 +352,29 @@ def _transformer_tables(
         if billed is not None:
             energy = transformer.transformer_energy(telemetry, billed, ctx.grid, ids)
             out.write(TABLES["transformer_energy_daily"], energy)
+        if ctx.unit_sums is not None:
+            units, unit_kwh, heard = ctx.unit_sums
+            rows = units.get_indexer(ids)
+            found = (rows >= 0)[:, None]
+            balance = liveness.balance_table(
+                ids,
+                to_matrix(telemetry, "transformer_id", "energy_kwh", ids, ctx.grid),
+                np.where(found, unit_kwh[rows], 0.0),
+                np.where(found, heard[rows], 0.0),
+                ctx.grid.hour_index() + HOUR,
+            )
+            out.write(TABLES["transformer_energy_balance"], balance)
+
+
+def _meter_events(ws: Workspace) -> pd.DataFrame:
+    """Meter events: landed by the stream (landing/meter_events) and any meter_events feed."""
+    from gridml.features.landing import landing_dir
+
+    frames = [read_parts(landing_dir(ws, "meter_events")), read_parts(ws.feed_dir("meter_events"))]
+    found = [f[["meter_id", "timestamp", "kind"]] for f in frames if f is not None and len(f)]
+    if not found:
+        return pd.DataFrame(columns=["meter_id", "timestamp", "kind"])
+    return pd.concat(found, ignore_index=True)
 
 
 def _prior(ctx: _Context, ids: pd.Index) -> liveness.State | None:
@@ -425,6 +466,7 @@ def build_tables(
         steps.step("weather and calendar")
         _context_tables(ctx, out)
         _transformer_tables(ctx, out, billed, steps)
+        out.replace(TABLES["meter_last_event"], liveness.event_rows(_meter_events(ws)))
         steps.step("writing the tables")
         counts = out.finish()
         manifest = incremental.Manifest(

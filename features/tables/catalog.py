@@ -207,6 +207,26 @@ TRANSFORMER_LIVENESS = TableSpec(
     "(features/tables/liveness.py; streamed online alike).",
 )
 
+METER_LAST_EVENT = TableSpec(
+    "meter_last_event",
+    ("meter_id",),
+    {"last_event_kind": "string", "last_event_unix_s": "float"},
+    dt.timedelta(days=30),
+    "Per meter event (power down 'last_gasp', power_restore, tamper), stamped at its time: a "
+    "point-in-time lookup gives the meter's last event and its time (features/tables/"
+    "liveness.py; the stream consumer pushes the same rows online).",
+)
+
+TRANSFORMER_ENERGY_BALANCE = TableSpec(
+    "transformer_energy_balance",
+    ("transformer_id",),
+    _floats("energy_kwh", "meters_kwh", "meters_heard", "unexplained_share"),
+    dt.timedelta(hours=6),
+    "Per transformer-hour with telemetry: the energy metered at the transformer, the sum of its "
+    "meters heard in the hour, and the share unexplained (features/tables/liveness.py; "
+    "streamed online alike).",
+)
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -222,5 +242,7 @@ TABLES: dict[str, TableSpec] = {
         TRANSFORMER_DAILY,
         TRANSFORMER_ENERGY,
         TRANSFORMER_LIVENESS,
+        METER_LAST_EVENT,
+        TRANSFORMER_ENERGY_BALANCE,
     )
 }

@@ -34,7 +34,7 @@ from gridml.io import parts, write_json_atomic
 from gridml.workspace import Workspace
 
 MANIFEST = "build_manifest.json"
-FORMAT = 2  # bump when the tables' definitions change: the next build is then a full one
+FORMAT = 3  # bump when the tables' definitions change: the next build is then a full one
 LOOKBACK_DAYS = 42
 
 # How each table stamps its rows, as the offset from the start of the hour or day they
@@ -44,6 +44,8 @@ STAMP_OFFSET: dict[str, pd.Timedelta | None] = {
     "meter_hourly": HOUR,  # end of the hour
     "meter_liveness": HOUR,
     "transformer_liveness": HOUR,
+    "transformer_energy_balance": HOUR,
+    "meter_last_event": None,  # rewritten whole by every build (events may land late)
     "load_hourly": HOUR,
     "weather_hourly": pd.Timedelta(0),  # observation time
     "meter_daily": DAY,  # end of the local day

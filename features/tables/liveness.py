@@ -170,3 +170,122 @@ def meter_rows(readings: pd.DataFrame, prior_unix_s: np.ndarray, prior_run: np.n
     frame.insert(0, "meter_id", meters[keep].to_numpy())
     frame.insert(1, EVENT_TIMESTAMP, pd.Timestamp((now + 1) * HOUR_S, unit="s", tz="UTC"))
     return frame
+
+
+# --- last meter event and the transformer's hourly energy balance -------------------------
+# One definition each, for the offline tables (`gridml features build`) and the stream
+# (`gridml.stream.sink.GridLivePusher`).
+
+EVENT_ORDER = {"power_down": 0, "power_restore": 1, "tamper": 2}  # ties at one instant
+# the stream's payload says last_gasp, the meter_events import feed power_down: one kind
+EVENT_ALIASES = {"last_gasp": "power_down"}
+
+
+def event_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """`meter_last_event` rows: one per meter and instant (meter_id, timestamp, kind), stamped
+    at the event's time, with `last_event_kind` and `last_event_unix_s`. Exact repeats are
+    dropped; several kinds at one instant keep the latest in EVENT_ORDER. A point-in-time
+    join (or the newest row per meter, `newest_per_meter`) gives each meter's last event."""
+    from gridml.features.tables.catalog import EVENT_TIMESTAMP
+
+    cols = ["meter_id", EVENT_TIMESTAMP, "last_event_kind", "last_event_unix_s"]
+    if events.empty:
+        return pd.DataFrame(columns=cols)
+    frame = events[["meter_id", "timestamp", "kind"]]
+    frame = frame.assign(kind=frame["kind"].replace(EVENT_ALIASES)).drop_duplicates()
+    order = frame["kind"].map(EVENT_ORDER).fillna(len(EVENT_ORDER))
+    frame = frame.assign(_order=order).sort_values(["meter_id", "timestamp", "_order"])
+    frame = frame.drop_duplicates(["meter_id", "timestamp"], keep="last")
+    stamps = pd.DatetimeIndex(frame["timestamp"]).tz_convert("UTC").as_unit("ns")
+    return pd.DataFrame(
+        {
+            "meter_id": frame["meter_id"].astype(str).to_numpy(),
+            EVENT_TIMESTAMP: stamps,
+            "last_event_kind": frame["kind"].astype(str).to_numpy(),
+            "last_event_unix_s": stamps.asi8 / 1e9,
+        }
+    ).reset_index(drop=True)
+
+
+def newest_per_meter(rows: pd.DataFrame) -> pd.DataFrame:
+    """The newest `event_rows` row of each meter (what the online store holds)."""
+    from gridml.features.tables.catalog import EVENT_TIMESTAMP
+
+    return rows.sort_values(EVENT_TIMESTAMP).groupby("meter_id", sort=True).tail(1)
+
+
+def energy_balance(
+    telemetry: pd.DataFrame, readings: pd.DataFrame, meter_unit: pd.Series
+) -> pd.DataFrame:
+    """`transformer_energy_balance` rows, per transformer and hour with telemetry, stamped at
+    the end of the hour: `energy_kwh` (the transformer's metered energy), `meters_kwh` (the
+    sum of its meters' readings in the hour, any interval), `meters_heard` (meters with a
+    reading in it) and `unexplained_share` ((energy - meters) / energy; NaN when the energy
+    is not positive). `meter_unit`: each meter's transformer_id (the topology)."""
+    from gridml.features.tables.catalog import EVENT_TIMESTAMP
+
+    cols = ["transformer_id", EVENT_TIMESTAMP, "energy_kwh", "meters_kwh", "meters_heard",
+            "unexplained_share"]  # fmt: skip
+    tele = telemetry.dropna(subset=["energy_kwh"])
+    if tele.empty:
+        return pd.DataFrame(columns=cols)
+    hour = pd.DatetimeIndex(tele["timestamp"]).tz_convert("UTC").floor("h").as_unit("ns")
+    energy = (
+        pd.DataFrame(
+            {
+                "transformer_id": tele["transformer_id"].to_numpy(),
+                "hour": hour,
+                "energy_kwh": tele["energy_kwh"].to_numpy(dtype=float),
+            }
+        )
+        .groupby(["transformer_id", "hour"], sort=True)["energy_kwh"]
+        .sum()
+    )
+    unit = meter_unit.reindex(readings["meter_id"]).to_numpy()
+    rhour = pd.DatetimeIndex(readings["timestamp"]).tz_convert("UTC").floor("h").as_unit("ns")
+    heard = pd.DataFrame(
+        {
+            "transformer_id": unit,
+            "hour": rhour,
+            "meter_id": readings["meter_id"].to_numpy(),
+            "kwh": readings["kwh"].to_numpy(dtype=float),
+        }
+    ).dropna(subset=["transformer_id"])
+    by = heard.groupby(["transformer_id", "hour"], sort=True)
+    sums = pd.DataFrame({"meters_kwh": by["kwh"].sum(), "meters_heard": by["meter_id"].nunique()})
+    out = energy.to_frame().join(sums, how="left")
+    out["meters_kwh"] = out["meters_kwh"].fillna(0.0)
+    out["meters_heard"] = out["meters_heard"].fillna(0).astype(float)
+    out["unexplained_share"] = unexplained_share(
+        out["energy_kwh"].to_numpy(), out["meters_kwh"].to_numpy()
+    )
+    out = out.reset_index()
+    out[EVENT_TIMESTAMP] = out.pop("hour") + pd.Timedelta(hours=1)
+    return out[cols]
+
+
+def unexplained_share(energy: np.ndarray, meters: np.ndarray) -> np.ndarray:
+    """(energy - meters) / energy: the share of the transformer's energy its meters do not
+    explain (losses, theft, unread meters); NaN where the energy is not positive."""
+    with np.errstate(all="ignore"):
+        return np.where(energy > 0, (energy - meters) / energy, np.nan)
+
+
+def balance_table(
+    unit_ids: pd.Index,
+    energy: np.ndarray,
+    meters_kwh: np.ndarray,
+    heard: np.ndarray,
+    event_times: pd.DatetimeIndex,
+) -> pd.DataFrame:
+    """The offline `transformer_energy_balance` rows from (transformers, hours) matrices: the
+    telemetry energy (NaN: none), its meters' kWh sum and count heard per hour; rows where
+    there is telemetry, stamped at `event_times` (the hours' ends). `energy_balance` is the
+    same from long frames (the stream's)."""
+    cols = {
+        "energy_kwh": energy,
+        "meters_kwh": meters_kwh,
+        "meters_heard": heard,
+        "unexplained_share": unexplained_share(energy, meters_kwh),
+    }
+    return to_long_by_hour("transformer_id", unit_ids, event_times, cols, ~np.isnan(energy))

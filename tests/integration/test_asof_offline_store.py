@@ -81,7 +81,7 @@ def _service_entities(ws: Workspace, service: str, n: int, seed: int) -> pd.Data
     edges = []
     for view, table in tables.items():
         ttl = TABLES[view].ttl
-        picked = table.sample(12, random_state=seed)
+        picked = table.sample(min(12, len(table)), random_state=seed)  # some may be empty
         for offset in (pd.Timedelta(0), ttl, ttl + pd.Timedelta(microseconds=1)):
             rows = picked[[k for k in keys if k in picked]].assign(
                 event_timestamp=picked["event_timestamp"] + offset
@@ -144,7 +144,17 @@ def test_training_sets_equal_the_stock_store(
     ]
     assert list(got.columns) == [*entities.columns, *names]
     assert got[names].isna().any().all()  # some rows are before the data or past the TTL
-    assert got[names].notna().any().mean() > 0.8  # (a few features are all null in the zone)
+    # (a few features are all null in the zone; views with no rows in it, as meter_last_event
+    # without streamed events, are left out of the share)
+    empty = {v for v in SERVICES[service] if not len(read_parts(store_ws.table_dir(v)))}
+    filled = [
+        n
+        for view, cols in SERVICES[service].items()
+        if view not in empty
+        for n in (f"{view}__{f}" if full_feature_names else f
+                  for f in (cols or list(TABLES[view].features)))
+    ]  # fmt: skip
+    assert got[filled].notna().any().mean() > 0.8
     meta = job.metadata
     assert meta is not None and len(meta.features) == len(names)
     assert set(meta.keys) == set(entities.columns) - {"event_timestamp"}

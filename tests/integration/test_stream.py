@@ -1,7 +1,9 @@
-"""`gridml stream` against a real Mosquitto broker and a real Feast store (small zone).
+"""`gridml stream` against real brokers (Mosquitto: MQTT; NATS JetStream) and a real Feast
+store (small zone). Each test runs once per broker kind.
 
-Skipped with a reason when no broker listens on 127.0.0.1:1883. Each test uses its own topic
-prefix and client ids, so parallel runs never share messages.
+A kind is skipped with a reason when nothing listens on its port (127.0.0.1:1883 / 4222).
+Each test uses its own topic prefix and client ids (NATS: its own stream), so parallel runs
+never share messages.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -24,22 +27,24 @@ from gridml.features.landing import landing_dir
 from gridml.features.store.definitions import FRESH_READINGS_VIEW
 from gridml.io import read_parts
 from gridml.stream import consumer, payload, sink, topics
-from gridml.stream.broker import MqttBroker, MqttPublisher, reachable
+from gridml.stream.broker import MqttBroker, open_broker, open_publisher, reachable
 from gridml.stream.config import BatchConfig, BrokerConfig, StreamConfig
 from gridml.workspace import Workspace
 
 pytestmark = pytest.mark.integration
-BROKER = BrokerConfig()
 KEY = ["meter_id", "timestamp"]
+SERVER = {"mqtt": "Mosquitto", "nats": "nats-server -js"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _broker() -> None:
-    if not reachable(BROKER):
+@pytest.fixture(params=["mqtt", "nats"])
+def kind(request: pytest.FixtureRequest) -> str:
+    broker = BrokerConfig(kind=request.param)
+    if not reachable(broker):
         pytest.skip(
-            f"no MQTT broker at {BROKER.host}:{BROKER.port} (start Mosquitto to run the "
-            "streaming tests)"
+            f"no {request.param} broker at {broker.host}:{broker.port} (start "
+            f"{SERVER[request.param]} to run the streaming tests against it)"
         )
+    return str(request.param)
 
 
 @pytest.fixture
@@ -51,13 +56,19 @@ def ws(store_ws: Workspace, tmp_path: Path) -> Workspace:
 
 
 @pytest.fixture
-def cfg() -> StreamConfig:
+def cfg(kind: str) -> Iterator[StreamConfig]:
     run = f"gridml-test-{uuid.uuid4().hex[:10]}"
-    return StreamConfig(
+    # NATS: a killed consumer's messages come back after ack_wait (kept short here)
+    cfg = StreamConfig(
         topic_prefix=run,
-        broker=BrokerConfig(client_id=f"{run}-ingest"),
+        broker=BrokerConfig(kind=kind, client_id=f"{run}-ingest", ack_wait_s=2),
         batch=BatchConfig(max_messages=5, max_seconds=0.2, max_in_flight=50),
     )
+    yield cfg
+    if kind == "nats":  # the stream is the server's (file storage): leave none behind
+        from gridml.stream.jetstream import delete_stream
+
+        delete_stream(cfg)
 
 
 def fresh_readings(ws: Workspace, hours: int, meters: int) -> pd.DataFrame:
@@ -74,7 +85,7 @@ def fresh_readings(ws: Workspace, hours: int, meters: int) -> pd.DataFrame:
 def publish(cfg: StreamConfig, frame: pd.DataFrame, per_message: int) -> int:
     records = frame.assign(timestamp=frame["timestamp"].map(pd.Timestamp.isoformat))
     items = records.to_dict("records")
-    publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+    publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
     name = topics.topic(cfg.topic_prefix, "readings")
     count = 0
     for i in range(0, len(items), per_message):
@@ -88,14 +99,14 @@ def publish(cfg: StreamConfig, frame: pd.DataFrame, per_message: int) -> int:
 def open_session(cfg: StreamConfig) -> None:
     """Create the consumer's persistent session, so that the broker keeps what is published
     before the consumer runs."""
-    broker = MqttBroker(cfg.broker, cfg.batch.max_in_flight)
+    broker = open_broker(cfg)
     broker.connect(topics.subscriptions(cfg.topic_prefix))
     broker.close()
 
 
 def ingest(cfg: StreamConfig, ws: Workspace, idle: float = 1.5) -> consumer.IngestReport:
     ingestor = consumer.Ingestor(cfg, ws, sink.OnlinePusher(ws))
-    broker = MqttBroker(cfg.broker, cfg.batch.max_in_flight)
+    broker = open_broker(cfg)
     return consumer.run(cfg, ws, broker, ingestor, lambda _r, idle_s: idle_s >= idle)
 
 
@@ -142,7 +153,7 @@ def test_malformed_messages_go_to_the_dead_letter_store_with_reasons(
                                     "kwh": -4}]): "greater_than_or_equal_to",
     }  # fmt: skip
     open_session(cfg)
-    publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+    publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
     for body in bad:
         publisher.publish(name, body)
     publisher.publish(topics.topic(cfg.topic_prefix, "events"), b'{"events": [{"x": 1}]}')
@@ -249,7 +260,7 @@ def test_events_and_telemetry_are_landed_and_telemetry_merged(
         {"meter_id": meter, "timestamp": "2024-03-01T11:40:00+00:00", "kind": "power_restore"},
     ]
     open_session(cfg)
-    publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+    publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
     name = topics.topic(cfg.topic_prefix, "telemetry")
     publisher.publish(name + "/site-1", payload.dumps("telemetry", fresh.to_dict("records")))
     publisher.publish(topics.topic(cfg.topic_prefix, "events"), payload.dumps("events", events))
@@ -267,17 +278,18 @@ def test_events_and_telemetry_are_landed_and_telemetry_merged(
 
 def test_backpressure_the_broker_holds_what_is_not_acknowledged(cfg: StreamConfig) -> None:
     open_session(cfg)
-    broker = MqttBroker(cfg.broker, max_in_flight=5)
+    broker = open_broker(cfg, max_in_flight=5)
     broker.connect(topics.subscriptions(cfg.topic_prefix))
     try:
-        publisher = MqttPublisher(cfg.broker, f"{cfg.topic_prefix}-pub")
+        publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
         name = topics.topic(cfg.topic_prefix, "readings")
         for i in range(40):
             publisher.publish(name, str(i).encode())
         publisher.flush(30)
         publisher.close()
         time.sleep(1.0)
-        assert broker._queue.qsize() == 5  # the receive maximum: the rest waits at the broker
+        if isinstance(broker, MqttBroker):  # the receive maximum: the rest waits at the broker
+            assert broker._queue.qsize() == 5
         got = [broker.get(2.0) for _ in range(5)]
         assert broker.get(0.5) is None  # nothing more until something is acknowledged
         for m in got:
@@ -335,3 +347,67 @@ def test_streamed_liveness_features_equal_the_offline_ones(
     assert offline.loc[ids[0], "zero_run_hours"] == 6
     assert offline.loc[ids[1], "hours_since_reading"] == 5
     assert offline.loc[ids[2], "zero_run_hours"] == 0
+
+
+def test_streamed_last_events_and_energy_balance_equal_the_offline_ones(
+    ws: Workspace, cfg: StreamConfig
+) -> None:
+    from gridml.features.store.definitions import ENERGY_BALANCE_VIEW, LAST_EVENT_VIEW
+    from gridml.features.tables.build import build_tables
+    from gridml.features.tables.series import topology_frame
+
+    sent = fresh_readings(ws, hours=3, meters=8)
+    ids = sorted(sent["meter_id"].unique())
+    topo = topology_frame(ws)
+    units = sorted(topo["transformer_id"].reindex(ids).unique())
+    tele = read_parts(ws.feed_dir("transformer_telemetry"))
+    template = tele.sort_values("timestamp").groupby("transformer_id").tail(1)
+    template = template.set_index("transformer_id").loc[units].reset_index()
+    hours = sorted(sent["timestamp"].unique())
+    fresh = pd.concat(
+        [template.assign(timestamp=h, energy_kwh=2.5 + i + 0.5 * np.arange(len(units)))
+         for i, h in enumerate(hours)], ignore_index=True,
+    )  # fmt: skip
+    fresh = fresh.assign(timestamp=fresh["timestamp"].map(pd.Timestamp.isoformat))
+    # after the feeds end (a zone's meter_events feed, if any, holds only earlier events)
+    when = [(hours[0] + pd.Timedelta(minutes=m)).isoformat() for m in (7, 100, 130)]
+    events = [
+        {"meter_id": ids[0], "timestamp": when[0], "kind": "last_gasp"},
+        {"meter_id": ids[0], "timestamp": when[1], "kind": "power_restore"},
+        {"meter_id": ids[1], "timestamp": when[2], "kind": "tamper"},
+    ]
+    open_session(cfg)
+    publish(cfg, sent, per_message=5)
+    publisher = open_publisher(cfg, f"{cfg.topic_prefix}-pub")
+    publisher.publish(
+        topics.topic(cfg.topic_prefix, "telemetry"),
+        payload.dumps("telemetry", fresh.to_dict("records")),
+    )
+    publisher.publish(topics.topic(cfg.topic_prefix, "events"), payload.dumps("events", events))
+    publisher.flush(30)
+    publisher.close()
+    report = ingest(cfg, ws)
+    assert report.dead_letters == 0, sink.read_dead_letters(ws)
+    store = sink.OnlinePusher(ws).store
+    names = ["energy_kwh", "meters_kwh", "meters_heard", "unexplained_share"]
+    response = store.get_online_features(
+        features=[f"{ENERGY_BALANCE_VIEW}:{n}" for n in names],
+        entity_rows=[{"transformer_id": t} for t in units],
+    )
+    online = pd.DataFrame(response.to_dict()).set_index("transformer_id")[names].astype(float)
+    got = store.get_online_features(
+        features=[f"{LAST_EVENT_VIEW}:last_event_kind", f"{LAST_EVENT_VIEW}:last_event_unix_s"],
+        entity_rows=[{"meter_id": m} for m in ids[:2]],
+    ).to_dict()
+    build_tables(ws, progress=False)
+    table = read_parts(ws.table_dir(ENERGY_BALANCE_VIEW))
+    at = sent["timestamp"].max() + pd.Timedelta(hours=1)
+    offline = table[table["event_timestamp"] == at].set_index("transformer_id").loc[units, names]
+    pd.testing.assert_frame_equal(online, offline, check_names=False)
+    heard = sent[sent["timestamp"] == sent["timestamp"].max()]
+    assert offline["meters_kwh"].sum() == pytest.approx(heard["kwh"].sum())
+    assert offline["unexplained_share"].notna().all()
+    last = read_parts(ws.table_dir(LAST_EVENT_VIEW)).sort_values("event_timestamp")
+    last = last.groupby("meter_id").tail(1).set_index("meter_id").loc[ids[:2]]
+    assert got["last_event_kind"] == list(last["last_event_kind"]) == ["power_restore", "tamper"]
+    assert got["last_event_unix_s"] == pytest.approx(list(last["last_event_unix_s"]))

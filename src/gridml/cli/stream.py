@@ -13,7 +13,8 @@ import typer
 from gridml.cli.common import WorkspaceOption, user_errors, workspace
 
 app = typer.Typer(
-    help="Real time: consume readings from an MQTT broker (land, push online), replay feeds.",
+    help="Real time: consume readings from a broker, MQTT or NATS JetStream (land, push "
+    "online), replay feeds.",
     no_args_is_help=True,
 )
 log = logging.getLogger("gridml.stream")
@@ -50,7 +51,8 @@ def ingest(
     config: ConfigOption = DEFAULT_CONFIG,
     prefix: PrefixOption = None,
     client_id: Annotated[
-        str | None, typer.Option(help="Override the MQTT client id (the session).")
+        str | None,
+        typer.Option(help="Override the client id (MQTT session, NATS durable consumer)."),
     ] = None,
     stop_after: Annotated[
         int | None, typer.Option(help="Stop after this many messages (default: run on).")
@@ -69,7 +71,7 @@ def ingest(
     the stream. Ctrl-C (or SIGTERM) lands and acknowledges the current batch, then stops.
     """
     from gridml.stream import consumer, sink
-    from gridml.stream.broker import MqttBroker
+    from gridml.stream.broker import open_broker, url
 
     stopping: list[int] = []
 
@@ -88,13 +90,10 @@ def ingest(
         w = workspace(ws)
         pusher = sink.OnlinePusher(w) if online and cfg.push_online else None
         ingestor = consumer.Ingestor(cfg, w, pusher)
-        broker = MqttBroker(cfg.broker, cfg.batch.max_in_flight)
+        broker = open_broker(cfg)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, on_signal)
-        typer.echo(
-            f"ingesting from mqtt://{cfg.broker.host}:{cfg.broker.port}/{cfg.topic_prefix}/# "
-            f"as {cfg.broker.client_id} into {w.root / 'landing'}"
-        )
+        typer.echo(f"ingesting from {url(cfg)} as {cfg.broker.client_id} into {w.root / 'landing'}")
         report = consumer.run(cfg, w, broker, ingestor, should_stop)
     lags = report.lag_quantiles()
     lag = f"; lag p50 {lags['p50']:.3f} s, p99 {lags['p99']:.3f} s" if lags else ""
@@ -130,7 +129,7 @@ def replay(
     import pandas as pd
 
     from gridml.stream import replay as rp
-    from gridml.stream.broker import MqttPublisher
+    from gridml.stream.broker import open_publisher
 
     with user_errors():
         cfg = _config(config, prefix)
@@ -141,7 +140,7 @@ def replay(
             frames["transformer_telemetry"] = rp.feed_window(
                 w, "transformer_telemetry", first, hours
             )
-        publisher = MqttPublisher(cfg.broker, f"{cfg.broker.client_id}-replay")
+        publisher = open_publisher(cfg, f"{cfg.broker.client_id}-replay")
         try:
             report = rp.publish(
                 publisher, cfg.topic_prefix, frames, cfg.readings_per_message, speedup, limit
@@ -169,14 +168,16 @@ def demo(
     import pandas as pd
 
     from gridml.stream import consumer, replay, sink, topics
-    from gridml.stream.broker import MqttBroker, MqttPublisher, reachable
+    from gridml.stream.broker import open_broker, open_publisher, reachable, url
 
     with user_errors():
         cfg = _config(config, None)
+        what = "MQTT broker" if cfg.broker.kind == "mqtt" else "NATS JetStream server"
+        what_server = "Mosquitto" if cfg.broker.kind == "mqtt" else "nats-server -js"
         if not reachable(cfg.broker):
             typer.echo(
-                f"stream demo skipped: no MQTT broker at {cfg.broker.host}:{cfg.broker.port} "
-                "(start Mosquitto to see readings arrive live)"
+                f"stream demo skipped: no {what} at {cfg.broker.host}:{cfg.broker.port} "
+                f"(start {what_server} to see readings arrive live)"
             )
             return
         run = f"gridml-demo-{uuid.uuid4().hex[:8]}"
@@ -190,10 +191,10 @@ def demo(
         feed = replay.feed_window(w, "readings", None, None)
         start = feed["timestamp"].max() - pd.Timedelta(hours=hours - 1)
         frame = feed[feed["timestamp"] >= start]
-        session = MqttBroker(cfg.broker, cfg.batch.max_in_flight)
+        session = open_broker(cfg)
         session.connect(topics.subscriptions(run))  # the session keeps what is published next
         session.close()
-        publisher = MqttPublisher(cfg.broker, f"{run}-replay")
+        publisher = open_publisher(cfg, f"{run}-replay")
         try:
             sent = replay.publish(
                 publisher, run, {"readings": frame}, cfg.readings_per_message, None
@@ -201,13 +202,13 @@ def demo(
         finally:
             publisher.close()
         ingestor = consumer.Ingestor(cfg, w, sink.OnlinePusher(w) if cfg.push_online else None)
-        broker = MqttBroker(cfg.broker, cfg.batch.max_in_flight)
+        broker = open_broker(cfg)
         report = consumer.run(
             cfg, w, broker, ingestor, lambda r, idle: r.messages >= sent.messages or idle > 10
         )
     typer.echo(
         f"stream demo: published {sent.messages} messages ({len(frame):,} readings of the last "
-        f"{hours} h) to mqtt://{cfg.broker.host}:{cfg.broker.port}/{run}; ingested "
+        f"{hours} h) to {url(cfg)}; ingested "
         f"{report.readings_landed:,} new + {report.readings_repeated:,} already landed, "
         f"{report.readings_pushed} meters pushed online, {report.dead_letters} dead letters"
     )

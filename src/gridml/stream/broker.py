@@ -1,6 +1,8 @@
-"""The broker behind a small interface, so that another bus (Kafka, NATS JetStream) is one
-more adapter: `Broker` (consume, acknowledge) and `Publisher` (publish, wait until the broker
-has every message). `MqttBroker` / `MqttPublisher`: MQTT 5 through paho-mqtt 2.
+"""The broker behind a small interface, so that another bus (Kafka, ...) is one more adapter:
+`Broker` (consume, acknowledge) and `Publisher` (publish, wait until the broker has every
+message). `MqttBroker` / `MqttPublisher`: MQTT 5 through paho-mqtt 2; `NatsBroker` /
+`NatsPublisher` (`gridml.stream.jetstream`): NATS JetStream. `open_broker` / `open_publisher`
+pick one by `broker.kind`.
 
 At-least-once on MQTT: subscriptions at QoS 1 in a persistent session (clean start off, a
 session expiry), manual acknowledgement (`manual_ack=True`; `ack` sends the PUBACK), and a
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from gridml.errors import UserError
-from gridml.stream.config import BrokerConfig
+from gridml.stream.config import BrokerConfig, StreamConfig
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -193,3 +195,29 @@ class MqttPublisher:
     def close(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def url(cfg: StreamConfig) -> str:
+    """Where the stream is, for messages: mqtt://host:port/PREFIX or nats://host:port/STREAM."""
+    b = cfg.broker
+    where = cfg.topic_prefix if b.kind == "mqtt" else f"{cfg.stream_name} ({cfg.topic_prefix}.>)"
+    return f"{b.kind}://{b.host}:{b.port}/{where}"
+
+
+def open_broker(cfg: StreamConfig, max_in_flight: int | None = None) -> Broker:
+    """The consumer side of the configured bus (`broker.kind`); connect() starts it."""
+    n = cfg.batch.max_in_flight if max_in_flight is None else max_in_flight
+    if cfg.broker.kind == "nats":
+        from gridml.stream.jetstream import NatsBroker
+
+        return NatsBroker(cfg, n)
+    return MqttBroker(cfg.broker, n)
+
+
+def open_publisher(cfg: StreamConfig, client_id: str, max_in_flight: int = 1000) -> Publisher:
+    """The publishing side of the configured bus, connected."""
+    if cfg.broker.kind == "nats":
+        from gridml.stream.jetstream import NatsPublisher
+
+        return NatsPublisher(cfg, max_in_flight)
+    return MqttPublisher(cfg.broker, client_id, max_in_flight)

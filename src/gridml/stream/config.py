@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any, Literal
+
 from pydantic import Field, model_validator
 
 from gridml.config import BaseConfig
+
+DEFAULT_PORT = {"mqtt": 1883, "nats": 4222}
+NATS_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class BrokerConfig(BaseConfig):
     """Where the broker is and who we are to it."""
 
+    kind: Literal["mqtt", "nats"] = Field(
+        default="mqtt",
+        description="The bus: 'mqtt' (MQTT 5, e.g. Mosquitto) or 'nats' (NATS JetStream).",
+    )
     host: str = Field(default="127.0.0.1", description="Broker host name or address.")
-    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
+    port: int = Field(
+        default=1883,
+        ge=1,
+        le=65535,
+        description="Broker TCP port (default: 1883 for mqtt, 4222 for nats).",
+    )
     client_id: str = Field(
         default="gridml-ingest",
         min_length=1,
         max_length=128,
-        description="MQTT client id: the persistent session's name (keep it stable across "
-        "restarts so unacknowledged messages are redelivered).",
+        description="MQTT client id: the persistent session's name; NATS: the durable "
+        "consumer's name (keep it stable across restarts so unacknowledged messages are "
+        "redelivered).",
     )
     username: str | None = Field(default=None, description="User name, when the broker asks.")
     password: str | None = Field(
@@ -28,8 +44,27 @@ class BrokerConfig(BaseConfig):
         default=7 * 24 * 3600,
         ge=60,
         description="How long the broker keeps the session (subscriptions and unacknowledged "
-        "messages) while the consumer is away.",
+        "messages) while the consumer is away; NATS: the JetStream stream's max age.",
     )
+    stream: str | None = Field(
+        default=None,
+        description="NATS: the JetStream stream holding PREFIX.> (default: the topic prefix, "
+        "'/' as '_'); created by the first consumer or publisher.",
+    )
+    ack_wait_s: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="NATS: a message not acknowledged this long after delivery is redelivered "
+        "(longer than a micro-batch takes to land).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _port_of_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("port") is None:
+            return {**data, "port": DEFAULT_PORT.get(data.get("kind") or "mqtt", 1883)}
+        return data
 
 
 class BatchConfig(BaseConfig):
@@ -90,3 +125,26 @@ class StreamConfig(BaseConfig):
     readings_per_message: int = Field(
         default=200, ge=1, le=10_000, description="Replay: readings packed into one message."
     )
+
+    @model_validator(mode="after")
+    def _nats_names(self) -> StreamConfig:
+        if self.broker.kind != "nats":
+            return self
+        levels = self.topic_prefix.strip("/").split("/")
+        bad = [v for v in levels if not NATS_NAME.match(v)]
+        if bad:
+            raise ValueError(
+                f"topic_prefix {self.topic_prefix!r}: with broker.kind nats each level must be "
+                f"letters, digits, '_' or '-' (got {bad}); topics map to subjects with '.'"
+            )
+        for name, value in (("client_id", self.broker.client_id), ("stream", self.stream_name)):
+            if not NATS_NAME.match(value):
+                raise ValueError(
+                    f"broker.{name} {value!r}: a NATS name is letters, digits, '_' or '-'"
+                )
+        return self
+
+    @property
+    def stream_name(self) -> str:
+        """NATS: the JetStream stream's name."""
+        return self.broker.stream or self.topic_prefix.strip("/").replace("/", "_")

@@ -89,6 +89,7 @@ class Ingestor:
                 dead.append(sink.dead_record(m.topic, m.payload, m.received, str(exc)))
         window = self.window()
         readings = pd.DataFrame()
+        others: dict[str, pd.DataFrame] = {"events": pd.DataFrame(), "telemetry": pd.DataFrame()}
         for kind, items in parsed.items():
             if not items:
                 continue
@@ -105,10 +106,14 @@ class Ingestor:
                 dead += _conflicts(landed.conflicts, batch)
             else:
                 report.records_landed[kind] += sink.land_other(self.ws, kind, result.valid)
+                others[kind] = result.valid
         sink.write_dead_letters(self.ws, dead)
         report.dead_letters += len(dead)
         if self.pusher is not None and not readings.empty:
             report.readings_pushed += self.pusher.push(readings)
+        if self.pusher is not None:
+            fresh = readings[[*sink.KEY, "kwh"]] if len(readings) else readings
+            self.pusher.push_live(fresh, others["events"], others["telemetry"])
         now = time.time()
         for _, p in parsed["readings"]:
             if p.sent_at is not None:

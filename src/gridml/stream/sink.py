@@ -138,7 +138,9 @@ class OnlinePusher:
             raise MissingDataError(
                 f"the feature view(s) {missing} are not registered: run `gridml features apply`"
             )
-        self.liveness = LivenessPusher(self.store, topology_frame(ws))
+        topo = topology_frame(ws)
+        self.liveness = LivenessPusher(self.store, topo)
+        self.grid = GridLivePusher(self.store, topo)
         # what `store.push` writes to, resolved once (push lists every view on each call)
         self.views = [
             fv.name
@@ -176,6 +178,12 @@ class OnlinePusher:
             self.latest.update(dict(zip(push["meter_id"], push["timestamp"], strict=True)))
         self.liveness.push(readings)
         return len(push)
+
+    def push_live(
+        self, readings: pd.DataFrame, events: pd.DataFrame, telemetry: pd.DataFrame
+    ) -> int:
+        """The meters' last events and the transformers' energy balance (`GridLivePusher`)."""
+        return self.grid.push(readings, events, telemetry)
 
 
 class LivenessPusher:
@@ -279,3 +287,108 @@ class LivenessPusher:
         if len(units):
             self.store.write_to_online_store(TRANSFORMER_LIVENESS_VIEW, units)
         return len(frame)
+
+
+class GridLivePusher:
+    """Per micro-batch, online: each meter's last event (`meter_last_event`) and each
+    transformer's energy balance of its newest hour with telemetry
+    (`transformer_energy_balance`), by the offline tables' definitions
+    (`features.tables.liveness.event_rows`, `energy_balance`).
+
+    The balance needs the readings and telemetry of an hour, which arrive in any order and
+    batch: this consumer keeps the newest `keep_hours` of both (deduplicated on their keys) and
+    rewrites the balance of every hour a batch touches. Never back in time: a transformer's
+    row for an hour older than the newest written, or a meter's event older than the one
+    online, is not written. After a restart the kept hours start empty: an hour's balance
+    counts what this consumer saw (a redelivered batch included) until the hour is complete
+    again; the offline table, built from the landed data, is exact."""
+
+    def __init__(self, store: Any, topo: pd.DataFrame | None, keep_hours: int = 48) -> None:
+        self.store = store
+        self.keep = pd.Timedelta(hours=keep_hours)
+        self.meter_unit = (
+            topo["transformer_id"] if topo is not None and len(topo) else pd.Series(dtype=object)
+        )
+        utc = pd.Series(dtype="datetime64[ns, UTC]")
+        self.readings = pd.DataFrame(
+            {"meter_id": pd.Series(dtype=object), "timestamp": utc, "kwh": pd.Series(dtype=float)}
+        )
+        self.telemetry = pd.DataFrame(
+            {"transformer_id": pd.Series(dtype=object), "timestamp": utc,
+             "energy_kwh": pd.Series(dtype=float)}
+        )  # fmt: skip
+        self.last_event: dict[str, float] = {}
+        self.unit_hour: dict[str, int] = {}  # newest stamp written (ns)
+
+    def _online_events(self, meters: list[str]) -> None:
+        from gridml.features.store.definitions import LAST_EVENT_VIEW
+
+        response = self.store.get_online_features(
+            features=[f"{LAST_EVENT_VIEW}:last_event_unix_s"],
+            entity_rows=[{"meter_id": m} for m in meters],
+        ).to_dict()
+        seconds = pd.to_numeric(pd.Series(response["last_event_unix_s"]), errors="coerce")
+        self.last_event.update(dict(zip(meters, seconds.fillna(-np.inf), strict=True)))
+
+    def push_events(self, events: pd.DataFrame) -> int:
+        from gridml.features.store.definitions import LAST_EVENT_VIEW
+
+        if events.empty:
+            return 0
+        rows = liveness.newest_per_meter(liveness.event_rows(events))
+        new = sorted(set(rows["meter_id"]) - set(self.last_event))
+        if new:
+            self._online_events(new)
+        known = rows["meter_id"].map(self.last_event).astype(float)
+        rows = rows[rows["last_event_unix_s"].to_numpy() >= known.to_numpy()]
+        if len(rows):
+            self.store.write_to_online_store(LAST_EVENT_VIEW, rows.reset_index(drop=True))
+            self.last_event.update(zip(rows["meter_id"], rows["last_event_unix_s"], strict=True))
+        return len(rows)
+
+    def _keep(self, frame: pd.DataFrame, new: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+        both = new if frame.empty else pd.concat([frame, new], ignore_index=True)
+        both = both.drop_duplicates(subset=key, keep="first")
+        newest = both["timestamp"].max()
+        return both[both["timestamp"] > newest - self.keep].reset_index(drop=True)
+
+    def push_balance(self, readings: pd.DataFrame, telemetry: pd.DataFrame) -> int:
+        from gridml.features.store.definitions import ENERGY_BALANCE_VIEW
+        from gridml.features.tables.catalog import EVENT_TIMESTAMP
+
+        tele = (
+            telemetry[["transformer_id", "timestamp", "energy_kwh"]].dropna()
+            if "energy_kwh" in telemetry
+            else telemetry.iloc[0:0]
+        )
+        if readings.empty and tele.empty:
+            return 0
+        if len(readings):
+            self.readings = self._keep(self.readings, readings[[*KEY, "kwh"]], KEY)
+        if len(tele):
+            self.telemetry = self._keep(self.telemetry, tele, ["transformer_id", "timestamp"])
+        if self.telemetry.empty:
+            return 0
+        touched = {t for f in (readings, tele) if len(f) for t in f["timestamp"].dt.floor("h")}
+        in_touched = self.telemetry["timestamp"].dt.floor("h").isin(touched)
+        rows = liveness.energy_balance(
+            self.telemetry[in_touched.to_numpy()],
+            self.readings[self.readings["timestamp"].dt.floor("h").isin(touched).to_numpy()],
+            self.meter_unit,
+        )
+        if rows.empty:
+            return 0
+        rows = rows.sort_values(EVENT_TIMESTAMP).groupby("transformer_id").tail(1)
+        stamps = rows[EVENT_TIMESTAMP].astype("int64").to_numpy()
+        floor = np.array(
+            [self.unit_hour.get(t, np.iinfo(np.int64).min) for t in rows["transformer_id"]]
+        )
+        rows = rows[stamps >= floor].reset_index(drop=True)
+        if len(rows):
+            self.store.write_to_online_store(ENERGY_BALANCE_VIEW, rows)
+            stamps = rows[EVENT_TIMESTAMP].astype("int64").to_numpy()
+            self.unit_hour.update(zip(rows["transformer_id"], stamps.tolist(), strict=True))
+        return len(rows)
+
+    def push(self, readings: pd.DataFrame, events: pd.DataFrame, telemetry: pd.DataFrame) -> int:
+        return self.push_events(events) + self.push_balance(readings, telemetry)

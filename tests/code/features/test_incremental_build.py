@@ -60,10 +60,15 @@ def built(small_zone: Workspace, tmp_path_factory: pytest.TempPathFactory) -> di
     telemetry = _cut(ws, "transformer_telemetry", last_day)
     zone_before = zone | {"end": last_day.isoformat()}
     ws.zone_file.write_text(json.dumps(zone_before))
+    meter = readings["meter_id"].iat[0]
+    events = [(meter, last_day - DAY, "last_gasp"), (meter, last_day + DAY / 2, "power_restore")]
+    events = pd.DataFrame(events, columns=["meter_id", "timestamp", "kind"])
+    land_frame(ws, "meter_events", events.iloc[:1])  # meter events: one landed before...
     first = build_tables(ws, progress=False)
     before = read_manifest(ws)
     land(ws, readings)
     land_frame(ws, "transformer_telemetry", telemetry)
+    land_frame(ws, "meter_events", events)  # ...then both (a repeat, and a later one)
     appended = build_tables(ws, progress=False)
     after = read_manifest(ws)
     full_ws = Workspace(ws.root.parent / "full")
