@@ -19,7 +19,9 @@ def test_features_entry_point_from_another_directory(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{ws / 'mlflow.db'}"}
+    # a user's shell: no MLflow run or experiment state exported by earlier tests in this process
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{ws / 'mlflow.db'}"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     ws.mkdir()
     result = subprocess.run(
