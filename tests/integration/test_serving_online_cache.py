@@ -4,6 +4,9 @@ answers the old value. Real Feast store (SQLite online) over the small zone."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -26,9 +29,17 @@ def _reading(meter: str, hour: str, kwh: float) -> pd.DataFrame:
     return pd.DataFrame({"meter_id": [meter], "timestamp": [pd.Timestamp(hour)], "kwh": [kwh]})
 
 
-def test_repeated_reads_are_cached_until_any_writer_changes_the_store(
-    store_ws: Workspace,
-) -> None:
+@pytest.fixture
+def own_ws(store_ws: Workspace, tmp_path: Path) -> Workspace:
+    """A copy of the session's store: this test pushes readings dated 2099, which must not
+    reach the other tests' online store (the stream tests read the newest reading back)."""
+    copy = tmp_path / "ws"
+    shutil.copytree(store_ws.root, copy)
+    return Workspace(copy)
+
+
+def test_repeated_reads_are_cached_until_any_writer_changes_the_store(own_ws: Workspace) -> None:
+    store_ws = own_ws
     online = OnlineFeatures(store_ws, None, {})
     meters = ["M000001", "M000002"]
     first = _kwh(online, meters)
