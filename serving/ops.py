@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from gridml.errors import UserError
+from gridml.features.tables.catalog import TABLES
 from gridml.io import read_parts
 from gridml.serving.errors import TooLarge, check_ids, check_known
 from gridml.serving.snapshot import Snapshot
@@ -41,13 +42,9 @@ CACHE_SECONDS = 60.0
 MAX_ACTUAL_DAYS = 92  # one quarter at most per request
 MAX_ACTUAL_POINTS = 200_000  # ids x hours
 SERIES_LEVELS = ("transformer", "feeder", "substation", "zone")
-BALANCE_COLUMNS = (
-    "energy_in_kwh",
-    "energy_billed_kwh",
-    "loss_kwh",
-    "loss_ratio",
-    "loss_ratio_7d",
-    "loss_ratio_28d",
+# the transformer's energy balance as the feature table defines it (not its meter count)
+BALANCE_COLUMNS = tuple(
+    c for c in TABLES["transformer_energy_daily"].features if c != "meters_reporting"
 )
 HOUR = pd.Timedelta(hours=1)
 

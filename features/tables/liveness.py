@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gridml.features.tables.timegrid import to_long
+
 HOUR_S = 3600
 NONE = np.iinfo(np.int64).min // 2  # "no reading yet", as an hour number
 
@@ -138,18 +140,7 @@ def to_long_by_hour(
     together), rows where `keep`. Written so, a table part's row groups each cover a span of
     hours, and reading one hour's rows (an incremental build's state at its window's start)
     skips the other row groups by their statistics instead of decoding the whole history."""
-    n, t = len(entities), len(event_times)
-    frame = pd.DataFrame(
-        {
-            entity: np.tile(entities.to_numpy().astype(object), t),
-            "event_timestamp": np.repeat(event_times.values, n),
-        }
-        | {name: np.asarray(m, dtype=float).T.reshape(-1) for name, m in columns.items()}
-    )
-    frame["event_timestamp"] = frame["event_timestamp"].dt.tz_localize("UTC")
-    if keep is not None:
-        frame = frame[np.asarray(keep).T.reshape(-1)].reset_index(drop=True)
-    return frame
+    return to_long(entity, entities, event_times, columns, keep, hour_major=True)
 
 
 def meter_rows(readings: pd.DataFrame, prior_unix_s: np.ndarray, prior_run: np.ndarray,

@@ -116,17 +116,29 @@ def to_long(
     event_times: pd.DatetimeIndex,
     columns: dict[str, np.ndarray],
     keep: np.ndarray | None = None,
+    hour_major: bool = False,
 ) -> pd.DataFrame:
-    """(entities, times) matrices -> long frame with `event_timestamp`; rows where `keep`."""
+    """(entities, times) matrices -> long frame with `event_timestamp`; rows where `keep`.
+
+    Entity-major by default (each entity's times together); `hour_major`: every entity of a
+    time together, so a Parquet part's row groups each cover a span of times."""
     n, t = len(entities), len(event_times)
+    ids = entities.to_numpy().astype(object)
+    stamps = event_times.values
     frame = pd.DataFrame(
         {
-            entity: np.repeat(entities.to_numpy().astype(object), t),
-            "event_timestamp": np.tile(event_times.values, n),
+            entity: np.tile(ids, t) if hour_major else np.repeat(ids, t),
+            "event_timestamp": np.repeat(stamps, n) if hour_major else np.tile(stamps, n),
         }
-        | {name: np.asarray(m, dtype=float).reshape(-1) for name, m in columns.items()}
+        | {
+            name: (
+                np.asarray(m, dtype=float).T if hour_major else np.asarray(m, dtype=float)
+            ).reshape(-1)
+            for name, m in columns.items()
+        }
     )
     frame["event_timestamp"] = frame["event_timestamp"].dt.tz_localize("UTC")
     if keep is not None:
-        frame = frame[keep.reshape(-1)].reset_index(drop=True)
+        mask = np.asarray(keep).T if hour_major else np.asarray(keep)
+        frame = frame[mask.reshape(-1)].reset_index(drop=True)
     return frame
